@@ -1,0 +1,31 @@
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import express, { NextFunction, Request, Response } from 'express';
+import helmet from 'helmet';
+import { sendError } from './common/error-response';
+import { AppConfig } from './config/app-config';
+import { APP_CONFIG } from './config/config.module';
+
+/**
+ * Express-level set-up shared by the server and the tests. The app must be created with
+ * `bodyParser: false`, so that the body limit and parse errors are ours.
+ */
+export function configureApp(app: NestExpressApplication): NestExpressApplication {
+  const config = app.get<AppConfig>(APP_CONFIG);
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+  app.use(helmet());
+  app.use(express.json({ limit: config.bodyLimit }));
+  app.use(bodyErrors);
+  app.enableShutdownHooks();
+  return app;
+}
+
+/** Turns body-parser failures into the contract's errors (400, 413, 415) instead of HTML. */
+function bodyErrors(error: unknown, _req: Request, res: Response, next: NextFunction): void {
+  const failure = error as { type?: string; status?: number } | undefined;
+  if (!failure || typeof failure.status !== 'number') return next(error);
+  if (failure.type === 'entity.too.large') return sendError(res, 413, 'Request body too large');
+  if (failure.type === 'entity.parse.failed') return sendError(res, 400, 'Malformed JSON body');
+  if (failure.status >= 400 && failure.status < 500) return sendError(res, failure.status, 'Unreadable request body');
+  next(error);
+}

@@ -1,0 +1,35 @@
+import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import type { AuthenticatedRequest, Principal } from '../common/authenticated-request';
+import { RegisterDto } from '../users/dto';
+import { toPublicUser } from '../users/user.entity';
+import { UsersService } from '../users/users.service';
+import { AuthService } from './auth.service';
+import { CurrentUser, Public } from './decorators';
+
+/** Group-independent account routes; authenticated ones accept a Bearer token or the session. */
+@Controller('auth')
+export class AccountController {
+  constructor(
+    private readonly users: UsersService,
+    private readonly auth: AuthService,
+  ) {}
+
+  @Public()
+  @Post('register')
+  @HttpCode(201)
+  async register(@Body() body: RegisterDto) {
+    // Roles are never taken from the client: every new account is a plain user.
+    return toPublicUser(await this.users.create({ email: body.email, password: body.password, name: body.name }));
+  }
+
+  @Post('logout-all')
+  @HttpCode(204)
+  async logoutAll(
+    @CurrentUser() user: Principal,
+    @Req() req: AuthenticatedRequest,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<void> {
+    await this.auth.revokeEverything(user.id, req, res);
+  }
+}

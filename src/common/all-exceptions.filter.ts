@@ -1,0 +1,47 @@
+import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
+import type { Response } from 'express';
+import { errorBody } from './error-response';
+import { isConnectionError } from './store-unavailable.error';
+
+/**
+ * Every error leaves in the contract's shape. HTTP exceptions keep their status; an unreachable
+ * store becomes 503; anything else is logged and answered with a generic 500, never a stack.
+ */
+@Catch()
+export class AllExceptionsFilter implements ExceptionFilter {
+  private readonly logger = new Logger('Errors');
+
+  catch(exception: unknown, host: ArgumentsHost): void {
+    if (host.getType() !== 'http') throw exception;
+    const res = host.switchToHttp().getResponse<Response>();
+    const { status, message, details } = this.describe(exception);
+    if (res.headersSent) {
+      res.end();
+      return;
+    }
+    const retryAfter = (exception as { retryAfterSeconds?: unknown }).retryAfterSeconds;
+    if (typeof retryAfter === 'number') res.setHeader('Retry-After', String(retryAfter));
+    res.status(status).setHeader('Cache-Control', 'no-store');
+    res.json(errorBody(status, message, details));
+  }
+
+  private describe(exception: unknown): { status: number; message: string; details?: string[] } {
+    if (exception instanceof HttpException) {
+      const status = exception.getStatus();
+      const response = exception.getResponse();
+      if (typeof response === 'string') return { status, message: response };
+      const body = response as { message?: unknown; details?: unknown };
+      const details = Array.isArray(body.details) ? body.details.map(String) : undefined;
+      if (Array.isArray(body.message)) {
+        return { status, message: 'Validation failed', details: body.message.map(String) };
+      }
+      return { status, message: typeof body.message === 'string' ? body.message : exception.message, details };
+    }
+    if (isConnectionError(exception)) {
+      this.logger.warn(`store unavailable: ${(exception as Error).message}`);
+      return { status: HttpStatus.SERVICE_UNAVAILABLE, message: 'A backing store is unavailable; try again shortly' };
+    }
+    this.logger.error(exception instanceof Error ? (exception.stack ?? exception.message) : String(exception));
+    return { status: HttpStatus.INTERNAL_SERVER_ERROR, message: 'Internal server error' };
+  }
+}

@@ -1,0 +1,21 @@
+import type { Request } from 'express';
+import type { AuthStrategy } from '../config/route-groups';
+
+/** Who made the request, and how they proved it. */
+export interface Principal {
+  id: string;
+  email: string;
+  name: string;
+  roles: string[];
+  /** How this request was authenticated. */
+  via: 'session' | 'jwt';
+  /** JWT only: the access token's id and expiry (seconds), for logout. */
+  jti?: string;
+  exp?: number;
+}
+
+export interface AuthenticatedRequest extends Request {
+  user?: Principal;
+  /** The route group the request hit, and the strategy it uses. */
+  routeGroup?: { name: string | null; strategy: AuthStrategy };
+}

@@ -1,0 +1,28 @@
+/** What a signed-in session holds in its store. */
+export interface SessionAuth {
+  userId: string;
+  email: string;
+  name: string;
+  roles: string[];
+  /** Seconds since the epoch; compared with the user's cut-off like a JWT's `iat`. */
+  issuedAt: number;
+  createdAt: number;
+  userAgent: string;
+  ip: string;
+}
+
+declare module 'express-session' {
+  interface SessionData {
+    auth?: SessionAuth;
+    csrfToken?: string;
+  }
+}
+
+/** A session as the account page lists it. */
+export interface ActiveSession {
+  id: string;
+  createdAt: string;
+  userAgent: string;
+  ip: string;
+  current: boolean;
+}

@@ -1,0 +1,20 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { bigintMs } from '../common/transformers';
+
+/** A server-side session when there is no Redis (the embedded default). */
+@Entity('sessions')
+export class SessionRecord {
+  @PrimaryColumn({ type: 'varchar', length: 128 })
+  sid: string;
+
+  @Index()
+  @Column({ name: 'user_id', type: 'varchar', length: 36, nullable: true })
+  userId: string | null;
+
+  @Column({ type: 'text' })
+  data: string;
+
+  @Index()
+  @Column({ name: 'expires_at', type: 'bigint', transformer: bigintMs })
+  expiresAt: number;
+}

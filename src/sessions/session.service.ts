@@ -1,0 +1,175 @@
+import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { InjectRepository } from '@nestjs/typeorm';
+import { RedisStore } from 'connect-redis';
+import type { Request, RequestHandler, Response } from 'express';
+import session, { SessionData, Store } from 'express-session';
+import { Repository } from 'typeorm';
+import { StoreUnavailableError } from '../common/store-unavailable.error';
+import { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { RedisClient, RedisService } from '../redis/redis.service';
+import { newCsrfToken } from './csrf';
+import { ActiveSession, SessionAuth } from './session-data';
+import { SessionRecord } from './session-record.entity';
+import { TypeormSessionStore } from './typeorm-session.store';
+
+const PRUNE_INTERVAL_MS = 10 * 60_000;
+
+/**
+ * Server-side sessions. express-session is built once but run only for requests whose route
+ * group uses sessions (the guard or a controller calls `load`), so JWT and public routes never
+ * pay for a store lookup. Sessions live in Redis when REDIS_URL is set, else in the database.
+ */
+@Injectable()
+export class SessionService implements OnModuleInit, OnApplicationShutdown {
+  private middleware!: RequestHandler;
+  private store!: Store;
+  private redisClient: RedisClient | null = null;
+  private dbStore: TypeormSessionStore | null = null;
+  private pruneTimer?: NodeJS.Timeout;
+
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly redis: RedisService,
+    @InjectRepository(SessionRecord) private readonly records: Repository<SessionRecord>,
+  ) {}
+
+  private get sessionPrefix(): string {
+    return `${this.redis.keyPrefix}sess:`;
+  }
+
+  private userIndexKey(userId: string): string {
+    return `${this.redis.keyPrefix}user-sessions:${userId}`;
+  }
+
+  async onModuleInit(): Promise<void> {
+    const ttl = this.config.session.ttlSeconds;
+    if (this.redis.enabled) {
+      this.redisClient = await this.redis.client();
+      // disableTouch: a session ends a fixed time after login, and a read costs one GET, not GET+EXPIRE.
+      this.store = new RedisStore({ client: this.redisClient, prefix: this.sessionPrefix, ttl, disableTouch: true });
+    } else {
+      this.dbStore = new TypeormSessionStore(this.records, ttl * 1000);
+      this.store = this.dbStore;
+      this.pruneTimer = setInterval(() => void this.dbStore?.pruneExpired().catch(() => undefined), PRUNE_INTERVAL_MS);
+      this.pruneTimer.unref();
+    }
+    this.middleware = session({
+      name: this.config.session.cookieName,
+      secret: this.config.session.secret,
+      store: this.store,
+      resave: false,
+      saveUninitialized: false, // no cookie and no store write until login
+      rolling: false,
+      unset: 'destroy',
+      cookie: {
+        httpOnly: true,
+        sameSite: 'lax',
+        secure: this.config.session.secureCookie,
+        path: '/',
+        maxAge: ttl * 1000,
+      },
+    });
+  }
+
+  onApplicationShutdown(): void {
+    clearInterval(this.pruneTimer);
+  }
+
+  /** Loads the request's session (once). A store that does not answer becomes a 503. */
+  load(req: Request, res: Response): Promise<void> {
+    if (req.session) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.middleware(req, res, (error?: unknown) => {
+        if (error) reject(new StoreUnavailableError('session store', error));
+        else resolve();
+      });
+    });
+  }
+
+  /**
+   * Signs the user in: a brand-new session id (the old one is destroyed, defeating fixation),
+   * the user's data and a fresh CSRF token. Returns the CSRF token.
+   */
+  async establish(req: Request, res: Response, auth: SessionAuth): Promise<string> {
+    await this.load(req, res);
+    const previous = req.session.auth?.userId;
+    const previousId = req.sessionID;
+    await this.call((done) => req.session.regenerate(done));
+    if (previous) await this.untrack(previous, previousId);
+    req.session.auth = auth;
+    const csrfToken = newCsrfToken();
+    req.session.csrfToken = csrfToken;
+    await this.call((done) => req.session.save(done));
+    await this.track(auth.userId, req.sessionID);
+    return csrfToken;
+  }
+
+  /** Ends the request's session and clears its cookie. */
+  async destroy(req: Request, res: Response): Promise<void> {
+    await this.load(req, res);
+    const userId = req.session.auth?.userId;
+    const sid = req.sessionID;
+    await this.call((done) => req.session.destroy(done));
+    if (userId) await this.untrack(userId, sid);
+    this.clearCookie(res);
+  }
+
+  clearCookie(res: Response): void {
+    const { cookieName, secureCookie } = this.config.session;
+    res.clearCookie(cookieName, { path: '/', httpOnly: true, sameSite: 'lax', secure: secureCookie });
+  }
+
+  async listForUser(userId: string, currentSid?: string): Promise<ActiveSession[]> {
+    const sessions = this.dbStore ? await this.dbStore.listForUser(userId) : await this.listInRedis(userId);
+    return sessions
+      .filter(({ session }) => session.auth?.userId === userId)
+      .map(({ sid, session }) => ({
+        id: sid.slice(0, 8),
+        createdAt: new Date(session.auth!.createdAt).toISOString(),
+        userAgent: session.auth!.userAgent,
+        ip: session.auth!.ip,
+        current: sid === currentSid,
+      }))
+      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /** Destroys every session of the user, wherever it was created. */
+  async destroyAllForUser(userId: string): Promise<void> {
+    if (this.dbStore) return this.dbStore.destroyAllForUser(userId);
+    const client = this.redisClient!;
+    const sids = await client.sMembers(this.userIndexKey(userId));
+    await client.del([this.userIndexKey(userId), ...sids.map((sid) => this.sessionPrefix + sid)]);
+  }
+
+  private async listInRedis(userId: string): Promise<Array<{ sid: string; session: SessionData }>> {
+    const client = this.redisClient!;
+    const sids = await client.sMembers(this.userIndexKey(userId));
+    if (sids.length === 0) return [];
+    const values = await client.mGet(sids.map((sid) => this.sessionPrefix + sid));
+    const found: Array<{ sid: string; session: SessionData }> = [];
+    const gone: string[] = [];
+    values.forEach((value, index) => {
+      if (value) found.push({ sid: sids[index], session: JSON.parse(value) as SessionData });
+      else gone.push(sids[index]);
+    });
+    if (gone.length > 0) await client.sRem(this.userIndexKey(userId), gone);
+    return found;
+  }
+
+  private async track(userId: string, sid: string): Promise<void> {
+    if (!this.redisClient) return; // the database store records the owner in its own column
+    const key = this.userIndexKey(userId);
+    await this.redisClient.multi().sAdd(key, sid).expire(key, this.config.session.ttlSeconds).exec();
+  }
+
+  private async untrack(userId: string, sid: string): Promise<void> {
+    if (this.redisClient) await this.redisClient.sRem(this.userIndexKey(userId), sid);
+  }
+
+  private call(operation: (done: (error?: unknown) => void) => void): Promise<void> {
+    return new Promise((resolve, reject) =>
+      operation((error) => (error ? reject(new StoreUnavailableError('session store', error)) : resolve())),
+    );
+  }
+}
