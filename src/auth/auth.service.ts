@@ -78,9 +78,11 @@ export class AuthService {
 
   /** New roles take effect on the user's very next request: their credentials are cut off. */
   async changeRoles(userId: string, roles: string[]): Promise<PublicUser> {
-    const user = await this.users.setRoles(userId, roles);
-    await this.revocation.moveCutoff(userId);
-    await this.sessions.destroyAllForUser(userId);
+    const { user, changed } = await this.users.setRoles(userId, roles);
+    if (changed) {
+      await this.revocation.moveCutoff(userId);
+      await this.sessions.destroyAllForUser(userId);
+    }
     return toPublicUser(user);
   }
 }

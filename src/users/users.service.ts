@@ -55,11 +55,15 @@ export class UsersService {
     return valid && user ? user : null;
   }
 
-  async setRoles(id: string, roles: string[]): Promise<User> {
+  /** Sets the roles; `changed` tells whether they differ from before (order aside). */
+  async setRoles(id: string, roles: string[]): Promise<{ user: User; changed: boolean }> {
     const user = await this.users.findOneBy({ id });
     if (!user) throw new NotFoundException('User not found');
-    user.roles = [...new Set(roles)];
-    return this.users.save(user);
+    const next = [...new Set(roles)];
+    const changed = next.length !== user.roles.length || next.some((role) => !user.roles.includes(role));
+    if (!changed) return { user, changed };
+    user.roles = next;
+    return { user: await this.users.save(user), changed };
   }
 
   /** Moves the user's cut-off forward (never back); returns the value now in force. */

@@ -1,0 +1,36 @@
+import 'reflect-metadata';
+import { createClient } from 'redis';
+import { DataSource } from 'typeorm';
+import { loadConfig } from '../src/config/app-config';
+import { buildDataSourceOptions } from '../src/database/data-source-options';
+import { freshDataDir, TEST_DATABASE_URL, TEST_REDIS_URL } from './support/environments';
+
+/**
+ * Runs once before all suites: checks that the servers the e2e tests need are up (they are
+ * never mocked), and gives PostgreSQL a clean schema migrated once, so that parallel suites
+ * do not race to create tables.
+ */
+export default async function globalSetup(): Promise<void> {
+  const redis = createClient({ url: TEST_REDIS_URL, socket: { connectTimeout: 2000, reconnectStrategy: false } });
+  redis.on('error', () => undefined);
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (error) {
+    throw new Error(`Redis is not reachable at ${TEST_REDIS_URL} (${(error as Error).message}); run scripts/test-services.sh first`);
+  } finally {
+    if (redis.isOpen) await redis.close();
+  }
+
+  const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: TEST_DATABASE_URL, DATA_DIR: freshDataDir() });
+  const dataSource = new DataSource({ ...buildDataSourceOptions(config), migrationsRun: false });
+  try {
+    await dataSource.initialize();
+  } catch (error) {
+    throw new Error(`PostgreSQL is not reachable at ${TEST_DATABASE_URL} (${(error as Error).message}); run scripts/test-services.sh first`);
+  }
+  await dataSource.query('DROP SCHEMA IF EXISTS public CASCADE');
+  await dataSource.query('CREATE SCHEMA public');
+  await dataSource.runMigrations();
+  await dataSource.destroy();
+}

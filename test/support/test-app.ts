@@ -1,0 +1,55 @@
+import { Test } from '@nestjs/testing';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { Server } from 'node:http';
+import request from 'supertest';
+import { AppModule } from '../../src/app.module';
+import { configureApp } from '../../src/app.setup';
+import { AppConfig, loadConfig, RawEnv } from '../../src/config/app-config';
+import { APP_CONFIG } from '../../src/config/config.module';
+import { UsersService } from '../../src/users/users.service';
+import { StorageSetup, testEnv } from './environments';
+
+export interface TestApp {
+  app: NestExpressApplication;
+  server: Server;
+  config: AppConfig;
+  http: () => ReturnType<typeof request>;
+  /** A user created directly, as the CLI would (any roles). */
+  createUser(options?: { roles?: string[]; password?: string; name?: string }): Promise<{ id: string; email: string; password: string }>;
+  close(): Promise<void>;
+}
+
+let counter = 0;
+
+export function uniqueEmail(label = 'user'): string {
+  counter += 1;
+  return `${label}.${process.pid}.${Date.now()}.${counter}@example.test`;
+}
+
+/** Boots the real AppModule for a storage setup and environment overrides. */
+export async function startApp(setup: StorageSetup, overrides: RawEnv = {}): Promise<TestApp> {
+  return startAppWithEnv(testEnv(setup, overrides));
+}
+
+export async function startAppWithEnv(env: RawEnv): Promise<TestApp> {
+  const config = loadConfig(env);
+  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
+  const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });
+  configureApp(app);
+  await app.init();
+  const server = app.getHttpServer() as Server;
+  const users = app.get(UsersService);
+  return {
+    app,
+    server,
+    config: app.get<AppConfig>(APP_CONFIG),
+    http: () => request(server),
+    async createUser(options = {}) {
+      const email = uniqueEmail(options.roles?.join('-') ?? 'user');
+      const password = options.password ?? 'correct horse battery';
+      const user = await users.create({ email, password, name: options.name ?? 'Test User', roles: options.roles });
+      return { id: user.id, email, password };
+    },
+    close: () => app.close(),
+  };
+}
