@@ -1,0 +1,51 @@
+import { StorageSetup } from './support/environments';
+import { expectErrorShape } from './support/contract-suite';
+import { startApp, TestApp } from './support/test-app';
+
+// Failed logins are limited per account and per client address (counters in the process
+// without Redis, in Redis with it). X-Forwarded-For stands in for distinct clients.
+describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('login limits (%s)', (setup) => {
+  let t: TestApp;
+  let address = 0;
+  const client = () => `198.51.100.${++address}`;
+
+  beforeAll(async () => {
+    t = await startApp(setup, {
+      TRUST_PROXY: 'true',
+      LOGIN_MAX_FAILURES_PER_ACCOUNT: '3',
+      LOGIN_MAX_FAILURES_PER_ADDRESS: '5',
+      LOGIN_FAILURE_WINDOW_SECONDS: '60',
+    });
+  });
+  afterAll(() => t.close());
+
+  const attempt = (email: string, password: string, from: string, group = 'api') =>
+    t.http().post(`/${group}/auth/login`).set('X-Forwarded-For', from).send({ email, password });
+
+  it('locks an account after its limit, whatever the password and the address, with Retry-After', async () => {
+    const user = await t.createUser();
+    for (let i = 0; i < 3; i++) await attempt(user.email, 'wrong password', client()).expect(401);
+    const locked = await attempt(user.email, user.password, client()).expect(429);
+    expectErrorShape(locked.body, 429);
+    const retryAfter = Number(locked.headers['retry-after']);
+    expect(retryAfter).toBeGreaterThan(0);
+    expect(retryAfter).toBeLessThanOrEqual(60);
+    await attempt(user.email.toUpperCase(), user.password, client(), 'web').expect(429);
+  });
+
+  it('locks an address after its limit, across accounts', async () => {
+    const from = client();
+    const victims = await Promise.all([t.createUser(), t.createUser(), t.createUser()]);
+    for (let i = 0; i < 5; i++) await attempt(victims[i % 2].email, 'wrong password', from).expect(401);
+    await attempt(victims[2].email, victims[2].password, from).expect(429);
+    await attempt(victims[2].email, victims[2].password, client()).expect(200);
+  });
+
+  it('does not count successful logins', async () => {
+    const user = await t.createUser();
+    const from = client();
+    for (let i = 0; i < 6; i++) await attempt(user.email, user.password, from).expect(200);
+    await attempt(user.email, 'wrong password', from).expect(401);
+    await attempt(user.email, user.password, from).expect(200);
+  });
+});

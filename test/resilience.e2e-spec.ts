@@ -1,0 +1,108 @@
+import { cookiePair, expectErrorShape, sessionCookie } from './support/contract-suite';
+import { freshDataDir, testEnv, TEST_REDIS_URL } from './support/environments';
+import { freePort, PrivateRedis } from './support/redis-server';
+import { startAppWithEnv, TestApp } from './support/test-app';
+
+async function eventually(check: () => Promise<boolean>, timeoutMs = 8000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  throw new Error('condition not met in time');
+}
+
+// A store that stops answering must never let a request through unauthenticated: 503.
+describe('when Redis goes down', () => {
+  let redis: PrivateRedis;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    redis = new PrivateRedis(await freePort());
+    await redis.start();
+    t = await startAppWithEnv(testEnv('postgres+redis', { REDIS_URL: redis.url }));
+  });
+  afterAll(async () => {
+    await t?.close();
+    await redis.stop();
+  });
+
+  it('answers 503 on protected routes, keeps public ones up, and recovers', async () => {
+    const user = await t.createUser();
+    const tokens = (await t.http().post('/api/auth/login').send({ email: user.email, password: user.password }).expect(200)).body;
+    const browser = await t.http().post('/web/auth/login').send({ email: user.email, password: user.password }).expect(200);
+    const cookie = cookiePair(sessionCookie(browser));
+    const bearer = { Authorization: `Bearer ${tokens.access_token}` };
+    await t.http().get('/api/me').set(bearer).expect(200);
+
+    await redis.stop();
+
+    const jwtDown = await t.http().get('/api/me').set(bearer).expect(503);
+    expectErrorShape(jwtDown.body, 503);
+    expectErrorShape((await t.http().get('/web/me').set('Cookie', cookie).expect(503)).body, 503);
+    expectErrorShape((await t.http().post('/api/auth/login').send({ email: user.email, password: user.password }).expect(503)).body, 503);
+    expectErrorShape((await t.http().post('/auth/logout-all').set(bearer).expect(503)).body, 503);
+    const ready = await t.http().get('/health/ready').expect(503);
+    expectErrorShape(ready.body, 503);
+    await t.http().get('/health').expect(200);
+    await t.http().get('/login').expect(200);
+
+    await redis.start();
+    await eventually(async () => (await t.http().get('/api/me').set(bearer)).status === 200);
+    await t.http().get('/health/ready').expect(200);
+    await t.http().post('/api/auth/login').send({ email: user.email, password: user.password }).expect(200);
+  });
+});
+
+// Two instances of one deployment share PostgreSQL, Redis and secrets; a revocation made
+// through one is enforced by the other on the very next request.
+describe('two instances behind one load balancer', () => {
+  let a: TestApp;
+  let b: TestApp;
+
+  beforeAll(async () => {
+    const shared = { DATA_DIR: freshDataDir(), REDIS_URL: TEST_REDIS_URL, REDIS_KEY_PREFIX: `test:pair:${Date.now()}:` };
+    a = await startAppWithEnv(testEnv('postgres+redis', shared));
+    b = await startAppWithEnv(testEnv('postgres+redis', shared));
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+  });
+
+  const login = async (app: TestApp, email: string, password: string) =>
+    (await app.http().post('/api/auth/login').send({ email, password }).expect(200)).body as { access_token: string; refresh_token: string };
+
+  it('accepts on B a token and a session made on A', async () => {
+    const user = await a.createUser();
+    const tokens = await login(a, user.email, user.password);
+    await b.http().get('/api/me').set('Authorization', `Bearer ${tokens.access_token}`).expect(200);
+    const browser = await a.http().post('/web/auth/login').send({ email: user.email, password: user.password }).expect(200);
+    await b.http().get('/web/me').set('Cookie', cookiePair(sessionCookie(browser))).expect(200);
+  });
+
+  it('enforces on B a logout made on A', async () => {
+    const user = await a.createUser();
+    const tokens = await login(a, user.email, user.password);
+    await b.http().get('/api/me').set('Authorization', `Bearer ${tokens.access_token}`).expect(200);
+    await a.http().post('/api/auth/logout').set('Authorization', `Bearer ${tokens.access_token}`).expect(204);
+    await b.http().get('/api/me').set('Authorization', `Bearer ${tokens.access_token}`).expect(401);
+  });
+
+  it('enforces on A a logout-all and a demotion made on B', async () => {
+    const user = await a.createUser();
+    const tokens = await login(a, user.email, user.password);
+    const browser = await a.http().post('/web/auth/login').send({ email: user.email, password: user.password }).expect(200);
+    await b.http().post('/auth/logout-all').set('Authorization', `Bearer ${(await login(b, user.email, user.password)).access_token}`).expect(204);
+    await a.http().get('/api/me').set('Authorization', `Bearer ${tokens.access_token}`).expect(401);
+    await a.http().get('/web/me').set('Cookie', cookiePair(sessionCookie(browser))).expect(401);
+
+    const admin = await a.createUser({ roles: ['admin'] });
+    const adminTokens = await login(b, admin.email, admin.password);
+    const demoted = await a.createUser({ roles: ['admin'] });
+    const demotedTokens = await login(a, demoted.email, demoted.password);
+    await a.http().put(`/api/admin/users/${user.id}/roles`).set('Authorization', `Bearer ${demotedTokens.access_token}`).send({ roles: ['user', 'x'] }).expect(200);
+    await b.http().put(`/api/admin/users/${demoted.id}/roles`).set('Authorization', `Bearer ${adminTokens.access_token}`).send({ roles: ['user'] }).expect(200);
+    await a.http().put(`/api/admin/users/${user.id}/roles`).set('Authorization', `Bearer ${demotedTokens.access_token}`).send({ roles: ['user'] }).expect(401);
+  });
+});

@@ -1,0 +1,105 @@
+import { decodeSegment } from './support/jwt';
+import { cookiePair, sessionCookie } from './support/contract-suite';
+import { startApp, TestApp } from './support/test-app';
+
+// AUTH_ROUTE_GROUPS decides per group how requests authenticate; changing it needs no code.
+describe('AUTH_ROUTE_GROUPS', () => {
+  describe('flipped to web=jwt,api=session', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await startApp('sqlite', { AUTH_ROUTE_GROUPS: 'web=jwt,api=session' });
+    });
+    afterAll(() => t.close());
+
+    it('makes web answer login with tokens and accept only the Bearer token', async () => {
+      const user = await t.createUser();
+      const login = await t.http().post('/web/auth/login').send({ email: user.email, password: user.password }).expect(200);
+      expect(login.body).toEqual(expect.objectContaining({ token_type: 'Bearer', access_token: expect.any(String) }));
+      expect(login.headers['set-cookie']).toBeUndefined();
+      await t.http().get('/web/me').set('Authorization', `Bearer ${login.body.access_token}`).expect(200);
+      await t.http().post('/web/auth/refresh').send({ refresh_token: login.body.refresh_token }).expect(200);
+      await t.http().get('/web/auth/csrf').expect(404);
+    });
+
+    it('makes api answer login with a session cookie and require CSRF on unsafe methods', async () => {
+      const admin = await t.createUser({ roles: ['admin'] });
+      const user = await t.createUser();
+      const login = await t.http().post('/api/auth/login').send({ email: admin.email, password: admin.password }).expect(200);
+      expect(login.body).toEqual({ user: expect.objectContaining({ id: admin.id }), csrfToken: expect.any(String) });
+      const cookie = cookiePair(sessionCookie(login));
+      await t.http().get('/api/me').set('Cookie', cookie).expect(200);
+      // The admin route lives in the api group, so it follows the group's strategy too.
+      await t.http().put(`/api/admin/users/${user.id}/roles`).set('Cookie', cookie).send({ roles: ['user', 'editor'] }).expect(403);
+      await t.http().put(`/api/admin/users/${user.id}/roles`).set('Cookie', cookie).set('X-CSRF-Token', login.body.csrfToken).send({ roles: ['user', 'editor'] }).expect(200);
+      await t.http().post('/api/auth/refresh').send({ refresh_token: 'x' }).expect(404);
+    });
+
+    it('serves the pages on the session group, since web no longer has sessions', async () => {
+      const page = await t.http().get('/login').expect(200);
+      expect(page.text).toContain('data-group="api"');
+    });
+  });
+
+  describe('a group with strategy any', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await startApp('sqlite', { AUTH_ROUTE_GROUPS: 'web=session,api=jwt,mobile=any' });
+    });
+    afterAll(() => t.close());
+
+    it('answers login with both a session and a token pair', async () => {
+      const user = await t.createUser();
+      const login = await t.http().post('/mobile/auth/login').send({ email: user.email, password: user.password }).expect(200);
+      expect(login.body).toEqual(
+        expect.objectContaining({ user: expect.objectContaining({ id: user.id }), csrfToken: expect.any(String), access_token: expect.any(String), token_type: 'Bearer' }),
+      );
+      expect(sessionCookie(login)).toMatch(/HttpOnly/);
+    });
+
+    it('accepts the Bearer token, or the cookie when no token is sent', async () => {
+      const user = await t.createUser();
+      const login = await t.http().post('/mobile/auth/login').send({ email: user.email, password: user.password }).expect(200);
+      const cookie = cookiePair(sessionCookie(login));
+      await t.http().get('/mobile/me').set('Authorization', `Bearer ${login.body.access_token}`).expect(200);
+      await t.http().get('/mobile/me').set('Cookie', cookie).expect(200);
+      await t.http().get('/mobile/me').expect(401);
+      // A Bearer token that is sent decides: a bad one is not rescued by a good cookie.
+      await t.http().get('/mobile/me').set('Cookie', cookie).set('Authorization', 'Bearer x.y.z').expect(401);
+    });
+
+    it('needs CSRF with the cookie but not with the Bearer token', async () => {
+      const user = await t.createUser();
+      const login = await t.http().post('/mobile/auth/login').send({ email: user.email, password: user.password }).expect(200);
+      const cookie = cookiePair(sessionCookie(login));
+      await t.http().post('/mobile/auth/logout').set('Cookie', cookie).expect(403);
+      await t.http().post('/mobile/auth/logout').set('Authorization', `Bearer ${login.body.access_token}`).expect(204);
+      await t.http().get('/mobile/me').set('Authorization', `Bearer ${login.body.access_token}`).expect(401);
+      await t.http().post('/mobile/auth/logout').set('Cookie', cookie).set('X-CSRF-Token', login.body.csrfToken).expect(204);
+      await t.http().get('/mobile/me').set('Cookie', cookie).expect(401);
+    });
+
+    it('has both the refresh and the csrf routes', async () => {
+      const user = await t.createUser();
+      const login = await t.http().post('/mobile/auth/login').send({ email: user.email, password: user.password }).expect(200);
+      const refreshed = await t.http().post('/mobile/auth/refresh').send({ refresh_token: login.body.refresh_token }).expect(200);
+      expect(decodeSegment(refreshed.body.access_token, 1).sub).toBe(user.id);
+      const csrf = await t.http().get('/mobile/auth/csrf').set('Cookie', cookiePair(sessionCookie(login))).expect(200);
+      expect(csrf.body.csrfToken).toBe(login.body.csrfToken);
+    });
+  });
+
+  describe('a single session group', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await startApp('sqlite', { AUTH_ROUTE_GROUPS: 'web=session' });
+    });
+    afterAll(() => t.close());
+
+    it('has no api group at all', async () => {
+      const user = await t.createUser();
+      await t.http().post('/api/auth/login').send({ email: user.email, password: user.password }).expect(404);
+      await t.http().put(`/api/admin/users/${user.id}/roles`).send({ roles: ['user'] }).expect(404);
+      await t.http().post('/web/auth/login').send({ email: user.email, password: user.password }).expect(200);
+    });
+  });
+});
