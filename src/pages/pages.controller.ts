@@ -1,4 +1,4 @@
-import { Controller, Get, Header, Inject, NotFoundException, Req, Res } from '@nestjs/common';
+import { Controller, Get, Header, HttpCode, Inject, NotFoundException, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { SessionAuthenticator } from '../auth/authenticators';
 import { Public } from '../auth/decorators';
@@ -53,6 +53,12 @@ export class PagesController {
   script(): string {
     return PAGES_SCRIPT;
   }
+
+  /** Browsers ask for it on every page; an empty answer keeps their consoles clean. */
+  @Get('favicon.ico')
+  @HttpCode(204)
+  @Header('Cache-Control', 'public, max-age=86400')
+  favicon(): void {}
 
   private pagesGroup(): string {
     if (!this.group) throw new NotFoundException('No route group uses sessions, so there are no pages');

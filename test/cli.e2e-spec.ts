@@ -1,0 +1,73 @@
+import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { freshDataDir } from './support/environments';
+import { startApp, uniqueEmail } from './support/test-app';
+
+const ROOT = join(__dirname, '..');
+
+function run(command: string, args: string[], env: Record<string, string>) {
+  const result = spawnSync(command, args, { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'error', ...env }, encoding: 'utf8', timeout: 120_000 });
+  return { code: result.status, stdout: result.stdout, stderr: result.stderr };
+}
+
+// The operator's side: the CLI and start-up errors, through the real built entry points.
+describe('CLI and start-up', () => {
+  beforeAll(() => {
+    const build = run('npm', ['run', 'build', '--silent'], {});
+    expect(build.code).toBe(0);
+  });
+
+  it('users:create creates the first admin, who can then log in on the same database', async () => {
+    const dataDir = freshDataDir();
+    const email = uniqueEmail('first-admin');
+    const created = run('npm', ['run', 'cli', '--', 'users:create', '--email', email, '--password', 'admin password 1', '--roles', 'admin,user'], { DATA_DIR: dataDir });
+    expect(created.code).toBe(0);
+    const id = created.stdout.trim().split('\n').pop();
+    expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+
+    const again = run('node', ['dist/cli.js', 'users:create', '--email', email.toUpperCase(), '--password', 'admin password 1'], { DATA_DIR: dataDir });
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/already registered/);
+
+    const t = await startApp('sqlite', { DATA_DIR: dataDir });
+    try {
+      const login = await t.http().post('/web/auth/login').send({ email, password: 'admin password 1' }).expect(200);
+      expect(login.body.user).toEqual({ id, email, name: '', roles: ['admin', 'user'] });
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('users:create rejects bad input with a clear message', () => {
+    const result = run('node', ['dist/cli.js', 'users:create', '--email', 'nope', '--password', 'short'], { DATA_DIR: freshDataDir() });
+    expect(result.code).toBe(2);
+    expect(result.stderr).toMatch(/email must be a valid email address/);
+    expect(result.stderr).toMatch(/password must be 8 to 256 characters/);
+  });
+
+  it('refuses to start with a malformed AUTH_ROUTE_GROUPS, in one line naming it', () => {
+    const result = run('node', ['dist/main.js'], { DATA_DIR: freshDataDir(), AUTH_ROUTE_GROUPS: 'web=session,api=magic', PORT: '0' });
+    expect(result.code).toBe(1);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^Configuration error: AUTH_ROUTE_GROUPS: unknown strategy "magic"/)]);
+  });
+
+  it('refuses to start in production without secrets, or with the generated development ones', () => {
+    const dataDir = freshDataDir();
+    const missing = run('node', ['dist/main.js'], { DATA_DIR: dataDir, NODE_ENV: 'production', SESSION_SECRET: '', JWT_PRIVATE_KEY_FILE: '' });
+    expect(missing.code).toBe(1);
+    expect(missing.stderr.trim()).toMatch(/^Configuration error: SESSION_SECRET: /);
+
+    const keyFile = join(dataDir, 'prod-key.pem');
+    writeFileSync(keyFile, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' }));
+    const placeholder = run('node', ['dist/main.js'], {
+      DATA_DIR: dataDir,
+      NODE_ENV: 'production',
+      SESSION_SECRET: 'change-me-to-at-least-32-random-characters',
+      JWT_PRIVATE_KEY_FILE: keyFile,
+    });
+    expect(placeholder.code).toBe(1);
+    expect(placeholder.stderr.trim()).toMatch(/^Configuration error: SESSION_SECRET: is a development default/);
+  });
+});
