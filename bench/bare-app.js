@@ -1,6 +1,9 @@
-// The baseline: a bare NestJS 11 app with the same public route and nothing else, so the
-// benchmark can show whether AuthSwitch's plumbing taxes routes that do not use it.
+// The baseline: a bare NestJS 11 app with the same public route and the same non-auth HTTP
+// hardening (helmet, JSON body parser, no X-Powered-By) but no auth plumbing at all, so the
+// benchmark shows whether the guard, sessions or tokens tax routes that do not use them.
 require('reflect-metadata');
+const express = require('express');
+const helmet = require('helmet');
 const { Controller, Get, Module } = require('@nestjs/common');
 const { NestFactory } = require('@nestjs/core');
 
@@ -15,6 +18,11 @@ Get()(HealthController.prototype, 'live', Object.getOwnPropertyDescriptor(Health
 class BareModule {}
 Module({ controllers: [HealthController] })(BareModule);
 
-NestFactory.create(BareModule, { logger: false })
-  .then((app) => app.listen(Number(process.env.PORT), '127.0.0.1'))
+NestFactory.create(BareModule, { logger: false, bodyParser: false })
+  .then((app) => {
+    app.disable('x-powered-by');
+    app.use(helmet());
+    app.use(express.json({ limit: '100kb' }));
+    return app.listen(Number(process.env.PORT), '127.0.0.1');
+  })
   .then(() => console.log('bare app ready'));

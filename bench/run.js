@@ -147,7 +147,7 @@ async function main() {
 
   const cases = [
     { key: 'public', label: 'public route (GET /health)', url: `${es256.url}/health` },
-    { key: 'bare', label: 'bare NestJS app, same route', url: `${bare.url}/health` },
+    { key: 'bare', label: 'bare NestJS app + helmet, same route', url: `${bare.url}/health` },
     { key: 'session', label: 'GET /web/me, Redis session', url: `${es256.url}/web/me`, headers: { cookie } },
     { key: 'jwt-es256', label: 'GET /api/me, JWT ES256', url: `${es256.url}/api/me`, headers: bearer(tokens.es256) },
     { key: 'jwt-rs256', label: 'GET /api/me, JWT RS256', url: `${rs256.url}/api/me`, headers: bearer(tokens.rs256) },
@@ -158,6 +158,9 @@ async function main() {
   // server holds the population, the others an empty state. Public routes of the loaded
   // server are measured too, to keep the ratio honest on the same process.
   cases.push({ key: 'public-loaded', label: 'public route on the loaded server', url: `${loaded.url}/health` });
+
+  // Warm-up: every case once, unrecorded, so that no case is measured on a cold JIT.
+  for (const c of cases) await autocannon({ url: c.url, headers: c.headers, connections: CONNECTIONS, duration: 1 });
 
   const samples = Object.fromEntries(cases.map((c) => [c.key, []]));
   for (let round = 1; round <= ROUNDS; round++) {

@@ -36,21 +36,25 @@ export class RouteGroupGuard implements CanActivate {
     private readonly session: SessionAuthenticator,
   ) {}
 
-  async canActivate(context: ExecutionContext): Promise<boolean> {
+  canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (context.getType() !== 'http') return true;
     const policy = this.policyFor(context);
     const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const res = context.switchToHttp().getResponse<Response>();
 
-    const fromPath = req.params.group;
-    const group = policy.group === GROUP_FROM_PATH ? (typeof fromPath === 'string' ? fromPath : undefined) : policy.group;
-    const strategy = group === undefined ? (policy.group === GROUP_FROM_PATH ? undefined : 'any') : this.config.routeGroups.get(group);
+    const group = policy.group === GROUP_FROM_PATH ? String(req.params.group) : policy.group;
+    // No group: either credential is accepted. An unknown group does not exist (404).
+    const strategy = group === undefined ? 'any' : this.config.routeGroups.get(group);
     if (strategy === undefined || (policy.onlyFor && !policy.onlyFor.includes(strategy))) {
       throw new NotFoundException(`Cannot ${req.method} ${req.path}`);
     }
     req.routeGroup = { name: group ?? null, strategy };
+    // Public routes return synchronously: no promise, no extra tick.
     if (policy.isPublic) return true;
+    return this.authorize(strategy, policy, req, res);
+  }
 
+  private async authorize(strategy: AuthStrategy, policy: RoutePolicy, req: AuthenticatedRequest, res: Response): Promise<boolean> {
     const user = await this.authenticate(strategy, req, res);
     req.user = user;
     // Personal data must not be kept by browsers or shared caches.

@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './config-error';
@@ -42,6 +43,7 @@ const envSchema = z.object({
   LOGIN_MAX_FAILURES_PER_ACCOUNT: positiveInt(10),
   LOGIN_MAX_FAILURES_PER_ADDRESS: positiveInt(100),
   LOGIN_FAILURE_WINDOW_SECONDS: positiveInt(15 * 60),
+  PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).optional(),
   BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i).default('100kb'),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose', 'silent']).default('log'),
 });
@@ -78,6 +80,8 @@ export interface AppConfig {
     accessTokenTtlSeconds: number;
     refreshTokenTtlSeconds: number;
   };
+  /** How many argon2 hashes may run at once; the rest wait their turn. */
+  passwordHashConcurrency: number;
   loginLimits: {
     maxFailuresPerAccount: number;
     maxFailuresPerAddress: number;
@@ -146,6 +150,8 @@ export function loadConfig(rawEnv: RawEnv): AppConfig {
       accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
       refreshTokenTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
     },
+    // Leave a core to the event loop, so protected routes stay fast during a login storm.
+    passwordHashConcurrency: env.PASSWORD_HASH_CONCURRENCY ?? Math.max(1, availableParallelism() - 1),
     loginLimits: {
       maxFailuresPerAccount: env.LOGIN_MAX_FAILURES_PER_ACCOUNT,
       maxFailuresPerAddress: env.LOGIN_MAX_FAILURES_PER_ADDRESS,

@@ -1,9 +1,12 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import * as argon2 from 'argon2';
+import { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
 
 /**
  * argon2id with OWASP's recommended minimum (19 MiB, 2 passes). argon2 hashes on libuv's thread
- * pool, so logins never block the event loop.
+ * pool, so logins never block the event loop; and at most PASSWORD_HASH_CONCURRENCY hashes run
+ * at once, so a login storm queues instead of taking every core from the event loop.
  */
 const OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parallelism: 1 } as const;
 
@@ -11,16 +14,36 @@ const OPTIONS = { type: argon2.argon2id, memoryCost: 19_456, timeCost: 2, parall
 export class PasswordHasher {
   /** Verified against when the email is unknown, so both failures cost the same time. */
   private readonly decoy = argon2.hash('decoy-password-for-unknown-accounts', OPTIONS);
+  private running = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
   hash(password: string): Promise<string> {
-    return argon2.hash(password, OPTIONS);
+    return this.limited(() => argon2.hash(password, OPTIONS));
   }
 
   async verify(hash: string | null, password: string): Promise<boolean> {
+    const target = hash ?? (await this.decoy);
     try {
-      return await argon2.verify(hash ?? (await this.decoy), password);
+      return await this.limited(() => argon2.verify(target, password));
     } catch {
       return false; // a corrupt hash never authenticates
+    }
+  }
+
+  private async limited<T>(work: () => Promise<T>): Promise<T> {
+    if (this.running >= this.config.passwordHashConcurrency) {
+      await new Promise<void>((resolve) => this.waiting.push(resolve));
+    } else {
+      this.running += 1;
+    }
+    try {
+      return await work();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next(); // hand the slot over directly
+      else this.running -= 1;
     }
   }
 }
