@@ -1,5 +1,5 @@
 // The baseline: a bare NestJS 11 app with the same public route and the same non-auth HTTP
-// hardening (helmet, JSON body parser, no X-Powered-By) but no auth plumbing at all, so the
+// settings (helmet, JSON body parser, no X-Powered-By, no ETag) but no auth plumbing at all, so the
 // benchmark shows whether the guard, sessions or tokens tax routes that do not use them.
 require('reflect-metadata');
 const express = require('express');
@@ -21,6 +21,7 @@ Module({ controllers: [HealthController] })(BareModule);
 NestFactory.create(BareModule, { logger: false, bodyParser: false })
   .then((app) => {
     app.disable('x-powered-by');
+    app.set('etag', false);
     app.use(helmet());
     app.use(express.json({ limit: '100kb' }));
     return app.listen(Number(process.env.PORT), '127.0.0.1');

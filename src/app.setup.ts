@@ -12,6 +12,8 @@ import { APP_CONFIG } from './config/config.module';
 export function configureApp(app: NestExpressApplication): NestExpressApplication {
   const config = app.get<AppConfig>(APP_CONFIG);
   app.disable('x-powered-by');
+  // API answers are personal and mostly no-store; a SHA-1 ETag per response buys nothing.
+  app.set('etag', false);
   app.set('trust proxy', config.trustProxy);
   app.use(helmet());
   app.use(express.json({ limit: config.bodyLimit }));

@@ -1,6 +1,6 @@
-import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Res } from '@nestjs/common';
 import type { Response } from 'express';
-import type { AuthenticatedRequest, Principal } from '../common/authenticated-request';
+import type { Principal } from '../common/authenticated-request';
 import { RegisterDto } from '../users/dto';
 import { toPublicUser } from '../users/user.entity';
 import { UsersService } from '../users/users.service';
@@ -25,11 +25,7 @@ export class AccountController {
 
   @Post('logout-all')
   @HttpCode(204)
-  async logoutAll(
-    @CurrentUser() user: Principal,
-    @Req() req: AuthenticatedRequest,
-    @Res({ passthrough: true }) res: Response,
-  ): Promise<void> {
-    await this.auth.revokeEverything(user.id, req, res);
+  async logoutAll(@CurrentUser() user: Principal, @Res({ passthrough: true }) res: Response): Promise<void> {
+    await this.auth.revokeEverything(user, res);
   }
 }

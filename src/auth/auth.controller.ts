@@ -57,7 +57,8 @@ export class AuthController {
   @OnlyForStrategies('session', 'any')
   @Get('auth/csrf')
   csrf(@CurrentUser() user: Principal, @Req() req: AuthenticatedRequest) {
-    if (user.via !== 'session' || !req.session?.csrfToken) throw new UnauthorizedException('Not signed in with a session');
-    return { csrfToken: req.session.csrfToken };
+    const csrfToken = req.authSession?.csrfToken;
+    if (user.via !== 'session' || !csrfToken) throw new UnauthorizedException('Not signed in with a session');
+    return { csrfToken };
   }
 }

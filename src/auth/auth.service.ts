@@ -70,10 +70,10 @@ export class AuthService {
    * Every session and token of the user issued up to now stops working, on every instance:
    * the cut-off moves (checked on each request), refresh families and stored sessions go.
    */
-  async revokeEverything(userId: string, req: Request, res: Response): Promise<void> {
-    await this.tokens.revokeAllForUser(userId);
-    await this.sessions.destroyAllForUser(userId);
-    if (req.session) this.sessions.clearCookie(res);
+  async revokeEverything(principal: Principal, res: Response): Promise<void> {
+    await this.tokens.revokeAllForUser(principal.id);
+    await this.sessions.destroyAllForUser(principal.id);
+    if (principal.via === 'session') this.sessions.clearCookie(res);
   }
 
   /** New roles take effect on the user's very next request: their credentials are cut off. */

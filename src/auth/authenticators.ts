@@ -1,9 +1,9 @@
 import { ForbiddenException, Injectable, UnauthorizedException } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import type { Principal } from '../common/authenticated-request';
+import type { AuthenticatedRequest, Principal } from '../common/authenticated-request';
 import { hasValidCsrfToken, needsCsrfCheck } from '../sessions/csrf';
 import { SessionService } from '../sessions/session.service';
-import { AccessTokenService, InvalidAccessTokenError } from '../tokens/access-token.service';
+import { AccessTokenClaims, AccessTokenService, InvalidAccessTokenError } from '../tokens/access-token.service';
 import { RevocationService } from '../tokens/revocation.service';
 
 /** `Authorization: Bearer <token>`: the token, undefined without the header, 401 when malformed. */
@@ -13,6 +13,11 @@ export function bearerToken(req: Request): string | undefined {
   const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/.exec(header);
   if (!match) throw new UnauthorizedException('Malformed Authorization header');
   return match[1];
+}
+
+/** The verifier's refusals become 401; anything else propagates unchanged. */
+function refusal(error: unknown): unknown {
+  return error instanceof InvalidAccessTokenError ? new UnauthorizedException('Invalid or expired token') : error;
 }
 
 /**
@@ -26,21 +31,32 @@ export class JwtAuthenticator {
     private readonly revocation: RevocationService,
   ) {}
 
-  async authenticate(token: string | undefined): Promise<Principal> {
+  /** Synchronous for a token verified before (the common case), a promise otherwise. */
+  authenticate(token: string | undefined): Principal | Promise<Principal> {
     if (!token) throw new UnauthorizedException('Missing bearer token');
     this.revocation.assertCurrent();
-    let claims;
+    let cached: AccessTokenClaims | undefined;
     try {
-      claims = await this.accessTokens.verify(token);
+      cached = this.accessTokens.verifyCached(token);
     } catch (error) {
-      if (error instanceof InvalidAccessTokenError) throw new UnauthorizedException('Invalid or expired token');
-      throw error;
+      throw refusal(error);
     }
+    if (cached) return this.principalFor(cached);
+    return this.accessTokens.verify(token).then(
+      (claims) => this.principalFor(claims),
+      (error: unknown) => {
+        throw refusal(error);
+      },
+    );
+  }
+
+  private principalFor(claims: AccessTokenClaims): Principal {
     if (this.revocation.isJtiRevoked(claims.jti) || this.revocation.isBeforeCutoff(claims.sub, claims.iat)) {
       throw new UnauthorizedException('Token has been revoked');
     }
     return { id: claims.sub, email: claims.email, name: claims.name, roles: claims.roles, via: 'jwt', jti: claims.jti, exp: claims.exp };
   }
+
 }
 
 /** Authenticates the session cookie; unsafe methods also need the session's CSRF token. */
@@ -51,23 +67,27 @@ export class SessionAuthenticator {
     private readonly revocation: RevocationService,
   ) {}
 
-  /** The session's user, or null when there is no live session (the session is ended if revoked). */
-  async current(req: Request, res: Response): Promise<Principal | null> {
-    await this.sessions.load(req, res);
-    const auth = req.session.auth;
-    if (!auth) return null;
+  /**
+   * The session's user, or null when there is no live session (a session issued before the
+   * user's cut-off is ended on the spot). Records the session on the request.
+   */
+  async current(req: AuthenticatedRequest, res: Response): Promise<Principal | null> {
+    const snapshot = await this.sessions.read(req);
+    if (!snapshot) return null;
+    const { auth } = snapshot;
     this.revocation.assertCurrent();
     if (this.revocation.isBeforeCutoff(auth.userId, auth.issuedAt)) {
       await this.sessions.destroy(req, res);
       return null;
     }
+    req.authSession = { id: snapshot.id, csrfToken: snapshot.csrfToken };
     return { id: auth.userId, email: auth.email, name: auth.name, roles: auth.roles, via: 'session' };
   }
 
-  async authenticate(req: Request, res: Response): Promise<Principal> {
+  async authenticate(req: AuthenticatedRequest, res: Response): Promise<Principal> {
     const principal = await this.current(req, res);
     if (!principal) throw new UnauthorizedException('Not signed in');
-    if (needsCsrfCheck(req.method) && !hasValidCsrfToken(req)) {
+    if (needsCsrfCheck(req.method) && !hasValidCsrfToken(req, req.authSession?.csrfToken)) {
       throw new ForbiddenException('Missing or invalid CSRF token');
     }
     return principal;

@@ -49,13 +49,13 @@ export class RouteGroupGuard implements CanActivate {
       throw new NotFoundException(`Cannot ${req.method} ${req.path}`);
     }
     req.routeGroup = { name: group ?? null, strategy };
-    // Public routes return synchronously: no promise, no extra tick.
+    // Public routes, and Bearer tokens verified before, are decided synchronously.
     if (policy.isPublic) return true;
-    return this.authorize(strategy, policy, req, res);
+    const user = this.authenticate(strategy, req, res);
+    return user instanceof Promise ? user.then((resolved) => this.authorize(policy, req, res, resolved)) : this.authorize(policy, req, res, user);
   }
 
-  private async authorize(strategy: AuthStrategy, policy: RoutePolicy, req: AuthenticatedRequest, res: Response): Promise<boolean> {
-    const user = await this.authenticate(strategy, req, res);
+  private authorize(policy: RoutePolicy, req: AuthenticatedRequest, res: Response, user: Principal): boolean {
     req.user = user;
     // Personal data must not be kept by browsers or shared caches.
     res.setHeader('Cache-Control', 'no-store');
@@ -66,7 +66,7 @@ export class RouteGroupGuard implements CanActivate {
     return true;
   }
 
-  private authenticate(strategy: AuthStrategy, req: AuthenticatedRequest, res: Response): Promise<Principal> {
+  private authenticate(strategy: AuthStrategy, req: AuthenticatedRequest, res: Response): Principal | Promise<Principal> {
     if (strategy === 'session') return this.session.authenticate(req, res);
     const token = bearerToken(req);
     if (strategy === 'jwt' || token !== undefined) return this.jwt.authenticate(token);

@@ -16,6 +16,8 @@ export interface Principal {
 
 export interface AuthenticatedRequest extends Request {
   user?: Principal;
+  /** Set when the request was authenticated by its session cookie. */
+  authSession?: { id: string; csrfToken: string | undefined };
   /** The route group the request hit, and the strategy it uses. */
   routeGroup?: { name: string | null; strategy: AuthStrategy };
 }

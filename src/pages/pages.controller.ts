@@ -1,5 +1,6 @@
 import { Controller, Get, Header, HttpCode, Inject, NotFoundException, Req, Res } from '@nestjs/common';
-import type { Request, Response } from 'express';
+import type { Response } from 'express';
+import type { AuthenticatedRequest } from '../common/authenticated-request';
 import { SessionAuthenticator } from '../auth/authenticators';
 import { Public } from '../auth/decorators';
 import { AppConfig } from '../config/app-config';
@@ -38,13 +39,13 @@ export class PagesController {
   }
 
   @Get('account')
-  async account(@Req() req: Request, @Res() res: Response): Promise<void> {
+  async account(@Req() req: AuthenticatedRequest, @Res() res: Response): Promise<void> {
     const group = this.pagesGroup();
     res.setHeader('Cache-Control', 'no-store');
     const user = await this.sessionAuth.current(req, res);
     if (!user) return res.redirect(302, '/login');
-    const sessions = await this.sessions.listForUser(user.id, req.sessionID);
-    res.type('html').send(accountPage(group, user, sessions, req.session.csrfToken ?? ''));
+    const sessions = await this.sessions.listForUser(user.id, req.authSession?.id);
+    res.type('html').send(accountPage(group, user, sessions, req.authSession?.csrfToken ?? ''));
   }
 
   @Get('assets/pages.js')

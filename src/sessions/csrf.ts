@@ -19,8 +19,7 @@ export function needsCsrfCheck(method: string): boolean {
 }
 
 /** Constant-time comparison of the header with the session's token. */
-export function hasValidCsrfToken(req: Request): boolean {
-  const expected = req.session?.csrfToken;
+export function hasValidCsrfToken(req: Request, expected: string | undefined): boolean {
   const received = req.headers[CSRF_HEADER];
   if (typeof expected !== 'string' || typeof received !== 'string') return false;
   const a = Buffer.from(expected);

@@ -18,6 +18,13 @@ declare module 'express-session' {
   }
 }
 
+/** What authentication needs of a session: read without express-session's machinery. */
+export interface SessionSnapshot {
+  id: string;
+  auth: SessionAuth;
+  csrfToken: string | undefined;
+}
+
 /** A session as the account page lists it. */
 export interface ActiveSession {
   id: string;

@@ -1,6 +1,8 @@
 import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { RedisStore } from 'connect-redis';
+import { parse as parseCookies } from 'cookie';
+import { unsign } from 'cookie-signature';
 import type { Request, RequestHandler, Response } from 'express';
 import session, { SessionData, Store } from 'express-session';
 import { Repository } from 'typeorm';
@@ -9,16 +11,19 @@ import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { RedisClient, RedisService } from '../redis/redis.service';
 import { newCsrfToken } from './csrf';
-import { ActiveSession, SessionAuth } from './session-data';
+import { ActiveSession, SessionAuth, SessionSnapshot } from './session-data';
 import { SessionRecord } from './session-record.entity';
 import { TypeormSessionStore } from './typeorm-session.store';
 
 const PRUNE_INTERVAL_MS = 10 * 60_000;
 
 /**
- * Server-side sessions. express-session is built once but run only for requests whose route
- * group uses sessions (the guard or a controller calls `load`), so JWT and public routes never
- * pay for a store lookup. Sessions live in Redis when REDIS_URL is set, else in the database.
+ * Server-side sessions. Sessions live in Redis when REDIS_URL is set, else in the database.
+ *
+ * Authenticating a request only reads its session: `read` checks the cookie's signature and
+ * fetches the session with one store lookup, nothing more. express-session (built once) runs
+ * only where a session changes: login, logout, revocation (`load`). JWT and public routes
+ * touch neither.
  */
 @Injectable()
 export class SessionService implements OnModuleInit, OnApplicationShutdown {
@@ -76,7 +81,34 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
     clearInterval(this.pruneTimer);
   }
 
-  /** Loads the request's session (once). A store that does not answer becomes a 503. */
+  /**
+   * The signed-in session of the request, or null (no cookie, bad signature, unknown or
+   * signed-out session). Reads the same cookie and store as express-session.
+   */
+  async read(req: Request): Promise<SessionSnapshot | null> {
+    if (req.session) {
+      const { auth, csrfToken } = req.session;
+      return auth ? { id: req.sessionID, auth, csrfToken } : null;
+    }
+    const sid = this.sessionIdFrom(req);
+    if (!sid) return null;
+    const stored = await new Promise<SessionData | null>((resolve, reject) =>
+      this.store.get(sid, (error, data) => (error ? reject(new StoreUnavailableError('session store', error)) : resolve(data ?? null))),
+    );
+    return stored?.auth ? { id: sid, auth: stored.auth, csrfToken: stored.csrfToken } : null;
+  }
+
+  /** The session id from the signed cookie, as express-session reads it; null if absent or forged. */
+  private sessionIdFrom(req: Request): string | null {
+    const header = req.headers.cookie;
+    if (!header) return null;
+    const raw = parseCookies(header)[this.config.session.cookieName];
+    if (!raw || !raw.startsWith('s:')) return null;
+    const sid = unsign(raw.slice(2), this.config.session.secret);
+    return sid === false ? null : sid;
+  }
+
+  /** Runs express-session for this request (once). A store that does not answer becomes a 503. */
   load(req: Request, res: Response): Promise<void> {
     if (req.session) return Promise.resolve();
     return new Promise((resolve, reject) => {

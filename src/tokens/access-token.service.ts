@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { errors as joseErrors, JWTPayload, jwtVerify, ProtectedHeaderParameters, SignJWT } from 'jose';
 import { LRUCache } from 'lru-cache';
 import { AppConfig } from '../config/app-config';
@@ -36,12 +36,13 @@ export class InvalidAccessTokenError extends Error {
  * our `kid`, and always checks `iss`, `aud` and `exp`.
  *
  * A verified signature never changes, so verified tokens are remembered (bounded, until they
- * expire): a repeated token skips the signature maths. Expiry is still checked on every call,
- * and revocation is checked by the caller on every request.
+ * expire): a repeated token skips the signature maths. The cache is keyed by the whole token,
+ * never by a part of it, so a changed header or payload is always verified afresh. Expiry is
+ * still checked on every call, and revocation is checked by the caller on every request.
  */
 @Injectable()
 export class AccessTokenService {
-  private readonly verified = new LRUCache<string, AccessTokenClaims>({ max: 50_000 });
+  private readonly verified = new LRUCache<string, AccessTokenClaims>({ max: 20_000 });
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -74,18 +75,21 @@ export class AccessTokenService {
     return { token, claims };
   }
 
-  async verify(token: string): Promise<AccessTokenClaims> {
-    const nowSeconds = Date.now() / 1000;
-    const cacheKey = createHash('sha256').update(token).digest('base64url');
-    const cached = this.verified.get(cacheKey);
-    if (cached) {
-      if (cached.exp + this.config.jwt.clockToleranceSeconds <= nowSeconds) {
-        this.verified.delete(cacheKey);
-        throw new InvalidAccessTokenError('token expired');
-      }
-      return cached;
+  /** The claims of a token verified before and not yet expired, synchronously; else undefined. */
+  verifyCached(token: string): AccessTokenClaims | undefined {
+    const cached = this.verified.get(token);
+    if (cached && cached.exp + this.config.jwt.clockToleranceSeconds <= Date.now() / 1000) {
+      this.verified.delete(token);
+      throw new InvalidAccessTokenError('token expired');
     }
+    return cached;
+  }
 
+  async verify(token: string): Promise<AccessTokenClaims> {
+    const cached = this.verifyCached(token);
+    if (cached) return cached;
+
+    const nowSeconds = Date.now() / 1000;
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, (header: ProtectedHeaderParameters) => this.keyFor(header), {
@@ -104,7 +108,7 @@ export class AccessTokenService {
     }
     const claims = this.readClaims(payload);
     const ttlMs = Math.max(1, (claims.exp - nowSeconds) * 1000);
-    this.verified.set(cacheKey, claims, { ttl: ttlMs });
+    this.verified.set(token, claims, { ttl: ttlMs });
     return claims;
   }
 
