@@ -104,7 +104,6 @@ async function cannon(options) {
 }
 
 async function main() {
-  spawnSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
   log(`${QUICK ? 'quick' : 'full'} run: ${ROUNDS} round(s) of ${SECONDS}s per case, ${CONNECTIONS} connections, population ${POPULATION}`);
 
   const redis = createClient({ url: REDIS_URL });

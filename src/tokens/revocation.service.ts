@@ -47,11 +47,15 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
   async onModuleInit(): Promise<void> {
     if (this.redis.enabled) {
       this.publisher = await this.redis.client();
-      this.subscriber = await this.redis.connect('revocation subscriber');
-      this.subscriber.on('end', () => (this.current = false));
-      this.subscriber.on('error', () => (this.current = false));
+      const subscriber = await this.redis.connect('revocation subscriber');
+      this.subscriber = subscriber;
+      // Stale from the moment the connection is lost (an error on a live connection is not that).
+      const markStale = () => (this.current = false);
+      subscriber.on('reconnecting', markStale);
+      subscriber.on('end', markStale);
+      subscriber.on('error', () => subscriber.isReady || markStale());
       // After a reconnect, messages sent meanwhile are lost: reload before trusting the maps.
-      this.subscriber.on('ready', () => void this.reloadAfterReconnect());
+      subscriber.on('ready', () => void this.reloadAfterReconnect());
       await this.subscriber.subscribe(this.channel, (message) => this.apply(message));
     }
     await this.reload();
