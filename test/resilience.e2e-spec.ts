@@ -1,5 +1,6 @@
 import { cookiePair, expectErrorShape, sessionCookie } from './support/contract-suite';
 import { freshDataDir, testEnv, TEST_REDIS_URL } from './support/environments';
+import { PrivatePostgres } from './support/postgres-server';
 import { freePort, PrivateRedis } from './support/redis-server';
 import { startAppWithEnv, TestApp } from './support/test-app';
 
@@ -51,6 +52,46 @@ describe('when Redis goes down', () => {
     await eventually(async () => (await t.http().get('/api/me').set(bearer)).status === 200);
     await t.http().get('/health/ready').expect(200);
     await t.http().post('/api/auth/login').send({ email: user.email, password: user.password }).expect(200);
+  });
+});
+
+describe('when PostgreSQL goes down', () => {
+  let postgres: PrivatePostgres;
+  let t: TestApp;
+
+  beforeAll(async () => {
+    postgres = new PrivatePostgres(await freePort());
+    postgres.init();
+    postgres.start();
+    t = await startAppWithEnv(testEnv('postgres+redis', { DATABASE_URL: postgres.url }));
+  }, 60_000);
+  afterAll(async () => {
+    await t?.close();
+    try {
+      postgres.stop();
+    } catch {
+      // already stopped
+    }
+  });
+
+  it('answers 503 where the database is needed, keeps JWT checks working, and recovers', async () => {
+    const user = await t.createUser();
+    const tokens = (await t.http().post('/api/auth/login').send({ email: user.email, password: user.password }).expect(200)).body;
+    const bearer = { Authorization: `Bearer ${tokens.access_token}` };
+
+    postgres.stop();
+
+    expectErrorShape((await t.http().post('/api/auth/login').send({ email: user.email, password: user.password }).expect(503)).body, 503);
+    expectErrorShape((await t.http().post('/auth/register').send({ email: 'down@example.test', password: 'password123' }).expect(503)).body, 503);
+    expectErrorShape((await t.http().post('/api/auth/refresh').send({ refresh_token: tokens.refresh_token }).expect(503)).body, 503);
+    expectErrorShape((await t.http().post('/auth/logout-all').set(bearer).expect(503)).body, 503);
+    expectErrorShape((await t.http().get('/health/ready').expect(503)).body, 503);
+    // Access-token checks need no database: verification and revocation state are in memory.
+    await t.http().get('/api/me').set(bearer).expect(200);
+
+    postgres.start();
+    await eventually(async () => (await t.http().get('/health/ready')).status === 200);
+    await t.http().post('/api/auth/refresh').send({ refresh_token: tokens.refresh_token }).expect(200);
   });
 });
 
