@@ -10,7 +10,8 @@ import { RevocationService } from '../tokens/revocation.service';
 export function bearerToken(req: Request): string | undefined {
   const header = req.headers.authorization;
   if (header === undefined) return undefined;
-  const match = /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/.exec(header);
+  // The scheme is case-insensitive (RFC 9110); the token is a compact JWS.
+  const match = /^Bearer +([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*)$/i.exec(header);
   if (!match) throw new UnauthorizedException('Malformed Authorization header');
   return match[1];
 }

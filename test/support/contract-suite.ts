@@ -239,6 +239,7 @@ export function describeContract(setup: StorageSetup): void {
       expect(me.headers['cache-control']).toBe('no-store');
       await t.http().get('/api/me').expect(401);
       await t.http().get('/api/me').set('Authorization', 'Basic Zm9vOmJhcg==').expect(401);
+      await t.http().get('/api/me').set('Authorization', `bearer ${access_token}`).expect(200); // scheme is case-insensitive
     });
 
     it('does not accept the session cookie on a JWT group', async () => {
