@@ -7,9 +7,10 @@ import { RefreshToken } from '../tokens/refresh-token.entity';
 import { RevokedAccessToken } from '../tokens/revoked-token.entity';
 import { User } from '../users/user.entity';
 import { InitialSchema1732300000000 } from './migrations/1732300000000-InitialSchema';
+import { RefreshTokenAccessJti1732400000000 } from './migrations/1732400000000-RefreshTokenAccessJti';
 
 export const ENTITIES = [User, RefreshToken, RevokedAccessToken, SessionRecord];
-export const MIGRATIONS = [InitialSchema1732300000000];
+export const MIGRATIONS = [InitialSchema1732300000000, RefreshTokenAccessJti1732400000000];
 
 /**
  * One description of the database for the server, the CLI and the TypeORM CLI (ormconfig.ts).

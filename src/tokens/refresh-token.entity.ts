@@ -33,4 +33,11 @@ export class RefreshToken {
 
   @Column({ name: 'revoked_at', type: 'bigint', nullable: true, transformer: bigintMs })
   revokedAt: number | null;
+
+  /** The access token issued together with this refresh token; revoked with the family. */
+  @Column({ name: 'access_jti', type: 'varchar', length: 64, nullable: true })
+  accessJti: string | null;
+
+  @Column({ name: 'access_expires_at', type: 'bigint', nullable: true, transformer: bigintMs })
+  accessExpiresAt: number | null;
 }

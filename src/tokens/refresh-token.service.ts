@@ -1,10 +1,11 @@
 import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { IsNull, Repository } from 'typeorm';
+import { IsNull, MoreThan, Repository } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { RefreshToken } from './refresh-token.entity';
+import { RevocationService } from './revocation.service';
 
 function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -12,17 +13,22 @@ function hashToken(token: string): string {
 
 /**
  * Opaque refresh tokens in families. A token is good for one refresh; presenting it again
- * means it leaked (or the client is confused), so its whole family is revoked, newest included.
+ * means it leaked (or the client is confused), so its whole family is revoked, newest included,
+ * together with the access tokens issued from it.
  */
 @Injectable()
 export class RefreshTokenService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectRepository(RefreshToken) private readonly tokens: Repository<RefreshToken>,
+    private readonly revocation: RevocationService,
   ) {}
 
-  /** Issues a token, in a new family unless one is given. Returns the only copy of the secret. */
-  async issue(userId: string, familyId: string = randomUUID()): Promise<string> {
+  /**
+   * Issues a token, in a new family unless one is given, recording the access token issued with
+   * it. Returns the only copy of the secret.
+   */
+  async issue(userId: string, access: { jti: string; exp: number }, familyId: string = randomUUID()): Promise<string> {
     const token = randomBytes(32).toString('base64url');
     const now = Date.now();
     await this.tokens.insert({
@@ -34,6 +40,8 @@ export class RefreshTokenService {
       expiresAt: now + this.config.jwt.refreshTokenTtlSeconds * 1000,
       usedAt: null,
       revokedAt: null,
+      accessJti: access.jti,
+      accessExpiresAt: access.exp * 1000,
     });
     return token;
   }
@@ -71,7 +79,15 @@ export class RefreshTokenService {
   }
 
   private async revokeFamily(familyId: string): Promise<void> {
-    await this.tokens.update({ familyId, revokedAt: IsNull() }, { revokedAt: Date.now() });
+    const now = Date.now();
+    await this.tokens.update({ familyId, revokedAt: IsNull() }, { revokedAt: now });
+    const live = await this.tokens.find({
+      where: { familyId, accessExpiresAt: MoreThan(now) },
+      select: { id: true, accessJti: true, accessExpiresAt: true },
+    });
+    for (const row of live) {
+      if (row.accessJti && row.accessExpiresAt) await this.revocation.revokeJti(row.accessJti, row.accessExpiresAt);
+    }
   }
 
   private invalid(): UnauthorizedException {

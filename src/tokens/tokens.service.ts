@@ -23,8 +23,8 @@ export class TokensService {
 
   async issuePair(user: AccessTokenSubject, familyId?: string): Promise<TokenPair> {
     const issuedAt = await this.revocation.issueTime(user.id);
-    const { token } = await this.accessTokens.sign(user, issuedAt);
-    const refreshToken = await this.refreshTokens.issue(user.id, familyId);
+    const { token, claims } = await this.accessTokens.sign(user, issuedAt);
+    const refreshToken = await this.refreshTokens.issue(user.id, claims, familyId);
     return { access_token: token, refresh_token: refreshToken, token_type: 'Bearer', expires_in: this.accessTokens.ttlSeconds };
   }
 

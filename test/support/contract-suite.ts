@@ -259,6 +259,9 @@ export function describeContract(setup: StorageSetup): void {
       const reuse = await t.http().post('/api/auth/refresh').send({ refresh_token: first.refresh_token }).expect(401);
       expectErrorShape(reuse.body, 401);
       await t.http().post('/api/auth/refresh').send({ refresh_token: second.body.refresh_token }).expect(401);
+      // The access tokens issued from the family die with it: a thief's copy stops at once.
+      await t.http().get('/api/me').set('Authorization', `Bearer ${second.body.access_token}`).expect(401);
+      await t.http().get('/api/me').set('Authorization', `Bearer ${first.access_token}`).expect(401);
     });
 
     it('refuses unknown and missing refresh tokens', async () => {
