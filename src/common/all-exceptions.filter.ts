@@ -1,6 +1,6 @@
 import { ArgumentsHost, Catch, ExceptionFilter, HttpException, HttpStatus, Logger } from '@nestjs/common';
 import type { Response } from 'express';
-import { errorBody } from './error-response';
+import { sendError } from './error-response';
 import { isConnectionError } from './store-unavailable.error';
 
 /**
@@ -15,14 +15,9 @@ export class AllExceptionsFilter implements ExceptionFilter {
     if (host.getType() !== 'http') throw exception;
     const res = host.switchToHttp().getResponse<Response>();
     const { status, message, details } = this.describe(exception);
-    if (res.headersSent) {
-      res.end();
-      return;
-    }
-    const retryAfter = (exception as { retryAfterSeconds?: unknown }).retryAfterSeconds;
-    if (typeof retryAfter === 'number') res.setHeader('Retry-After', String(retryAfter));
-    res.status(status).setHeader('Cache-Control', 'no-store');
-    res.json(errorBody(status, message, details));
+    const retryAfter = (exception as { retryAfterSeconds?: unknown } | null)?.retryAfterSeconds;
+    if (typeof retryAfter === 'number' && !res.headersSent) res.setHeader('Retry-After', String(retryAfter));
+    sendError(res, status, message, details);
   }
 
   private describe(exception: unknown): { status: number; message: string; details?: string[] } {

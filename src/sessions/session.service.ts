@@ -92,9 +92,7 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
     }
     const sid = this.sessionIdFrom(req);
     if (!sid) return null;
-    const stored = await new Promise<SessionData | null>((resolve, reject) =>
-      this.store.get(sid, (error, data) => (error ? reject(new StoreUnavailableError('session store', error)) : resolve(data ?? null))),
-    );
+    const stored = await this.call<SessionData | null | undefined>((done) => this.store.get(sid, done));
     return stored?.auth ? { id: sid, auth: stored.auth, csrfToken: stored.csrfToken } : null;
   }
 
@@ -111,12 +109,7 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
   /** Runs express-session for this request (once). A store that does not answer becomes a 503. */
   load(req: Request, res: Response): Promise<void> {
     if (req.session) return Promise.resolve();
-    return new Promise((resolve, reject) => {
-      this.middleware(req, res, (error?: unknown) => {
-        if (error) reject(new StoreUnavailableError('session store', error));
-        else resolve();
-      });
-    });
+    return this.call((done) => this.middleware(req, res, done));
   }
 
   /**
@@ -199,9 +192,10 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
     if (this.redisClient) await this.redisClient.sRem(this.userIndexKey(userId), sid);
   }
 
-  private call(operation: (done: (error?: unknown) => void) => void): Promise<void> {
+  /** A callback-style session operation as a promise; a store error becomes a 503. */
+  private call<T = void>(operation: (done: (error?: unknown, value?: T) => void) => void): Promise<T> {
     return new Promise((resolve, reject) =>
-      operation((error) => (error ? reject(new StoreUnavailableError('session store', error)) : resolve())),
+      operation((error, value) => (error ? reject(new StoreUnavailableError('session store', error)) : resolve(value as T))),
     );
   }
 }
