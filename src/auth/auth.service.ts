@@ -1,4 +1,4 @@
-import { Injectable, UnauthorizedException } from '@nestjs/common';
+import { Injectable, Logger, UnauthorizedException } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { Principal } from '../common/authenticated-request';
 import { usesJwt, usesSessions, type AuthStrategy } from '../config/route-groups';
@@ -11,9 +11,18 @@ import { LoginRateLimiter } from './login-rate-limiter';
 
 export type LoginResult = { user?: PublicUser; csrfToken?: string } & Partial<TokenPair>;
 
-/** Login, logout and "revoke everything" across both strategies. */
+/**
+ * Login, logout and "revoke everything" across both strategies.
+ *
+ * Every credential is built from one read of the user row and stamped with that row's
+ * credential version; every change that must end credentials (roles, logout-all) moves the
+ * version in the same write. Whatever the interleaving of a login with such a change, the
+ * credential either reflects the change or carries an old version and is refused.
+ */
 @Injectable()
 export class AuthService {
+  private readonly logger = new Logger('Auth');
+
   constructor(
     private readonly users: UsersService,
     private readonly tokens: TokensService,
@@ -22,39 +31,46 @@ export class AuthService {
     private readonly limiter: LoginRateLimiter,
   ) {}
 
-  /** Checks the limits, then the password; wrong password and unknown email answer alike. */
+  /**
+   * Counts the attempt first, then checks the password; wrong password and unknown email answer
+   * alike. A success gives the attempt back, so only failures count toward the limits.
+   */
   async verifyLogin(email: string, password: string, address: string): Promise<User> {
     const account = normalizeEmail(email);
-    await this.limiter.assertAllowed(account, address);
+    await this.limiter.takeLoginAttempt(account, address);
     const user = await this.users.verifyCredentials(account, password);
-    if (!user) {
-      await this.limiter.recordFailure(account, address);
-      throw new UnauthorizedException('Invalid credentials');
-    }
+    if (!user) throw new UnauthorizedException('Invalid credentials');
+    await this.limiter.forgiveLogin(account, address);
     return user;
   }
 
   /**
    * What login answers depends on the group's strategy: a session (cookie + CSRF token), a
-   * token pair, or both for `any` groups, which serve browsers and API clients alike.
+   * token pair, or both for `any` groups, which serve browsers and API clients alike. `user` is
+   * the row the password was checked against; the credentials carry its version.
    */
   async login(strategy: AuthStrategy, user: User, req: Request, res: Response): Promise<LoginResult> {
     const result: LoginResult = {};
     if (usesSessions(strategy)) {
-      const issuedAt = await this.revocation.issueTime(user.id);
       result.user = toPublicUser(user);
       result.csrfToken = await this.sessions.establish(req, res, {
         userId: user.id,
         email: user.email,
         name: user.name,
         roles: user.roles,
-        issuedAt,
+        version: user.credentialVersion,
         createdAt: Date.now(),
         userAgent: String(req.headers['user-agent'] ?? '').slice(0, 200),
         ip: req.ip ?? '',
       });
     }
-    if (usesJwt(strategy)) Object.assign(result, await this.tokens.issuePair(user));
+    if (usesJwt(strategy)) Object.assign(result, await this.tokens.issueForLogin(user));
+    // Checked once more before handing out: the account changed (roles, logout-all) while the
+    // credentials were being built, so they are already dead. Say so instead of returning them.
+    if (this.revocation.isRevoked({ userId: user.id, version: user.credentialVersion })) {
+      if (result.csrfToken) await this.sessions.destroy(req, res);
+      throw new UnauthorizedException('The account changed during sign-in; sign in again');
+    }
     return result;
   }
 
@@ -67,22 +83,39 @@ export class AuthService {
   }
 
   /**
-   * Every session and token of the user issued up to now stops working, on every instance:
-   * the cut-off moves (checked on each request), refresh families and stored sessions go.
+   * Every session and token of the user issued up to now stops working, on every instance. One
+   * transaction raises the user's version (ending access tokens and sessions) and revokes the
+   * refresh families, with the log entry that tells the other instances.
    */
   async revokeEverything(principal: Principal, res: Response): Promise<void> {
-    await this.tokens.revokeAllForUser(principal.id);
-    await this.sessions.destroyAllForUser(principal.id);
+    await this.revocation.commit(async (tx) => {
+      const version = await this.users.signOutEverywhere(tx, principal.id);
+      await this.tokens.revokeAllFamilies(tx, principal.id);
+      return { result: undefined, revocations: [{ kind: 'user' as const, subject: principal.id, version }] };
+    });
     if (principal.via === 'session') this.sessions.clearCookie(res);
+    await this.forgetSessions(principal.id);
   }
 
-  /** New roles take effect on the user's very next request: their credentials are cut off. */
+  /** New roles take effect on the user's very next request: credentials of the old version die. */
   async changeRoles(userId: string, roles: string[]): Promise<PublicUser> {
-    const { user, changed } = await this.users.setRoles(userId, roles);
-    if (changed) {
-      await this.revocation.moveCutoff(userId);
-      await this.sessions.destroyAllForUser(userId);
-    }
+    const user = await this.revocation.commit(async (tx) => {
+      const { user, version } = await this.users.setRoles(tx, userId, roles);
+      return { result: user, revocations: version === null ? [] : [{ kind: 'user' as const, subject: userId, version }] };
+    });
+    await this.forgetSessions(userId);
     return toPublicUser(user);
+  }
+
+  /**
+   * Deletes the user's stored sessions. Housekeeping only: they are already refused by their
+   * version, so a store that fails here does not undo the revocation that has been made.
+   */
+  private async forgetSessions(userId: string): Promise<void> {
+    try {
+      await this.sessions.destroyAllForUser(userId);
+    } catch (error) {
+      this.logger.warn(`stored sessions of a revoked user were not deleted (${(error as Error).message}); they are refused anyway`);
+    }
   }
 }

@@ -52,7 +52,7 @@ export class JwtAuthenticator {
   }
 
   private principalFor(claims: AccessTokenClaims): Principal {
-    if (this.revocation.isJtiRevoked(claims.jti) || this.revocation.isBeforeCutoff(claims.sub, claims.iat)) {
+    if (this.revocation.isRevoked({ userId: claims.sub, version: claims.ver, jti: claims.jti, familyId: claims.fam })) {
       throw new UnauthorizedException('Token has been revoked');
     }
     return { id: claims.sub, email: claims.email, name: claims.name, roles: claims.roles, via: 'jwt', jti: claims.jti, exp: claims.exp };
@@ -69,15 +69,16 @@ export class SessionAuthenticator {
   ) {}
 
   /**
-   * The session's user, or null when there is no live session (a session issued before the
-   * user's cut-off is ended on the spot). Records the session on the request.
+   * The session's user, or null when there is no live session (a session built from an older
+   * user version is ended on the spot). Records the session on the request.
    */
   async current(req: AuthenticatedRequest, res: Response): Promise<Principal | null> {
     const snapshot = await this.sessions.read(req);
     if (!snapshot) return null;
     const { auth } = snapshot;
     this.revocation.assertCurrent();
-    if (this.revocation.isBeforeCutoff(auth.userId, auth.issuedAt)) {
+    // Sessions from before the version existed count as version 0.
+    if (this.revocation.isRevoked({ userId: auth.userId, version: auth.version ?? 0 })) {
       await this.sessions.destroy(req, res);
       return null;
     }

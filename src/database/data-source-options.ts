@@ -4,13 +4,15 @@ import { DataSourceOptions } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { SessionRecord } from '../sessions/session-record.entity';
 import { RefreshToken } from '../tokens/refresh-token.entity';
-import { RevokedAccessToken } from '../tokens/revoked-token.entity';
+import { RefreshFamily } from '../tokens/refresh-family.entity';
+import { Revocation } from '../tokens/revocation.entity';
 import { User } from '../users/user.entity';
 import { InitialSchema1732300000000 } from './migrations/1732300000000-InitialSchema';
 import { RefreshTokenAccessJti1732400000000 } from './migrations/1732400000000-RefreshTokenAccessJti';
+import { CredentialVersions1732500000000 } from './migrations/1732500000000-CredentialVersions';
 
-export const ENTITIES = [User, RefreshToken, RevokedAccessToken, SessionRecord];
-export const MIGRATIONS = [InitialSchema1732300000000, RefreshTokenAccessJti1732400000000];
+export const ENTITIES = [User, RefreshFamily, RefreshToken, Revocation, SessionRecord];
+export const MIGRATIONS = [InitialSchema1732300000000, RefreshTokenAccessJti1732400000000, CredentialVersions1732500000000];
 
 /**
  * One description of the database for the server, the CLI and the TypeORM CLI (ormconfig.ts).

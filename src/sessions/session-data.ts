@@ -4,8 +4,8 @@ export interface SessionAuth {
   email: string;
   name: string;
   roles: string[];
-  /** Seconds since the epoch; compared with the user's cut-off like a JWT's `iat`. */
-  issuedAt: number;
+  /** The user's credential version the session was built from; older than the user's = revoked. */
+  version: number;
   createdAt: number;
   userAgent: string;
   ip: string;

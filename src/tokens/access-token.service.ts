@@ -14,6 +14,16 @@ export interface AccessTokenClaims {
   email: string;
   name: string;
   roles: string[];
+  /** The user's credential version the token was built from (0 when absent). */
+  ver: number;
+  /** The refresh family the token was issued from, if any. */
+  fam?: string;
+}
+
+/** What ties a token to revocable state: the user version, and the refresh family. */
+export interface AccessTokenStamp {
+  version?: number;
+  familyId?: string;
 }
 
 export interface AccessTokenSubject {
@@ -53,7 +63,7 @@ export class AccessTokenService {
     return this.config.jwt.accessTokenTtlSeconds;
   }
 
-  async sign(subject: AccessTokenSubject, issuedAt: number): Promise<{ token: string; claims: AccessTokenClaims }> {
+  async sign(subject: AccessTokenSubject, issuedAt: number, stamp: AccessTokenStamp = {}): Promise<{ token: string; claims: AccessTokenClaims }> {
     const claims: AccessTokenClaims = {
       sub: subject.id,
       jti: randomUUID(),
@@ -62,8 +72,11 @@ export class AccessTokenService {
       email: subject.email,
       name: subject.name,
       roles: [...subject.roles],
+      ver: stamp.version ?? 0,
+      ...(stamp.familyId ? { fam: stamp.familyId } : {}),
     };
-    const token = await new SignJWT({ email: claims.email, name: claims.name, roles: claims.roles })
+    const { email, name, roles, ver, fam } = claims;
+    const token = await new SignJWT({ email, name, roles, ver, ...(fam ? { fam } : {}) })
       .setProtectedHeader({ alg: this.keys.algorithm, kid: this.keys.kid, typ: 'JWT' })
       .setIssuer(this.config.jwt.issuer)
       .setAudience(this.config.jwt.audience)
@@ -118,7 +131,7 @@ export class AccessTokenService {
   }
 
   private readClaims(payload: JWTPayload): AccessTokenClaims {
-    const { sub, jti, iat, exp, email, name, roles } = payload as Record<string, unknown>;
+    const { sub, jti, iat, exp, email, name, roles, ver = 0, fam } = payload as Record<string, unknown>;
     if (
       typeof sub !== 'string' ||
       typeof jti !== 'string' ||
@@ -127,10 +140,12 @@ export class AccessTokenService {
       typeof email !== 'string' ||
       typeof name !== 'string' ||
       !Array.isArray(roles) ||
-      !roles.every((role) => typeof role === 'string')
+      !roles.every((role) => typeof role === 'string') ||
+      typeof ver !== 'number' ||
+      (fam !== undefined && typeof fam !== 'string')
     ) {
       throw new InvalidAccessTokenError('malformed claims');
     }
-    return { sub, jti, iat, exp, email, name, roles };
+    return { sub, jti, iat, exp, email, name, roles, ver, ...(fam !== undefined ? { fam } : {}) };
   }
 }

@@ -2,8 +2,9 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 import { bigintMs } from '../common/transformers';
 
 /**
- * One refresh token. Only a SHA-256 hash of the opaque token is stored. Tokens descending from
- * one login share a family; each token is single-use, and presenting a used one revokes the family.
+ * One refresh token. Only a SHA-256 hash of the opaque token is stored. Each token is
+ * single-use (`used_at` is set by a conditional update); whether it is revoked is a property of
+ * its family (RefreshFamily), never of the row.
  */
 @Entity('refresh_tokens')
 export class RefreshToken {
@@ -30,14 +31,4 @@ export class RefreshToken {
 
   @Column({ name: 'used_at', type: 'bigint', nullable: true, transformer: bigintMs })
   usedAt: number | null;
-
-  @Column({ name: 'revoked_at', type: 'bigint', nullable: true, transformer: bigintMs })
-  revokedAt: number | null;
-
-  /** The access token issued together with this refresh token; revoked with the family. */
-  @Column({ name: 'access_jti', type: 'varchar', length: 64, nullable: true })
-  accessJti: string | null;
-
-  @Column({ name: 'access_expires_at', type: 'bigint', nullable: true, transformer: bigintMs })
-  accessExpiresAt: number | null;
 }

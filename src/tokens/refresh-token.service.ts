@@ -1,9 +1,12 @@
 import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
-import { IsNull, MoreThan, Repository } from 'typeorm';
+import { EntityManager, IsNull, Repository } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
+import { User } from '../users/user.entity';
+import { UsersService } from '../users/users.service';
+import { RefreshFamily } from './refresh-family.entity';
 import { RefreshToken } from './refresh-token.entity';
 import { RevocationService } from './revocation.service';
 
@@ -12,23 +15,46 @@ function hashToken(token: string): string {
 }
 
 /**
+ * How long a family revocation is remembered beyond the access-token lifetime. It covers an
+ * access token signed by a refresh that spent its token just before the revocation (see
+ * SPEND_DEADLINE_MS) and clocks that differ between instances.
+ */
+const FAMILY_REVOCATION_MARGIN_MS = 5 * 60_000;
+/** A refresh that took longer than this between spending its token and signing is refused. */
+export const SPEND_DEADLINE_MS = 30_000;
+
+/** What a spent refresh token vouches for: the user as read after spending it, and its family. */
+export interface SpentRefreshToken {
+  user: User;
+  familyId: string;
+  spentAt: number;
+}
+
+/**
  * Opaque refresh tokens in families. A token is good for one refresh; presenting it again
- * means it leaked (or the client is confused), so its whole family is revoked, newest included,
- * together with the access tokens issued from it.
+ * means it leaked (or the client is confused), so its family is revoked, and with it every
+ * access token issued from the family (they carry its id). Revocation lives on the family row,
+ * so a successor inserted by a refresh that raced the revocation is born dead.
  */
 @Injectable()
 export class RefreshTokenService {
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectRepository(RefreshToken) private readonly tokens: Repository<RefreshToken>,
+    @InjectRepository(RefreshFamily) private readonly families: Repository<RefreshFamily>,
+    private readonly users: UsersService,
     private readonly revocation: RevocationService,
   ) {}
 
-  /**
-   * Issues a token, in a new family unless one is given, recording the access token issued with
-   * it. Returns the only copy of the secret.
-   */
-  async issue(userId: string, access: { jti: string; exp: number }, familyId: string = randomUUID()): Promise<string> {
+  /** Starts a family for a login, stamped with the user version the login read. */
+  async startFamily(user: Pick<User, 'id' | 'credentialVersion'>): Promise<string> {
+    const id = randomUUID();
+    await this.families.insert({ id, userId: user.id, userVersion: user.credentialVersion, createdAt: Date.now(), lastUsedAt: null, revokedAt: null });
+    return id;
+  }
+
+  /** Issues a token in the family. Returns the only copy of the secret. */
+  async issue(userId: string, familyId: string): Promise<string> {
     const token = randomBytes(32).toString('base64url');
     const now = Date.now();
     await this.tokens.insert({
@@ -39,33 +65,30 @@ export class RefreshTokenService {
       createdAt: now,
       expiresAt: now + this.config.jwt.refreshTokenTtlSeconds * 1000,
       usedAt: null,
-      revokedAt: null,
-      accessJti: access.jti,
-      accessExpiresAt: access.exp * 1000,
     });
     return token;
   }
 
   /**
-   * Spends a refresh token and returns what it vouches for. The update is conditional on the
-   * token being unused, so of two concurrent refreshes only one wins; the other is a reuse.
+   * Spends a refresh token. The conditional update lets exactly one presentation through; any
+   * other is a reuse and revokes the family. Only after spending are the family and the user
+   * read, so a logout-all or reuse that committed first is always seen, and one that commits
+   * later still wins: the family is judged again at every use.
    */
-  async spend(token: string): Promise<{ userId: string; familyId: string }> {
+  async spend(token: string): Promise<SpentRefreshToken> {
     const record = typeof token === 'string' ? await this.tokens.findOneBy({ tokenHash: hashToken(token) }) : null;
     if (!record) throw this.invalid();
-    if (record.revokedAt !== null) throw this.invalid();
     const now = Date.now();
-    if (record.usedAt !== null) {
+    const spent = await this.tokens.update({ id: record.id, usedAt: IsNull() }, { usedAt: now });
+    if (!spent.affected) {
       await this.revokeFamily(record.familyId);
       throw this.invalid();
     }
     if (record.expiresAt <= now) throw this.invalid();
-    const result = await this.tokens.update({ id: record.id, usedAt: IsNull() }, { usedAt: now });
-    if (!result.affected) {
-      await this.revokeFamily(record.familyId);
-      throw this.invalid();
-    }
-    return { userId: record.userId, familyId: record.familyId };
+    const [family, user] = await Promise.all([this.families.findOneBy({ id: record.familyId }), this.users.findById(record.userId)]);
+    if (!family || !user || !this.isAlive(family, user)) throw this.invalid();
+    await this.families.update({ id: family.id }, { lastUsedAt: now });
+    return { user, familyId: family.id, spentAt: now };
   }
 
   /** Revokes the family of a token if it belongs to this user; unknown tokens are ignored. */
@@ -74,20 +97,26 @@ export class RefreshTokenService {
     if (record && record.userId === userId) await this.revokeFamily(record.familyId);
   }
 
-  async revokeAllForUser(userId: string): Promise<void> {
-    await this.tokens.update({ userId, revokedAt: IsNull() }, { revokedAt: Date.now() });
+  /**
+   * Revokes a family: the row and the log entry that kills its access tokens commit together.
+   * A family already revoked adds nothing (its access tokens are covered by the first entry, or
+   * by the user version that logout-all raised).
+   */
+  async revokeFamily(familyId: string): Promise<void> {
+    const expiresAt = Date.now() + this.config.jwt.accessTokenTtlSeconds * 1000 + FAMILY_REVOCATION_MARGIN_MS;
+    await this.revocation.commit(async (tx) => {
+      const revoked = await tx.getRepository(RefreshFamily).update({ id: familyId, revokedAt: IsNull() }, { revokedAt: Date.now() });
+      return { result: undefined, revocations: revoked.affected ? [{ kind: 'family' as const, subject: familyId, expiresAt }] : [] };
+    });
   }
 
-  private async revokeFamily(familyId: string): Promise<void> {
-    const now = Date.now();
-    await this.tokens.update({ familyId, revokedAt: IsNull() }, { revokedAt: now });
-    const live = await this.tokens.find({
-      where: { familyId, accessExpiresAt: MoreThan(now) },
-      select: { id: true, accessJti: true, accessExpiresAt: true },
-    });
-    for (const row of live) {
-      if (row.accessJti && row.accessExpiresAt) await this.revocation.revokeJti(row.accessJti, row.accessExpiresAt);
-    }
+  /** Marks every live family of the user revoked, inside the caller's transaction (logout-all). */
+  async revokeAllFamilies(tx: EntityManager, userId: string): Promise<void> {
+    await tx.getRepository(RefreshFamily).update({ userId, revokedAt: IsNull() }, { revokedAt: Date.now() });
+  }
+
+  private isAlive(family: RefreshFamily, user: User): boolean {
+    return family.revokedAt === null && family.userId === user.id && family.userVersion >= user.logoutVersion;
   }
 
   private invalid(): UnauthorizedException {

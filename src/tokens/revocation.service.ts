@@ -1,47 +1,94 @@
-import { Injectable, Logger, OnApplicationShutdown, OnModuleInit, ServiceUnavailableException } from '@nestjs/common';
-import { InjectRepository } from '@nestjs/typeorm';
-import { LessThan, Repository } from 'typeorm';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit, ServiceUnavailableException } from '@nestjs/common';
+import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { performance } from 'node:perf_hooks';
+import { Brackets, DataSource, EntityManager, In, LessThan, MoreThan, Repository } from 'typeorm';
+import { AppConfig } from '../config/app-config';
+import { APP_CONFIG } from '../config/config.module';
+import { inTransaction } from '../database/transactions';
 import { RedisClient, RedisService } from '../redis/redis.service';
 import { UsersService } from '../users/users.service';
-import { RevokedAccessToken } from './revoked-token.entity';
+import { Revocation, RevocationKind } from './revocation.entity';
 
-type RevocationMessage = { kind: 'jti'; jti: string; expiresAt: number } | { kind: 'cutoff'; userId: string; at: number };
+/** A revocation to record: what is revoked, and until when (token, family) or from which version (user). */
+export type NewRevocation =
+  | { kind: 'token' | 'family'; subject: string; expiresAt: number }
+  | { kind: 'user'; subject: string; version: number };
+
+interface RevocationEvent {
+  seq: number;
+  kind: RevocationKind;
+  subject: string;
+  version: number | null;
+  expiresAt: number | null;
+}
+
+/** What a credential carries that revocation can refer to. */
+export interface CredentialStamp {
+  userId: string;
+  /** The user's credential version the credential was built from. */
+  version: number;
+  jti?: string;
+  familyId?: string;
+}
 
 const PRUNE_INTERVAL_MS = 60_000;
+/** User events stay in the log this long; the users table holds the versions for good. */
+const USER_EVENT_RETENTION_MS = 24 * 3600_000;
+/** A sequence number skipped this long ago belongs to a transaction that rolled back. */
+const HOLE_PATIENCE_MS = 60_000;
+const MAX_HOLES = 1000;
+/** After a full load, re-read this many of the newest events (some may not have committed yet). */
+const RELOAD_OVERLAP = 100;
+/** Longer than this without a successful sync: reload everything rather than read the log. */
+const FULL_RELOAD_AFTER_MS = 3600_000;
 
 /**
- * Session-grade control at JWT speed: the request path asks only in-process maps whether an
- * access token's `jti` was revoked or was issued before its user's cut-off.
+ * Session-grade control at JWT speed: the request path asks only in-process maps whether a
+ * credential is revoked (its jti, its refresh family, or a user version older than the user's).
  *
- * The maps are complete copies. They are loaded at boot (revoked ids from Redis or the
- * database, cut-offs from the users table) and every change is written to the durable store
- * first, then broadcast over Redis pub/sub so that every instance applies it at once. While
- * the subscription is down an instance cannot know it is current, so it refuses (503) rather
- * than trust a stale copy; when it comes back, the maps are reloaded before serving again.
- * Without Redis there is one instance and the database is the store.
+ * Every revocation is written to the database log in the same transaction as the change it
+ * announces, then applied here and broadcast over Redis pub/sub. The database is the truth;
+ * the broadcast is only the fast path. Each instance also reads the log from its last position
+ * every REVOCATION_SYNC_INTERVAL_MS, so a broadcast that failed (Redis refused PUBLISH, a
+ * subscriber was reconnecting) is made good within one interval, and a revocation that
+ * answered success holds on every instance.
+ *
+ * With Redis, an instance serves authenticated requests only while its subscription is live
+ * and it has read the log since the subscription (re)started; otherwise it answers 503 rather
+ * than trust a copy that may be missing something. The comparison is between moments, not a
+ * flag, so an older sync finishing late can never vouch for a newer reconnect.
  */
 @Injectable()
 export class RevocationService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Revocation');
-  private readonly revokedJtis = new Map<string, number>();
-  private readonly cutoffs = new Map<string, number>();
+  private readonly revokedTokens = new Map<string, number>();
+  private readonly revokedFamilies = new Map<string, number>();
+  private readonly versions = new Map<string, number>();
   private publisher: RedisClient | null = null;
   private subscriber: RedisClient | null = null;
-  private current = false;
-  private pruneTimer?: NodeJS.Timeout;
+
+  /** The highest log position applied, and the lower positions not seen yet (with when). */
+  private lastSeq = 0;
+  private readonly holes = new Map<number, number>();
+  /** Monotonic times: when the last successful sync started, when the subscription last came up. */
+  private lastSyncStart = Number.NEGATIVE_INFINITY;
+  private subscribedSince: number | null = null;
+  private syncing: Promise<void> | null = null;
+  private syncAgain = false;
+  private needFullReload = false;
+  private syncFailing = false;
+  private timers: NodeJS.Timeout[] = [];
 
   constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly redis: RedisService,
     private readonly users: UsersService,
-    @InjectRepository(RevokedAccessToken) private readonly revokedTokens: Repository<RevokedAccessToken>,
+    @InjectDataSource() private readonly dataSource: DataSource,
+    @InjectRepository(Revocation) private readonly log: Repository<Revocation>,
   ) {}
 
   private get channel(): string {
     return `${this.redis.keyPrefix}revocations`;
-  }
-
-  private get jtiSetKey(): string {
-    return `${this.redis.keyPrefix}revoked-jti`;
   }
 
   async onModuleInit(): Promise<void> {
@@ -49,128 +96,212 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
       this.publisher = await this.redis.client();
       const subscriber = await this.redis.connect('revocation subscriber');
       this.subscriber = subscriber;
-      // Stale from the moment the connection is lost (an error on a live connection is not that).
-      const markStale = () => (this.current = false);
-      subscriber.on('reconnecting', markStale);
-      subscriber.on('end', markStale);
-      subscriber.on('error', () => subscriber.isReady || markStale());
-      // After a reconnect, messages sent meanwhile are lost: reload before trusting the maps.
-      subscriber.on('ready', () => void this.reloadAfterReconnect());
-      await this.subscriber.subscribe(this.channel, (message) => this.apply(message));
+      const lost = () => (this.subscribedSince = null);
+      subscriber.on('reconnecting', lost);
+      subscriber.on('end', lost);
+      subscriber.on('error', () => subscriber.isReady || lost());
+      // Messages sent while the connection was down are lost: read the log before vouching again.
+      subscriber.on('ready', () => {
+        this.subscribedSince = performance.now();
+        void this.sync();
+      });
+      await subscriber.subscribe(this.channel, (message) => this.receive(message));
+      this.subscribedSince = performance.now();
     }
-    await this.reload();
-    this.current = true;
-    this.pruneTimer = setInterval(() => void this.prune(), PRUNE_INTERVAL_MS);
-    this.pruneTimer.unref();
+    await this.fullReload();
+    const every = (ms: number, task: () => Promise<void>) => {
+      const timer = setInterval(() => void task(), ms);
+      timer.unref();
+      this.timers.push(timer);
+    };
+    every(this.config.revocation.syncIntervalMs, () => this.sync());
+    every(PRUNE_INTERVAL_MS, () => this.prune());
   }
 
-  async onApplicationShutdown(): Promise<void> {
-    clearInterval(this.pruneTimer);
+  onApplicationShutdown(): void {
+    this.timers.forEach(clearInterval);
   }
 
   /** Throws 503 while this instance cannot vouch that its revocation state is current. */
   assertCurrent(): void {
-    if (!this.current || (this.subscriber !== null && !this.subscriber.isReady)) {
+    if (this.subscriber === null) return; // one instance: every revocation was made here
+    if (this.subscribedSince === null || !this.subscriber.isReady || this.lastSyncStart < this.subscribedSince) {
       throw new ServiceUnavailableException('Revocation state is unavailable; try again shortly');
     }
   }
 
-  isJtiRevoked(jti: string): boolean {
-    return this.revokedJtis.has(jti);
-  }
-
-  /** True when a credential issued at `issuedAtSeconds` predates the user's cut-off. */
-  isBeforeCutoff(userId: string, issuedAtSeconds: number): boolean {
-    const cutoff = this.cutoffs.get(userId);
-    return cutoff !== undefined && issuedAtSeconds * 1000 <= cutoff;
+  /** True when the credential was revoked, alone, with its family, or by a newer user version. */
+  isRevoked(stamp: CredentialStamp): boolean {
+    return (
+      (stamp.jti !== undefined && this.revokedTokens.has(stamp.jti)) ||
+      (stamp.familyId !== undefined && this.revokedFamilies.has(stamp.familyId)) ||
+      stamp.version < (this.versions.get(stamp.userId) ?? 0)
+    );
   }
 
   /**
-   * The `iat` (seconds) for a new credential of this user. Right after a cut-off moved, it waits
-   * for the next whole second, so the new credential is never mistaken for one from before.
+   * Runs `work` in one transaction together with the revocations it returns: the change and its
+   * announcement commit together or not at all. Then they take effect here at once, and are
+   * broadcast. A failed broadcast is logged, not thrown: the revocation has been made, and the
+   * other instances read it from the log within one sync interval.
    */
-  async issueTime(userId: string): Promise<number> {
-    const cutoff = this.cutoffs.get(userId) ?? 0;
-    const earliest = (Math.floor(cutoff / 1000) + 1) * 1000;
-    const wait = earliest - Date.now();
-    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
-    return Math.floor(Date.now() / 1000);
+  async commit<T>(work: (tx: EntityManager) => Promise<{ result: T; revocations: NewRevocation[] }>): Promise<T> {
+    const { result, events } = await inTransaction(this.dataSource, async (tx) => {
+      const { result, revocations } = await work(tx);
+      const events: RevocationEvent[] = [];
+      for (const revocation of revocations) {
+        const row = {
+          kind: revocation.kind,
+          subject: revocation.subject,
+          version: revocation.kind === 'user' ? revocation.version : null,
+          expiresAt: revocation.kind === 'user' ? null : revocation.expiresAt,
+          createdAt: Date.now(),
+        };
+        const inserted = await tx.getRepository(Revocation).insert(row);
+        events.push({ seq: Number(inserted.identifiers[0].seq), ...row });
+      }
+      return { result, events };
+    });
+    events.forEach((event) => this.apply(event));
+    await Promise.all(events.map((event) => this.broadcast(event)));
+    return result;
   }
 
-  async revokeJti(jti: string, expiresAtMs: number): Promise<void> {
+  /** One access token, until it expires. */
+  async revokeToken(jti: string, expiresAtMs: number): Promise<void> {
     if (expiresAtMs <= Date.now()) return;
-    if (this.publisher) {
-      await this.publisher.zAdd(this.jtiSetKey, { score: expiresAtMs, value: jti });
-      await this.publish({ kind: 'jti', jti, expiresAt: expiresAtMs });
-    } else {
-      await this.revokedTokens.upsert({ jti, expiresAt: expiresAtMs }, ['jti']);
-    }
-    this.revokedJtis.set(jti, expiresAtMs);
+    await this.commit(async () => ({ result: undefined, revocations: [{ kind: 'token', subject: jti, expiresAt: expiresAtMs }] }));
   }
 
-  /** Rejects every token and session of the user issued up to now. Returns the new cut-off. */
-  async moveCutoff(userId: string): Promise<number> {
-    const at = await this.users.moveCutoff(userId, Date.now());
-    this.setCutoff(userId, at);
-    if (this.publisher) await this.publish({ kind: 'cutoff', userId, at });
-    return at;
-  }
-
-  private async publish(message: RevocationMessage): Promise<void> {
-    await this.publisher!.publish(this.channel, JSON.stringify(message));
-  }
-
-  private apply(raw: string): void {
-    let message: RevocationMessage;
+  private async broadcast(event: RevocationEvent): Promise<void> {
+    if (!this.publisher) return;
     try {
-      message = JSON.parse(raw) as RevocationMessage;
+      await this.publisher.publish(this.channel, JSON.stringify(event));
+    } catch (error) {
+      this.logger.warn(`broadcast of revocation ${event.seq} failed (${(error as Error).message}); other instances read it from the log`);
+    }
+  }
+
+  private receive(raw: string): void {
+    try {
+      const event = JSON.parse(raw) as RevocationEvent;
+      if (typeof event.seq !== 'number' || typeof event.subject !== 'string') throw new Error('bad shape');
+      this.apply(event);
     } catch {
       this.logger.warn('ignored a malformed revocation message');
+    }
+  }
+
+  /** Applies one event. Idempotent and order-independent: sets only grow, versions only rise. */
+  private apply(event: RevocationEvent): void {
+    this.track(Number(event.seq));
+    if (event.kind === 'token' && event.expiresAt !== null) this.revokedTokens.set(event.subject, Number(event.expiresAt));
+    else if (event.kind === 'family' && event.expiresAt !== null) this.revokedFamilies.set(event.subject, Number(event.expiresAt));
+    else if (event.kind === 'user' && event.version !== null) this.raiseVersion(event.subject, Number(event.version));
+  }
+
+  private raiseVersion(userId: string, version: number): void {
+    if (version > (this.versions.get(userId) ?? 0)) this.versions.set(userId, version);
+  }
+
+  /** Log positions: remember the ones skipped (a transaction still committing) to read them later. */
+  private track(seq: number): void {
+    if (seq <= this.lastSeq) {
+      this.holes.delete(seq);
       return;
     }
-    if (message.kind === 'jti') this.revokedJtis.set(message.jti, message.expiresAt);
-    else if (message.kind === 'cutoff') this.setCutoff(message.userId, message.at);
-  }
-
-  private setCutoff(userId: string, at: number): void {
-    if (at > (this.cutoffs.get(userId) ?? 0)) this.cutoffs.set(userId, at);
-  }
-
-  private async reload(): Promise<void> {
-    const now = Date.now();
-    const revoked = new Map<string, number>();
-    if (this.publisher) {
-      await this.publisher.zRemRangeByScore(this.jtiSetKey, '-inf', now);
-      const entries = await this.publisher.zRangeWithScores(this.jtiSetKey, 0, -1);
-      for (const { value, score } of entries) revoked.set(value, score);
+    if (seq - this.lastSeq - 1 > MAX_HOLES) {
+      this.needFullReload = true;
     } else {
-      await this.revokedTokens.delete({ expiresAt: LessThan(now) });
-      for (const row of await this.revokedTokens.find()) revoked.set(row.jti, row.expiresAt);
+      const now = performance.now();
+      for (let missing = this.lastSeq + 1; missing < seq; missing++) this.holes.set(missing, now);
     }
-    for (const [jti, expiresAt] of revoked) this.revokedJtis.set(jti, expiresAt);
-    for (const { id, tokensValidAfter } of await this.users.listCutoffs()) this.setCutoff(id, tokensValidAfter);
+    this.lastSeq = seq;
   }
 
-  private async reloadAfterReconnect(): Promise<void> {
-    if (this.current) return;
-    try {
-      await this.reload();
-      this.current = true;
-      this.logger.log('revocation state reloaded after reconnect');
-    } catch (error) {
-      this.logger.warn(`reload after reconnect failed: ${(error as Error).message}`);
-      setTimeout(() => void this.reloadAfterReconnect(), 1000).unref();
+  /** Reads the log from this instance's position. One at a time; a request made meanwhile runs after. */
+  sync(): Promise<void> {
+    if (this.syncing) {
+      this.syncAgain = true;
+      return this.syncing;
     }
+    this.syncing = (async () => {
+      try {
+        do {
+          this.syncAgain = false;
+          await this.syncOnce();
+        } while (this.syncAgain);
+      } finally {
+        this.syncing = null;
+      }
+    })();
+    return this.syncing;
+  }
+
+  private async syncOnce(): Promise<void> {
+    const started = performance.now();
+    if (this.needFullReload || started - this.lastSyncStart > FULL_RELOAD_AFTER_MS) {
+      try {
+        await this.fullReload();
+        this.reportSync(null);
+      } catch (error) {
+        this.reportSync(error);
+      }
+      return;
+    }
+    for (const [seq, seenAt] of this.holes) if (started - seenAt > HOLE_PATIENCE_MS) this.holes.delete(seq);
+    try {
+      const holes = [...this.holes.keys()];
+      const rows = await this.log
+        .createQueryBuilder('r')
+        .where(
+          new Brackets((where) => {
+            where.where('r.seq > :last', { last: this.lastSeq });
+            if (holes.length > 0) where.orWhere({ seq: In(holes) });
+          }),
+        )
+        .orderBy('r.seq', 'ASC')
+        .getMany();
+      rows.forEach((row) => this.apply(row));
+      this.lastSyncStart = Math.max(this.lastSyncStart, started);
+      this.reportSync(null);
+    } catch (error) {
+      this.reportSync(error);
+    }
+  }
+
+  private reportSync(error: unknown): void {
+    if (error && !this.syncFailing) this.logger.warn(`reading the revocation log failed: ${(error as Error).message}`);
+    if (!error && this.syncFailing) this.logger.log('revocation log readable again');
+    this.syncFailing = Boolean(error);
+  }
+
+  /** Loads the whole state: unexpired token and family entries, and every raised user version. */
+  private async fullReload(): Promise<void> {
+    const started = performance.now();
+    const now = Date.now();
+    const newest = await this.log.createQueryBuilder('r').select('MAX(r.seq)', 'max').getRawOne<{ max: number | string | null }>();
+    const entries = await this.log.find({ where: { kind: In(['token', 'family']), expiresAt: MoreThan(now) } });
+    const versions = await this.users.listVersions();
+    entries.forEach((entry) => this.apply({ ...entry, seq: 0 }));
+    for (const { id, credentialVersion } of versions) this.raiseVersion(id, credentialVersion);
+    // Newer events than the ones read may still be committing: read the newest ones again.
+    this.lastSeq = Math.max(0, Number(newest?.max ?? 0) - RELOAD_OVERLAP);
+    this.holes.clear();
+    this.needFullReload = false;
+    this.lastSyncStart = Math.max(this.lastSyncStart, started);
   }
 
   private async prune(): Promise<void> {
     const now = Date.now();
-    for (const [jti, expiresAt] of this.revokedJtis) if (expiresAt <= now) this.revokedJtis.delete(jti);
+    for (const map of [this.revokedTokens, this.revokedFamilies]) {
+      for (const [key, expiresAt] of map) if (expiresAt <= now) map.delete(key);
+    }
     try {
-      if (this.publisher) await this.publisher.zRemRangeByScore(this.jtiSetKey, '-inf', now);
-      else await this.revokedTokens.delete({ expiresAt: LessThan(now) });
+      await this.log.delete({ expiresAt: LessThan(now) });
+      await this.log.delete({ kind: 'user', createdAt: LessThan(now - USER_EVENT_RETENTION_MS) });
     } catch {
-      // pruning is housekeeping; the next round retries
+      // housekeeping; the next round retries
     }
   }
 }

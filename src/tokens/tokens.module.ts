@@ -6,12 +6,13 @@ import { JwksController } from './jwks.controller';
 import { RefreshToken } from './refresh-token.entity';
 import { RefreshTokenService } from './refresh-token.service';
 import { RevocationService } from './revocation.service';
-import { RevokedAccessToken } from './revoked-token.entity';
+import { RefreshFamily } from './refresh-family.entity';
+import { Revocation } from './revocation.entity';
 import { SigningKeyService } from './signing-key.service';
 import { TokensService } from './tokens.service';
 
 @Module({
-  imports: [TypeOrmModule.forFeature([RefreshToken, RevokedAccessToken]), UsersModule],
+  imports: [TypeOrmModule.forFeature([RefreshFamily, RefreshToken, Revocation]), UsersModule],
   controllers: [JwksController],
   providers: [SigningKeyService, AccessTokenService, RefreshTokenService, RevocationService, TokensService],
   exports: [AccessTokenService, RevocationService, TokensService, SigningKeyService],

@@ -1,7 +1,8 @@
 import { Injectable, UnauthorizedException } from '@nestjs/common';
-import { UsersService } from '../users/users.service';
-import { AccessTokenService, AccessTokenSubject } from './access-token.service';
-import { RefreshTokenService } from './refresh-token.service';
+import { EntityManager } from 'typeorm';
+import { User } from '../users/user.entity';
+import { AccessTokenService } from './access-token.service';
+import { RefreshTokenService, SPEND_DEADLINE_MS } from './refresh-token.service';
 import { RevocationService } from './revocation.service';
 
 export interface TokenPair {
@@ -11,6 +12,9 @@ export interface TokenPair {
   expires_in: number;
 }
 
+/** The user as a credential is built from it: profile, roles and the version they belong to. */
+export type CredentialSubject = Pick<User, 'id' | 'email' | 'name' | 'roles' | 'credentialVersion'>;
+
 /** Issues, rotates and revokes the tokens of JWT route groups. */
 @Injectable()
 export class TokensService {
@@ -18,33 +22,45 @@ export class TokensService {
     private readonly accessTokens: AccessTokenService,
     private readonly refreshTokens: RefreshTokenService,
     private readonly revocation: RevocationService,
-    private readonly users: UsersService,
   ) {}
 
-  async issuePair(user: AccessTokenSubject, familyId?: string): Promise<TokenPair> {
-    const issuedAt = await this.revocation.issueTime(user.id);
-    const { token, claims } = await this.accessTokens.sign(user, issuedAt);
-    const refreshToken = await this.refreshTokens.issue(user.id, claims, familyId);
-    return { access_token: token, refresh_token: refreshToken, token_type: 'Bearer', expires_in: this.accessTokens.ttlSeconds };
+  /** A new family for a login, built from the user row the login read. */
+  async issueForLogin(user: CredentialSubject): Promise<TokenPair> {
+    const familyId = await this.refreshTokens.startFamily(user);
+    return this.issuePair(user, familyId);
   }
 
-  /** Rotates a refresh token. Roles and profile are read afresh, so a demotion shows at once. */
+  /**
+   * Rotates a refresh token. Roles and profile are read afresh, so a demotion shows at once.
+   * The pair is checked once more before it is handed out: one revoked while it was being built
+   * is not given to the client.
+   */
   async refresh(refreshToken: string): Promise<TokenPair> {
-    const { userId, familyId } = await this.refreshTokens.spend(refreshToken);
-    const user = await this.users.findById(userId);
-    if (!user) throw new UnauthorizedException('Invalid refresh token');
-    return this.issuePair(user, familyId);
+    const { user, familyId, spentAt } = await this.refreshTokens.spend(refreshToken);
+    // Bounds how long after its family's revocation an access token can have been signed.
+    if (Date.now() - spentAt > SPEND_DEADLINE_MS) throw new UnauthorizedException('Invalid refresh token');
+    const pair = await this.issuePair(user, familyId);
+    if (this.revocation.isRevoked({ userId: user.id, version: user.credentialVersion, familyId })) {
+      throw new UnauthorizedException('Invalid refresh token');
+    }
+    return pair;
   }
 
   /** JWT logout: the presented access token dies now; a refresh token given with it, its family. */
   async logout(userId: string, jti: string, expSeconds: number, refreshToken?: string): Promise<void> {
-    await this.revocation.revokeJti(jti, expSeconds * 1000);
+    await this.revocation.revokeToken(jti, expSeconds * 1000);
     if (refreshToken) await this.refreshTokens.revokeFamilyOf(refreshToken, userId);
   }
 
-  /** Everything this user holds as tokens stops working: access tokens by cut-off, refresh families by row. */
-  async revokeAllForUser(userId: string): Promise<void> {
-    await this.revocation.moveCutoff(userId);
-    await this.refreshTokens.revokeAllForUser(userId);
+  /** Inside a logout-all transaction: every refresh family of the user ends with it. */
+  revokeAllFamilies(tx: EntityManager, userId: string): Promise<void> {
+    return this.refreshTokens.revokeAllFamilies(tx, userId);
+  }
+
+  private async issuePair(user: CredentialSubject, familyId: string): Promise<TokenPair> {
+    const issuedAt = Math.floor(Date.now() / 1000);
+    const { token } = await this.accessTokens.sign(user, issuedAt, { version: user.credentialVersion, familyId });
+    const refreshToken = await this.refreshTokens.issue(user.id, familyId);
+    return { access_token: token, refresh_token: refreshToken, token_type: 'Bearer', expires_in: this.accessTokens.ttlSeconds };
   }
 }

@@ -1,5 +1,4 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
-import { bigintMs } from '../common/transformers';
 
 @Entity('users')
 export class User {
@@ -21,11 +20,20 @@ export class User {
   roles: string[];
 
   /**
-   * The per-user cut-off (epoch milliseconds): any token or session issued at or before it is
-   * rejected. Moved by logout-all and by a role change.
+   * Every credential (access token, session) is stamped with the version of the user row it was
+   * built from; one stamped with an older version is refused. Bumped, in the same statement as
+   * the change, by anything that must invalidate what was issued before: a role change,
+   * logout-all. A version, not a clock: no skew between instances can let a stale one through.
    */
-  @Column({ name: 'tokens_valid_after', type: 'bigint', default: 0, transformer: bigintMs })
-  tokensValidAfter: number;
+  @Column({ name: 'credential_version', type: 'int', default: 0 })
+  credentialVersion: number;
+
+  /**
+   * The credential version set by the last logout-all. Refresh-token families started from an
+   * older version are dead; a mere role change leaves them alive, so refresh picks up new roles.
+   */
+  @Column({ name: 'logout_version', type: 'int', default: 0 })
+  logoutVersion: number;
 
   @CreateDateColumn({ name: 'created_at' })
   createdAt: Date;

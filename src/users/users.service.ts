@@ -1,7 +1,7 @@
 import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { MoreThan, QueryFailedError, Repository } from 'typeorm';
+import { EntityManager, MoreThan, QueryFailedError, Repository } from 'typeorm';
 import { PasswordHasher } from './password-hasher';
 import { User } from './user.entity';
 
@@ -33,7 +33,8 @@ export class UsersService {
       name: input.name?.trim() ?? '',
       passwordHash: await this.hasher.hash(input.password),
       roles: input.roles && input.roles.length > 0 ? [...new Set(input.roles)] : ['user'],
-      tokensValidAfter: 0,
+      credentialVersion: 0,
+      logoutVersion: 0,
     });
     try {
       return await this.users.save(user);
@@ -55,32 +56,50 @@ export class UsersService {
     return valid && user ? user : null;
   }
 
-  /** Sets the roles; `changed` tells whether they differ from before (order aside). */
-  async setRoles(id: string, roles: string[]): Promise<{ user: User; changed: boolean }> {
-    const user = await this.users.findOneBy({ id });
+  /**
+   * Sets the roles, inside the caller's transaction. When they change, the credential version
+   * moves in the same UPDATE, so no reader can see the new roles with the old version or the
+   * reverse. Returns the user and, if it moved, the new version.
+   */
+  async setRoles(tx: EntityManager, id: string, roles: string[]): Promise<{ user: User; version: number | null }> {
+    const users = tx.getRepository(User);
+    const user = await users.findOneBy({ id });
     if (!user) throw new NotFoundException('User not found');
     const next = [...new Set(roles)];
     const changed = next.length !== user.roles.length || next.some((role) => !user.roles.includes(role));
-    if (!changed) return { user, changed };
-    user.roles = next;
-    return { user: await this.users.save(user), changed };
-  }
-
-  /** Moves the user's cut-off forward (never back); returns the value now in force. */
-  async moveCutoff(id: string, at: number): Promise<number> {
-    await this.users
+    if (!changed) return { user, version: null };
+    await users
       .createQueryBuilder()
       .update(User)
-      .set({ tokensValidAfter: at })
-      .where('id = :id AND tokens_valid_after < :at', { id, at })
+      .set({ roles: next, credentialVersion: () => 'credential_version + 1' })
+      .where('id = :id', { id })
       .execute();
-    const user = await this.users.findOne({ where: { id }, select: { id: true, tokensValidAfter: true } });
-    return user?.tokensValidAfter ?? at;
+    const updated = await users.findOneByOrFail({ id });
+    return { user: updated, version: updated.credentialVersion };
   }
 
-  /** Every user whose cut-off has ever moved, for the in-process revocation cache. */
-  async listCutoffs(): Promise<Array<{ id: string; tokensValidAfter: number }>> {
-    return this.users.find({ where: { tokensValidAfter: MoreThan(0) }, select: { id: true, tokensValidAfter: true } });
+  /**
+   * Invalidates every credential of the user issued so far, inside the caller's transaction: the
+   * credential version moves, and the logout version with it (which ends refresh families).
+   * Returns the new version.
+   */
+  async signOutEverywhere(tx: EntityManager, id: string): Promise<number> {
+    const users = tx.getRepository(User);
+    // Both sides of SET read the row as it was: logout_version becomes the new credential version.
+    await users
+      .createQueryBuilder()
+      .update(User)
+      .set({ credentialVersion: () => 'credential_version + 1', logoutVersion: () => 'credential_version + 1' })
+      .where('id = :id', { id })
+      .execute();
+    const user = await users.findOne({ where: { id }, select: { id: true, credentialVersion: true } });
+    if (!user) throw new NotFoundException('User not found');
+    return user.credentialVersion;
+  }
+
+  /** Every user whose credential version has ever moved, for the in-process revocation state. */
+  async listVersions(): Promise<Array<{ id: string; credentialVersion: number }>> {
+    return this.users.find({ where: { credentialVersion: MoreThan(0) }, select: { id: true, credentialVersion: true } });
   }
 
   private emailTaken(): ConflictException {

@@ -1,0 +1,31 @@
+import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { bigintMs } from '../common/transformers';
+
+/**
+ * The refresh tokens descending from one login. Revocation is decided here, once per family:
+ * a token is valid only while its family is not revoked and was started from a user version at
+ * or after the user's last logout-all. A successor inserted by a racing refresh therefore
+ * cannot outlive a revocation, whatever the order of the writes.
+ */
+@Entity('refresh_families')
+export class RefreshFamily {
+  @PrimaryColumn({ type: 'varchar', length: 36 })
+  id: string;
+
+  @Index()
+  @Column({ name: 'user_id', type: 'varchar', length: 36 })
+  userId: string;
+
+  /** The user's credential version when the family was started (at login). */
+  @Column({ name: 'user_version', type: 'int' })
+  userVersion: number;
+
+  @Column({ name: 'created_at', type: 'bigint', transformer: bigintMs })
+  createdAt: number;
+
+  @Column({ name: 'last_used_at', type: 'bigint', nullable: true, transformer: bigintMs })
+  lastUsedAt: number | null;
+
+  @Column({ name: 'revoked_at', type: 'bigint', nullable: true, transformer: bigintMs })
+  revokedAt: number | null;
+}
