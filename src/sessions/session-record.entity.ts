@@ -7,14 +7,14 @@ export class SessionRecord {
   @PrimaryColumn({ type: 'varchar', length: 128 })
   sid: string;
 
-  @Index()
+  @Index('IDX_sessions_user')
   @Column({ name: 'user_id', type: 'varchar', length: 36, nullable: true })
   userId: string | null;
 
   @Column({ type: 'text' })
   data: string;
 
-  @Index()
+  @Index('IDX_sessions_expires')
   @Column({ name: 'expires_at', type: 'bigint', transformer: bigintMs })
   expiresAt: number;
 }

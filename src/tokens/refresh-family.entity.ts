@@ -1,5 +1,6 @@
-import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 import { bigintMs } from '../common/transformers';
+import { User } from '../users/user.entity';
 
 /**
  * The refresh tokens descending from one login. Revocation is decided here, once per family:
@@ -12,12 +13,17 @@ export class RefreshFamily {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id: string;
 
-  @Index()
+  @Index('IDX_refresh_families_user')
   @Column({ name: 'user_id', type: 'varchar', length: 36 })
   userId: string;
 
+  /** Deleting a user deletes their families. */
+  @ManyToOne(() => User, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'user_id' })
+  user?: User;
+
   /** The user's credential version when the family was started (at login). */
-  @Column({ name: 'user_version', type: 'int' })
+  @Column({ name: 'user_version', type: 'integer' })
   userVersion: number;
 
   @Column({ name: 'created_at', type: 'bigint', transformer: bigintMs })

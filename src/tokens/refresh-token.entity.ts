@@ -1,5 +1,6 @@
-import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
+import { Column, Entity, Index, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
 import { bigintMs } from '../common/transformers';
+import { User } from '../users/user.entity';
 
 /**
  * One refresh token. Only a SHA-256 hash of the opaque token is stored. Each token is
@@ -11,17 +12,22 @@ export class RefreshToken {
   @PrimaryColumn({ type: 'varchar', length: 36 })
   id: string;
 
-  @Index({ unique: true })
+  @Index('IDX_refresh_tokens_hash', { unique: true })
   @Column({ name: 'token_hash', type: 'varchar', length: 64 })
   tokenHash: string;
 
-  @Index()
+  @Index('IDX_refresh_tokens_family')
   @Column({ name: 'family_id', type: 'varchar', length: 36 })
   familyId: string;
 
-  @Index()
+  @Index('IDX_refresh_tokens_user')
   @Column({ name: 'user_id', type: 'varchar', length: 36 })
   userId: string;
+
+  /** Deleting a user deletes their tokens. */
+  @ManyToOne(() => User, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'user_id' })
+  user?: User;
 
   @Column({ name: 'created_at', type: 'bigint', transformer: bigintMs })
   createdAt: number;

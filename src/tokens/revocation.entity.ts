@@ -22,11 +22,11 @@ export class Revocation {
   @Column({ type: 'varchar', length: 64 })
   subject: string;
 
-  @Column({ type: 'int', nullable: true })
+  @Column({ type: 'integer', nullable: true })
   version: number | null;
 
   /** token and family entries: once past, no access token they cover can still be valid. */
-  @Index()
+  @Index('IDX_revocations_expires')
   @Column({ name: 'expires_at', type: 'bigint', nullable: true, transformer: bigintMs })
   expiresAt: number | null;
 

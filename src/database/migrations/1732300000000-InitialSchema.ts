@@ -10,7 +10,7 @@ export class InitialSchema1732300000000 implements MigrationInterface {
   async up(queryRunner: QueryRunner): Promise<void> {
     const postgres = queryRunner.connection.options.type === 'postgres';
     const timestamp = postgres ? 'timestamp' : 'datetime';
-    const now = postgres ? 'now()' : "(datetime('now'))";
+    const now = postgres ? 'now()' : "datetime('now')";
 
     await queryRunner.createTable(
       new Table({

@@ -15,8 +15,8 @@ export class CredentialVersions1732500000000 implements MigrationInterface {
   async up(queryRunner: QueryRunner): Promise<void> {
     const now = Date.now();
     await queryRunner.addColumns('users', [
-      new TableColumn({ name: 'credential_version', type: 'int', default: 0 }),
-      new TableColumn({ name: 'logout_version', type: 'int', default: 0 }),
+      new TableColumn({ name: 'credential_version', type: 'integer', default: 0 }),
+      new TableColumn({ name: 'logout_version', type: 'integer', default: 0 }),
     ]);
 
     await queryRunner.createTable(
@@ -25,7 +25,7 @@ export class CredentialVersions1732500000000 implements MigrationInterface {
         columns: [
           { name: 'id', type: 'varchar', length: '36', isPrimary: true },
           { name: 'user_id', type: 'varchar', length: '36' },
-          { name: 'user_version', type: 'int' },
+          { name: 'user_version', type: 'integer' },
           { name: 'created_at', type: 'bigint' },
           { name: 'last_used_at', type: 'bigint', isNullable: true },
           { name: 'revoked_at', type: 'bigint', isNullable: true },
@@ -42,7 +42,7 @@ export class CredentialVersions1732500000000 implements MigrationInterface {
           { name: 'seq', type: 'integer', isPrimary: true, isGenerated: true, generationStrategy: 'increment' },
           { name: 'kind', type: 'varchar', length: '16' },
           { name: 'subject', type: 'varchar', length: '64' },
-          { name: 'version', type: 'int', isNullable: true },
+          { name: 'version', type: 'integer', isNullable: true },
           { name: 'expires_at', type: 'bigint', isNullable: true },
           { name: 'created_at', type: 'bigint' },
         ],
