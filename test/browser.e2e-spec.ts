@@ -1,5 +1,5 @@
 import { AddressInfo } from 'node:net';
-import { Browser, chromium } from 'playwright-core';
+import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
 import { startApp, TestApp, uniqueEmail } from './support/test-app';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -9,6 +9,29 @@ describe('pages in a real browser', () => {
   let t: TestApp;
   let browser: Browser;
   let base: string;
+
+  /** Every request the page makes, to check that no password ever travels in a URL. */
+  function recordRequests(page: Page): Array<{ method: string; url: string; body: string | null }> {
+    const requests: Array<{ method: string; url: string; body: string | null }> = [];
+    page.on('request', (request) => requests.push({ method: request.method(), url: request.url(), body: request.postData() }));
+    return requests;
+  }
+
+  function expectNoPasswordInUrls(requests: Array<{ url: string }>, ...passwords: string[]): void {
+    expect(requests.length).toBeGreaterThan(0);
+    for (const { url } of requests) {
+      expect(url).not.toMatch(/password/i);
+      for (const password of passwords) {
+        expect(url).not.toContain(password);
+        expect(url).not.toContain(encodeURIComponent(password));
+        expect(url).not.toContain(password.replace(/ /g, '+'));
+      }
+    }
+  }
+
+  async function sessionCookieOf(context: BrowserContext) {
+    return (await context.cookies()).find((cookie) => cookie.name === 'authswitch.sid');
+  }
 
   beforeAll(async () => {
     t = await startApp('sqlite');
@@ -31,6 +54,8 @@ describe('pages in a real browser', () => {
     page.on('pageerror', (error) => problems.push(error.message));
     page.on('console', (message) => message.type() === 'error' && problems.push(message.text()));
 
+    const requests = recordRequests(page);
+
     const email = uniqueEmail('browser');
     await page.goto(`${base}/register`);
     await page.fill('input[name="name"]', 'Grace');
@@ -50,6 +75,13 @@ describe('pages in a real browser', () => {
     await page.goto(`${base}/account`);
     expect(page.url()).toBe(`${base}/login`);
     expect(problems).toEqual([]);
+    // The script did the work: JSON to the API, never a native form post.
+    expect(requests.filter((request) => request.method === 'POST').map((request) => new URL(request.url).pathname)).toEqual([
+      '/auth/register',
+      '/web/auth/login',
+      '/web/auth/logout',
+    ]);
+    expectNoPasswordInUrls(requests, 'a long enough password');
     await context.close();
   });
 
@@ -68,6 +100,69 @@ describe('pages in a real browser', () => {
     await page.click('button[type="submit"]');
     await page.waitForURL(`${base}/account`);
     expect(await page.textContent('#email')).toBe(user.email);
+    await context.close();
+  });
+
+  it('works with JavaScript disabled: register, account, log out and sign in are plain form posts', async () => {
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    const page = await context.newPage();
+    const requests = recordRequests(page);
+    const email = uniqueEmail('noscript');
+    const password = 'no script password';
+
+    await page.goto(`${base}/register`);
+    await page.fill('input[name="name"]', 'Lin');
+    await page.fill('input[name="email"]', email);
+    await page.fill('input[name="password"]', password);
+    await page.click('button[type="submit"]');
+    await page.waitForURL(`${base}/account`);
+    expect(await page.textContent('#email')).toBe(email);
+    expect(await sessionCookieOf(context)).toMatchObject({ httpOnly: true, sameSite: 'Lax' });
+
+    await page.click('#logout');
+    await page.waitForURL(`${base}/login`);
+    expect(await sessionCookieOf(context)).toBeUndefined();
+    await page.goto(`${base}/account`);
+    expect(page.url()).toBe(`${base}/login`);
+
+    // A wrong password comes back as the form with the message, the email kept, the password not.
+    await page.fill('input[name="email"]', email);
+    await page.fill('input[name="password"]', 'a wrong password');
+    await page.click('button[type="submit"]');
+    // The answer stays on /login, so wait for the message rather than for a URL.
+    await page.locator('#error', { hasText: 'Invalid credentials' }).waitFor();
+    expect(page.url()).toBe(`${base}/login`);
+    expect(await page.inputValue('input[name="email"]')).toBe(email);
+    expect(await page.inputValue('input[name="password"]')).toBe('');
+
+    await page.fill('input[name="password"]', password);
+    await page.click('button[type="submit"]');
+    await page.waitForURL(`${base}/account`);
+    expect(await page.textContent('#email')).toBe(email);
+
+    const posts = requests.filter((request) => request.method === 'POST');
+    expect(posts.map((request) => new URL(request.url).pathname)).toEqual(['/register', '/logout', '/login', '/login']);
+    // The password went in the bodies, and no script was ever fetched.
+    expect(posts[0].body).toContain('password=no+script+password');
+    expect(requests.some((request) => request.url.includes('/assets/pages.js'))).toBe(false);
+    expectNoPasswordInUrls(requests, password, 'a wrong password');
+    await context.close();
+  });
+
+  it('still posts the form, not a GET, when the script fails to load', async () => {
+    const user = await t.createUser({ password: 'script blocked password' });
+    const context = await browser.newContext();
+    await context.route('**/assets/pages.js*', (route) => route.abort());
+    const page = await context.newPage();
+    const requests = recordRequests(page);
+    await page.goto(`${base}/login`);
+    await page.fill('input[name="email"]', user.email);
+    await page.fill('input[name="password"]', 'script blocked password');
+    await page.click('button[type="submit"]');
+    await page.waitForURL(`${base}/account`);
+    expect(await page.textContent('#email')).toBe(user.email);
+    expect(requests.filter((request) => request.method === 'POST').map((request) => new URL(request.url).pathname)).toEqual(['/login']);
+    expectNoPasswordInUrls(requests, 'script blocked password');
     await context.close();
   });
 });

@@ -1,11 +1,22 @@
 import { spawnSync } from 'node:child_process';
-import { generateKeyPairSync } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { loadConfig } from '../src/config/app-config';
 import { freshDataDir } from './support/environments';
 import { startApp, uniqueEmail } from './support/test-app';
 
 const ROOT = join(__dirname, '..');
+
+const p256 = () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' });
+
+/** Asserts that start-up stopped with exit code 1 and exactly one stderr line, and returns it. */
+function expectOneLineConfigError(result: { code: number | null; stderr: string }, variable: string): string {
+  expect(result.code).toBe(1);
+  const lines = result.stderr.trim().split('\n');
+  expect(lines).toEqual([expect.stringMatching(new RegExp(`^Configuration error: ${variable}: `))]);
+  return lines[0];
+}
 
 function run(command: string, args: string[], env: Record<string, string>) {
   const result = spawnSync(command, args, { cwd: ROOT, env: { ...process.env, LOG_LEVEL: 'error', ...env }, encoding: 'utf8', timeout: 120_000 });
@@ -69,5 +80,45 @@ describe('CLI and start-up', () => {
     });
     expect(placeholder.code).toBe(1);
     expect(placeholder.stderr.trim()).toMatch(/^Configuration error: SESSION_SECRET: is a development default/);
+  });
+
+  // Before, the key was parsed while Nest built its modules, so a bad key printed a stack trace.
+  it.each([
+    ['a public key', () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey.export({ format: 'pem', type: 'spki' })],
+    ['a P-384 key', () => generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey.export({ format: 'pem', type: 'pkcs8' })],
+    ['an RSA 1024 key', () => generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ format: 'pem', type: 'pkcs8' })],
+    [
+      'an encrypted PKCS#8 key',
+      () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: 'pw' }),
+    ],
+    ['garbage', () => randomBytes(64)],
+    ['an empty file', () => ''],
+  ])('refuses to start with %s as JWT_PRIVATE_KEY_FILE, in one line naming it', (_name, contents) => {
+    const dataDir = freshDataDir();
+    const keyFile = join(dataDir, 'jwt-key.pem');
+    writeFileSync(keyFile, contents());
+    const result = run('node', ['dist/main.js'], { DATA_DIR: dataDir, JWT_PRIVATE_KEY_FILE: keyFile, PORT: '0' });
+    expect(expectOneLineConfigError(result, 'JWT_PRIVATE_KEY_FILE')).toContain(keyFile);
+    expect(result.stdout).not.toMatch(/listening/);
+  });
+
+  it('refuses to start in production with TRUST_PROXY=true, a guessable SESSION_SECRET or a renamed copy of the development key', () => {
+    const dataDir = freshDataDir();
+    const keyFile = join(dataDir, 'prod-key.pem');
+    writeFileSync(keyFile, p256());
+    const prod = { DATA_DIR: dataDir, NODE_ENV: 'production', SESSION_SECRET: randomBytes(48).toString('base64'), JWT_PRIVATE_KEY_FILE: keyFile, PORT: '0' };
+
+    const trustAll = run('node', ['dist/main.js'], { ...prod, TRUST_PROXY: 'true' });
+    expect(expectOneLineConfigError(trustAll, 'TRUST_PROXY')).toMatch(/number of proxy hops .* or the proxy addresses/);
+
+    const weak = run('node', ['dist/main.js'], { ...prod, SESSION_SECRET: '0123456789'.repeat(4) });
+    expect(expectOneLineConfigError(weak, 'SESSION_SECRET')).toMatch(/looks guessable/);
+
+    // Development configuration generates DATA_DIR/dev-jwt-private-key.pem; copy it elsewhere.
+    loadConfig({ DATA_DIR: dataDir });
+    const copied = join(dataDir, 'jwt-production.pem');
+    copyFileSync(join(dataDir, 'dev-jwt-private-key.pem'), copied);
+    const devKey = run('node', ['dist/main.js'], { ...prod, JWT_PRIVATE_KEY_FILE: copied });
+    expect(expectOneLineConfigError(devKey, 'JWT_PRIVATE_KEY_FILE')).toMatch(/is the generated development key/);
   });
 });

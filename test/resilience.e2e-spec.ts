@@ -67,11 +67,7 @@ describe('when PostgreSQL goes down', () => {
   }, 60_000);
   afterAll(async () => {
     await t?.close();
-    try {
-      postgres.stop();
-    } catch {
-      // already stopped
-    }
+    postgres?.destroy();
   });
 
   it('answers 503 where the database is needed, keeps JWT checks working, and recovers', async () => {

@@ -22,6 +22,6 @@ import { RouteGroupGuard } from './route-group.guard';
     SessionAuthenticator,
     { provide: APP_GUARD, useClass: RouteGroupGuard },
   ],
-  exports: [AuthService, SessionAuthenticator],
+  exports: [AuthService, SessionAuthenticator, LoginRateLimiter],
 })
 export class AuthModule {}

@@ -1,11 +1,42 @@
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ConfigError, loadConfig } from './app-config';
+import { ConfigError, loadConfig, RawEnv } from './app-config';
 import { parseRouteGroups } from './route-groups';
-import { DEV_JWT_KEY_FILE, DEV_SESSION_SECRET_FILE } from './secrets';
+import { DEV_JWT_KEY_FILE, DEV_SESSION_SECRET_FILE, estimateEntropyBits } from './secrets';
 
-const dataDir = () => mkdtempSync(join(tmpdir(), 'authswitch-config-'));
+const made: string[] = [];
+const dataDir = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'authswitch-config-'));
+  made.push(dir);
+  return dir;
+};
+afterAll(() => made.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+/** What `openssl rand -base64 48` prints. */
+const strongSecret = () => randomBytes(48).toString('base64');
+
+function writeKey(dir: string, name: string, pem: string | Buffer): string {
+  const path = join(dir, name);
+  writeFileSync(path, pem);
+  return path;
+}
+
+const p256Pem = () => generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' });
+
+/** Asserts a ConfigError naming the variable, on one line, and returns its message. */
+function configError(env: RawEnv, variable: string): string {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError);
+    expect((error as ConfigError).variable).toBe(variable);
+    expect((error as Error).message).not.toContain('\n');
+    return (error as Error).message;
+  }
+  throw new Error(`expected a ConfigError naming ${variable}`);
+}
 
 describe('parseRouteGroups', () => {
   it('parses the default flag', () => {
@@ -48,6 +79,20 @@ describe('loadConfig', () => {
     expect(config.session.secureCookie).toBe(false);
     expect(config.jwt.accessTokenTtlSeconds).toBe(900);
     expect(config.loginLimits).toEqual({ maxFailuresPerAccount: 10, maxFailuresPerAddress: 100, windowSeconds: 900 });
+    expect(config.registerLimits).toEqual({ maxPerAddress: 100, windowSeconds: 900 });
+    expect(config.revocation).toEqual({ syncIntervalMs: 1000 });
+    expect(config.jwt.algorithm).toBe('ES256');
+  });
+
+  it('reads the registration limit and the revocation sync interval', () => {
+    const config = loadConfig({
+      DATA_DIR: dataDir(),
+      REGISTER_MAX_PER_ADDRESS: '5',
+      REGISTER_WINDOW_SECONDS: '60',
+      REVOCATION_SYNC_INTERVAL_MS: '250',
+    });
+    expect(config.registerLimits).toEqual({ maxPerAddress: 5, windowSeconds: 60 });
+    expect(config.revocation.syncIntervalMs).toBe(250);
   });
 
   it('generates development secrets once and reuses them', () => {
@@ -68,6 +113,11 @@ describe('loadConfig', () => {
     [{ SESSION_SECRET: 'short' }, 'SESSION_SECRET'],
     [{ COOKIE_SECURE: 'maybe' }, 'COOKIE_SECURE'],
     [{ JWT_PRIVATE_KEY_FILE: '/nonexistent/key.pem' }, 'JWT_PRIVATE_KEY_FILE'],
+    [{ REVOCATION_SYNC_INTERVAL_MS: '99' }, 'REVOCATION_SYNC_INTERVAL_MS'],
+    [{ REVOCATION_SYNC_INTERVAL_MS: '60001' }, 'REVOCATION_SYNC_INTERVAL_MS'],
+    [{ REVOCATION_SYNC_INTERVAL_MS: '1.5' }, 'REVOCATION_SYNC_INTERVAL_MS'],
+    [{ REGISTER_MAX_PER_ADDRESS: '0' }, 'REGISTER_MAX_PER_ADDRESS'],
+    [{ REGISTER_WINDOW_SECONDS: '-1' }, 'REGISTER_WINDOW_SECONDS'],
   ])('names the variable at fault for %p', (env, variable) => {
     try {
       loadConfig({ DATA_DIR: dataDir(), ...env });
@@ -86,9 +136,116 @@ describe('loadConfig', () => {
     const prod = { NODE_ENV: 'production', DATA_DIR: dir };
     expect(() => loadConfig(prod)).toThrow(/SESSION_SECRET: is required/);
     expect(() => loadConfig({ ...prod, SESSION_SECRET: devSecret })).toThrow(/SESSION_SECRET: is a development default/);
-    expect(() => loadConfig({ ...prod, SESSION_SECRET: 'x'.repeat(40) })).toThrow(/JWT_PRIVATE_KEY_FILE: is required/);
-    expect(() => loadConfig({ ...prod, SESSION_SECRET: 'x'.repeat(40), JWT_PRIVATE_KEY_FILE: join(dir, DEV_JWT_KEY_FILE) })).toThrow(
-      /JWT_PRIVATE_KEY_FILE: points at the generated development key/,
+    const secret = strongSecret();
+    expect(() => loadConfig({ ...prod, SESSION_SECRET: secret })).toThrow(/JWT_PRIVATE_KEY_FILE: is required/);
+    expect(() => loadConfig({ ...prod, SESSION_SECRET: secret, JWT_PRIVATE_KEY_FILE: join(dir, DEV_JWT_KEY_FILE) })).toThrow(
+      /JWT_PRIVATE_KEY_FILE: is the generated development key/,
     );
+    const config = loadConfig({ ...prod, SESSION_SECRET: secret, JWT_PRIVATE_KEY_FILE: writeKey(dir, 'prod.pem', p256Pem()) });
+    expect(config.session.secureCookie).toBe(true);
+    expect(config.host).toBe('0.0.0.0');
+  });
+
+  describe('JWT_PRIVATE_KEY_FILE', () => {
+    const ec = (namedCurve: string) => generateKeyPairSync('ec', { namedCurve });
+    it.each([
+      ['a P-256 key', () => p256Pem(), 'ES256'],
+      ['a P-256 key in SEC1 form', () => ec('P-256').privateKey.export({ format: 'pem', type: 'sec1' }), 'ES256'],
+      ['an RSA 2048 key', () => generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }), 'RS256'],
+      ['an Ed25519 key', () => generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }), 'EdDSA'],
+    ])('accepts %s and parses it while loading', (_name, pem, algorithm) => {
+      const dir = dataDir();
+      const config = loadConfig({ DATA_DIR: dir, JWT_PRIVATE_KEY_FILE: writeKey(dir, 'k.pem', pem()) });
+      expect(config.jwt.algorithm).toBe(algorithm);
+      expect(config.jwt.privateKey.type).toBe('private');
+      expect(config.jwt.publicKey.type).toBe('public');
+    });
+
+    it.each([
+      ['a public key', () => ec('P-256').publicKey.export({ format: 'pem', type: 'spki' }), /holds a public key/],
+      ['a P-384 key', () => ec('P-384').privateKey.export({ format: 'pem', type: 'pkcs8' }), /holds a EC secp384r1 key; use a P-256/],
+      ['an RSA 1024 key', () => generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ format: 'pem', type: 'pkcs8' }), /RSA 1024-bit/],
+      ['an RSA-PSS key', () => generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }), /RSA-PSS/],
+      [
+        'an encrypted PKCS#8 key',
+        () => ec('P-256').privateKey.export({ format: 'pem', type: 'pkcs8', cipher: 'aes-256-cbc', passphrase: 'secret' }),
+        /is an encrypted private key/,
+      ],
+      ['garbage', () => 'this is not a key\n', /is not a PEM private key/],
+      ['an empty file', () => '', /is empty/],
+    ])('refuses %s with one line naming JWT_PRIVATE_KEY_FILE, in every environment', (_name, pem, reason) => {
+      const dir = dataDir();
+      const path = writeKey(dir, 'k.pem', pem());
+      expect(configError({ DATA_DIR: dir, JWT_PRIVATE_KEY_FILE: path }, 'JWT_PRIVATE_KEY_FILE')).toMatch(reason);
+      expect(configError({ NODE_ENV: 'production', DATA_DIR: dir, SESSION_SECRET: strongSecret(), JWT_PRIVATE_KEY_FILE: path }, 'JWT_PRIVATE_KEY_FILE')).toMatch(reason);
+    });
+  });
+
+  it('in production recognises the development key by its public key, whatever the file is called', () => {
+    const dir = dataDir();
+    loadConfig({ DATA_DIR: dir }); // generates the development key
+    const prod = { NODE_ENV: 'production', DATA_DIR: dir, SESSION_SECRET: strongSecret() };
+    const elsewhere = dataDir();
+
+    // A byte-for-byte copy, and the same key re-encoded (SEC1 instead of PKCS#8, no trailing newline).
+    const copy = join(elsewhere, 'jwt-key.pem');
+    copyFileSync(join(dir, DEV_JWT_KEY_FILE), copy);
+    expect(configError({ ...prod, JWT_PRIVATE_KEY_FILE: copy }, 'JWT_PRIVATE_KEY_FILE')).toMatch(/is the generated development key/);
+    const reencoded = createPrivateKey(readFileSync(copy, 'utf8')).export({ format: 'pem', type: 'sec1' }).toString().trim();
+    const reencodedPath = writeKey(elsewhere, 'production.key', reencoded);
+    expect(configError({ ...prod, JWT_PRIVATE_KEY_FILE: reencodedPath }, 'JWT_PRIVATE_KEY_FILE')).toMatch(/is the generated development key/);
+
+    // A real key named like the development one is fine: the name proves nothing either way.
+    const sameName = writeKey(elsewhere, DEV_JWT_KEY_FILE, p256Pem());
+    expect(loadConfig({ ...prod, JWT_PRIVATE_KEY_FILE: sameName }).jwt.algorithm).toBe('ES256');
+  });
+
+  it.each([
+    ['one character repeated', 'a'.repeat(32)],
+    ['one character repeated, longer', 'x'.repeat(64)],
+    ['two characters alternating', 'ab'.repeat(24)],
+    ['a short pattern repeated', 'abc1'.repeat(12)],
+    ['digits in sequence', '0123456789'.repeat(4)],
+    ['a run through the alphabet', '0123456789abcdefghijklmnopqrstuvwxyz'],
+    ['a long run through the alphabet', 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'],
+  ])('in production refuses a guessable SESSION_SECRET: %s', (_name, secret) => {
+    const dir = dataDir();
+    const message = configError({ NODE_ENV: 'production', DATA_DIR: dir, SESSION_SECRET: secret, JWT_PRIVATE_KEY_FILE: writeKey(dir, 'k.pem', p256Pem()) }, 'SESSION_SECRET');
+    expect(message).toMatch(/^SESSION_SECRET: looks guessable \(about \d+ bits of entropy, 128 needed\)/);
+  });
+
+  it('accepts random secrets in the usual encodings, and keeps weak ones for development', () => {
+    for (let i = 0; i < 200; i += 1) {
+      expect(estimateEntropyBits(randomBytes(48).toString('base64'))).toBeGreaterThanOrEqual(128); // openssl rand -base64 48
+      expect(estimateEntropyBits(randomBytes(32).toString('hex'))).toBeGreaterThanOrEqual(128); // openssl rand -hex 32
+      expect(estimateEntropyBits(randomBytes(32).toString('base64url'))).toBeGreaterThanOrEqual(128);
+    }
+    const dir = dataDir();
+    const secret = strongSecret();
+    const prod = loadConfig({ NODE_ENV: 'production', DATA_DIR: dir, SESSION_SECRET: secret, JWT_PRIVATE_KEY_FILE: writeKey(dir, 'k.pem', p256Pem()) });
+    expect(prod.session.secret).toBe(secret);
+    expect(loadConfig({ DATA_DIR: dataDir(), SESSION_SECRET: 'a'.repeat(32) }).session.secret).toBe('a'.repeat(32));
+  });
+
+  describe('TRUST_PROXY', () => {
+    it('in production refuses true, which lets clients choose their address through X-Forwarded-For', () => {
+      const dir = dataDir();
+      const prod = { NODE_ENV: 'production', DATA_DIR: dir, SESSION_SECRET: strongSecret(), JWT_PRIVATE_KEY_FILE: writeKey(dir, 'k.pem', p256Pem()) };
+      for (const value of ['true', '0.0.0.0/0', '10.0.0.1, ::/0']) {
+        const message = configError({ ...prod, TRUST_PROXY: value }, 'TRUST_PROXY');
+        expect(message).toMatch(/X-Forwarded-For/);
+        expect(message).toMatch(/number of proxy hops .* or the proxy addresses/);
+      }
+      expect(loadConfig({ ...prod, TRUST_PROXY: '1' }).trustProxy).toBe(1);
+      expect(loadConfig({ ...prod, TRUST_PROXY: '2' }).trustProxy).toBe(2);
+      expect(loadConfig({ ...prod, TRUST_PROXY: 'loopback' }).trustProxy).toBe('loopback');
+      expect(loadConfig({ ...prod, TRUST_PROXY: '10.0.0.1, 10.0.0.0/8' }).trustProxy).toBe('10.0.0.1, 10.0.0.0/8');
+      expect(loadConfig({ ...prod, TRUST_PROXY: 'false' }).trustProxy).toBe(false);
+    });
+
+    it('still accepts true outside production', () => {
+      expect(loadConfig({ DATA_DIR: dataDir(), TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+      expect(loadConfig({ NODE_ENV: 'test', DATA_DIR: dataDir(), TRUST_PROXY: 'true' }).trustProxy).toBe(true);
+    });
   });
 });

@@ -1,9 +1,10 @@
+import type { KeyObject } from 'node:crypto';
 import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { ConfigError } from './config-error';
 import { AuthStrategy, parseRouteGroups } from './route-groups';
-import { resolveSecrets } from './secrets';
+import { resolveSecrets, SigningAlgorithm } from './secrets';
 
 /**
  * The one place that reads the environment. Everything else receives the typed
@@ -43,6 +44,9 @@ const envSchema = z.object({
   LOGIN_MAX_FAILURES_PER_ACCOUNT: positiveInt(10),
   LOGIN_MAX_FAILURES_PER_ADDRESS: positiveInt(100),
   LOGIN_FAILURE_WINDOW_SECONDS: positiveInt(15 * 60),
+  REGISTER_MAX_PER_ADDRESS: positiveInt(100),
+  REGISTER_WINDOW_SECONDS: positiveInt(15 * 60),
+  REVOCATION_SYNC_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
   PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).optional(),
   BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i).default('100kb'),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose', 'silent']).default('log'),
@@ -74,6 +78,11 @@ export interface AppConfig {
   };
   jwt: {
     privateKeyPem: string;
+    /** Parsed and checked while loading, so a bad key stops start-up before Nest boots. */
+    privateKey: KeyObject;
+    publicKey: KeyObject;
+    /** Follows from the key type: P-256 => ES256, RSA >= 2048 => RS256, Ed25519 => EdDSA. */
+    algorithm: SigningAlgorithm;
     issuer: string;
     audience: string;
     clockToleranceSeconds: number;
@@ -87,10 +96,29 @@ export interface AppConfig {
     maxFailuresPerAddress: number;
     windowSeconds: number;
   };
+  /** Registrations allowed per client address per window; more get 429. */
+  registerLimits: {
+    maxPerAddress: number;
+    windowSeconds: number;
+  };
+  revocation: {
+    /** How often each instance reads from the database the revocations a lost Redis message missed. */
+    syncIntervalMs: number;
+  };
 }
 
-
-function parseTrustProxy(raw: string): boolean | number | string {
+function parseTrustProxy(raw: string, isProduction: boolean): boolean | number | string {
+  // `true` (or a /0 range) trusts every hop, so Express takes the client address from the
+  // left-most X-Forwarded-For entry, which the client writes itself: one client could then
+  // pose as any number of addresses and never reach the per-address limits.
+  const trustsEveryone = raw === 'true' || raw.split(',').some((entry) => /\/0$/.test(entry.trim()));
+  if (isProduction && trustsEveryone) {
+    throw new ConfigError(
+      'TRUST_PROXY',
+      `${JSON.stringify(raw)} trusts every X-Forwarded-For entry, so a client could pick its own address and escape the per-address login and registration limits; ` +
+        'give the number of proxy hops (e.g. 1) or the proxy addresses',
+    );
+  }
   if (raw === 'true') return true;
   if (raw === 'false' || raw === '') return false;
   if (/^\d+$/.test(raw)) return Number(raw);
@@ -115,6 +143,7 @@ export function loadConfig(rawEnv: RawEnv): AppConfig {
 
   const isProduction = env.NODE_ENV === 'production';
   const dataDir = resolve(env.DATA_DIR);
+  const trustProxy = parseTrustProxy(env.TRUST_PROXY, isProduction);
   const secrets = resolveSecrets({
     isProduction,
     dataDir,
@@ -130,7 +159,7 @@ export function loadConfig(rawEnv: RawEnv): AppConfig {
     dataDir,
     logLevel: env.LOG_LEVEL,
     bodyLimit: env.BODY_LIMIT,
-    trustProxy: parseTrustProxy(env.TRUST_PROXY),
+    trustProxy,
     database: env.DATABASE_URL
       ? { type: 'postgres', url: env.DATABASE_URL, logging: env.DATABASE_LOGGING }
       : { type: 'sqlite', path: resolve(dataDir, 'authswitch.sqlite'), logging: env.DATABASE_LOGGING },
@@ -143,7 +172,10 @@ export function loadConfig(rawEnv: RawEnv): AppConfig {
       secureCookie: env.COOKIE_SECURE ?? isProduction,
     },
     jwt: {
-      privateKeyPem: secrets.jwtPrivateKeyPem,
+      privateKeyPem: secrets.jwtKey.pem,
+      privateKey: secrets.jwtKey.privateKey,
+      publicKey: secrets.jwtKey.publicKey,
+      algorithm: secrets.jwtKey.algorithm,
       issuer: env.JWT_ISSUER,
       audience: env.JWT_AUDIENCE,
       clockToleranceSeconds: env.JWT_CLOCK_TOLERANCE_SECONDS,
@@ -157,5 +189,10 @@ export function loadConfig(rawEnv: RawEnv): AppConfig {
       maxFailuresPerAddress: env.LOGIN_MAX_FAILURES_PER_ADDRESS,
       windowSeconds: env.LOGIN_FAILURE_WINDOW_SECONDS,
     },
+    registerLimits: {
+      maxPerAddress: env.REGISTER_MAX_PER_ADDRESS,
+      windowSeconds: env.REGISTER_WINDOW_SECONDS,
+    },
+    revocation: { syncIntervalMs: env.REVOCATION_SYNC_INTERVAL_MS },
   };
 }

@@ -1,4 +1,4 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { ConfigError } from './config-error';
@@ -10,6 +10,19 @@ export const DEV_JWT_KEY_FILE = 'dev-jwt-private-key.pem';
 /** Placeholders shipped in .env.example: a deployment that copied them as is must not start. */
 const PLACEHOLDER_SECRETS = ['change-me-to-at-least-32-random-characters', 'development-secret'];
 
+/** The estimated entropy a production SESSION_SECRET needs (the strength of a 128-bit key). */
+export const MIN_SESSION_SECRET_BITS = 128;
+
+export type SigningAlgorithm = 'ES256' | 'RS256' | 'EdDSA';
+
+/** The access-token signing key, parsed and checked once while the configuration loads. */
+export interface SigningKey {
+  pem: string;
+  privateKey: KeyObject;
+  publicKey: KeyObject;
+  algorithm: SigningAlgorithm;
+}
+
 interface SecretInputs {
   isProduction: boolean;
   dataDir: string;
@@ -19,9 +32,10 @@ interface SecretInputs {
 
 /**
  * Development: a missing secret is generated once into DATA_DIR and reused, so sessions and
- * tokens survive restarts. Production: a missing, placeholder or generated secret stops start-up.
+ * tokens survive restarts. Production: a missing, placeholder, guessable or generated secret
+ * stops start-up.
  */
-export function resolveSecrets(input: SecretInputs): { sessionSecret: string; jwtPrivateKeyPem: string } {
+export function resolveSecrets(input: SecretInputs): { sessionSecret: string; jwtKey: SigningKey } {
   const devSecretPath = join(input.dataDir, DEV_SESSION_SECRET_FILE);
   const devKeyPath = join(input.dataDir, DEV_JWT_KEY_FILE);
 
@@ -33,24 +47,128 @@ export function resolveSecrets(input: SecretInputs): { sessionSecret: string; jw
     if (PLACEHOLDER_SECRETS.includes(input.sessionSecret) || input.sessionSecret === generated) {
       throw new ConfigError('SESSION_SECRET', 'is a development default; set a fresh random secret');
     }
+    // Length alone says nothing: 32 copies of one letter pass a length check and can be guessed
+    // at once, and anyone who can guess the secret can forge session cookies.
+    const bits = estimateEntropyBits(input.sessionSecret);
+    if (bits < MIN_SESSION_SECRET_BITS) {
+      throw new ConfigError(
+        'SESSION_SECRET',
+        `looks guessable (about ${Math.floor(bits)} bits of entropy, ${MIN_SESSION_SECRET_BITS} needed); ` +
+          'generate one with: openssl rand -base64 48',
+      );
+    }
     if (!input.jwtPrivateKeyFile) {
       throw new ConfigError('JWT_PRIVATE_KEY_FILE', 'is required in production');
     }
-    if (resolve(input.jwtPrivateKeyFile) === devKeyPath || input.jwtPrivateKeyFile.endsWith(DEV_JWT_KEY_FILE)) {
-      throw new ConfigError('JWT_PRIVATE_KEY_FILE', 'points at the generated development key');
+  }
+
+  const jwtKey = input.jwtPrivateKeyFile
+    ? parseSigningKey(readKeyFile(input.jwtPrivateKeyFile), input.jwtPrivateKeyFile)
+    : parseSigningKey(
+        readOrCreate(devKeyPath, () =>
+          generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
+        ),
+        devKeyPath,
+      );
+
+  // The development key sits unprotected in DATA_DIR; a copy under another name is still that
+  // key, so compare the public keys, not the paths.
+  if (input.isProduction && existsSync(devKeyPath)) {
+    const devFingerprint = fingerprintOfKeyFile(devKeyPath);
+    if (devFingerprint !== null && devFingerprint === publicKeyFingerprint(jwtKey.publicKey)) {
+      throw new ConfigError('JWT_PRIVATE_KEY_FILE', `is the generated development key (same public key as ${devKeyPath}); use a key of its own`);
     }
   }
 
   return {
     sessionSecret: input.sessionSecret ?? readOrCreate(devSecretPath, () => randomBytes(48).toString('base64url')),
-    jwtPrivateKeyPem: input.jwtPrivateKeyFile
-      ? readKeyFile(input.jwtPrivateKeyFile)
-      : readOrCreate(devKeyPath, () =>
-          generateKeyPairSync('ec', { namedCurve: 'P-256' })
-            .privateKey.export({ format: 'pem', type: 'pkcs8' })
-            .toString(),
-        ),
+    jwtKey,
   };
+}
+
+/**
+ * Parses a PEM private key and derives the JWT algorithm from it, so a key can never be used
+ * with the wrong algorithm. Every refusal is one line naming JWT_PRIVATE_KEY_FILE.
+ */
+export function parseSigningKey(pem: string, source: string): SigningKey {
+  const fail = (reason: string): never => {
+    throw new ConfigError('JWT_PRIVATE_KEY_FILE', `${source} ${reason}`);
+  };
+  if (pem.trim() === '') fail('is empty');
+  // Refused rather than prompted for: the server starts unattended, and a passphrase kept next
+  // to the key would protect nothing.
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type:\s*4,ENCRYPTED/.test(pem)) {
+    fail('is an encrypted private key; give an unencrypted PKCS#8 key and protect the file with permissions');
+  }
+  if (/-----BEGIN (RSA )?PUBLIC KEY-----|-----BEGIN CERTIFICATE-----/.test(pem)) {
+    fail('holds a public key or certificate; it must hold the private key');
+  }
+  let privateKey: KeyObject;
+  try {
+    privateKey = createPrivateKey({ key: pem, format: 'pem' });
+  } catch {
+    return fail('is not a PEM private key');
+  }
+  const algorithm = algorithmFor(privateKey);
+  if (!algorithm) {
+    return fail(`holds a ${describeKey(privateKey)} key; use a P-256, RSA (2048 bits or more) or Ed25519 private key`);
+  }
+  return { pem, privateKey, publicKey: createPublicKey(privateKey), algorithm };
+}
+
+/** SHA-256 of the public key's SPKI DER: the same for every copy and encoding of a key pair. */
+export function publicKeyFingerprint(publicKey: KeyObject): string {
+  return createHash('sha256').update(publicKey.export({ format: 'der', type: 'spki' })).digest('hex');
+}
+
+/**
+ * A rough upper bound on a secret's entropy: Shannon entropy per character, times the length.
+ * It is taken over the characters and over the steps between neighbouring characters, and the
+ * lower of the two counts, so both repetition ("aaaa", "abab") and runs ("0123", "abcd") score low.
+ */
+export function estimateEntropyBits(secret: string): number {
+  const chars = [...secret];
+  if (chars.length < 2) return 0;
+  const codes = chars.map((char) => char.codePointAt(0) ?? 0);
+  const steps = codes.slice(1).map((code, index) => code - codes[index]);
+  return Math.min(shannonBitsPerSymbol(codes), shannonBitsPerSymbol(steps)) * chars.length;
+}
+
+function shannonBitsPerSymbol(symbols: number[]): number {
+  const counts = new Map<number, number>();
+  for (const symbol of symbols) counts.set(symbol, (counts.get(symbol) ?? 0) + 1);
+  let bits = 0;
+  for (const count of counts.values()) {
+    const p = count / symbols.length;
+    bits -= p * Math.log2(p);
+  }
+  return bits;
+}
+
+function algorithmFor(key: KeyObject): SigningAlgorithm | null {
+  const type = key.asymmetricKeyType;
+  if (type === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256';
+  // Below 2048 bits RSA is within reach of factoring; RFC 7518 requires at least 2048 for RS256.
+  if (type === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048) return 'RS256';
+  if (type === 'ed25519') return 'EdDSA';
+  return null;
+}
+
+function describeKey(key: KeyObject): string {
+  const details = key.asymmetricKeyDetails;
+  if (key.asymmetricKeyType === 'ec') return `EC ${details?.namedCurve ?? 'unknown curve'}`;
+  if (key.asymmetricKeyType === 'rsa' || key.asymmetricKeyType === 'rsa-pss') {
+    return `${key.asymmetricKeyType.toUpperCase()} ${details?.modulusLength ?? '?'}-bit`;
+  }
+  return key.asymmetricKeyType ?? 'unknown';
+}
+
+function fingerprintOfKeyFile(path: string): string | null {
+  try {
+    return publicKeyFingerprint(createPublicKey(createPrivateKey({ key: readFileSync(path, 'utf8'), format: 'pem' })));
+  } catch {
+    return null; // an unreadable development key cannot be the one configured
+  }
 }
 
 function readKeyFile(path: string): string {

@@ -1,8 +1,16 @@
+import { createHash } from 'node:crypto';
 import type { Principal } from '../common/authenticated-request';
 import type { ActiveSession } from '../sessions/session-data';
 
 function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
+}
+
+/** What a form page shows again after a refused submission. The password is never part of it. */
+export interface FormState {
+  error?: string;
+  email?: string;
+  name?: string;
 }
 
 function layout(title: string, group: string, body: string, head = ''): string {
@@ -22,36 +30,49 @@ td,th{border-bottom:1px solid #ddd;padding:.3rem;text-align:left;font-size:.9rem
 </head>
 <body data-group="${escapeHtml(group)}">
 ${body}
-<script src="/assets/pages.js"></script>
+<script src="${PAGES_SCRIPT_PATH}"></script>
 </body>
 </html>`;
 }
 
-export function loginPage(group: string): string {
+function errorBox(error: string | undefined): string {
+  return `<p id="error" role="alert">${escapeHtml(error ?? '')}</p>`;
+}
+
+/** An input's value attribute, or nothing when there is none to show. */
+function valueOf(value: string | undefined): string {
+  return value ? ` value="${escapeHtml(value)}"` : '';
+}
+
+// Every form is a real POST form, so without scripts (or before the script has loaded) the
+// browser posts the fields in the body and never puts a password in the URL. data-action lets
+// the script take over the same form when it runs.
+
+export function loginPage(group: string, state: FormState = {}): string {
   return layout(
     'Sign in',
     group,
     `<h1>Sign in</h1>
-<form data-action="login">
-<label>Email <input type="email" name="email" autocomplete="username" required></label>
+<form method="post" action="/login" data-action="login">
+<label>Email <input type="email" name="email" autocomplete="username" required${valueOf(state.email)}></label>
 <label>Password <input type="password" name="password" autocomplete="current-password" required></label>
-<p id="error" role="alert"></p>
+${errorBox(state.error)}
 <button type="submit">Sign in</button>
 </form>
 <p>No account yet? <a href="/register">Register</a></p>`,
   );
 }
 
-export function registerPage(group: string): string {
+export function registerPage(group: string, state: FormState = {}): string {
   return layout(
     'Register',
     group,
     `<h1>Create an account</h1>
-<form data-action="register">
-<label>Name <input type="text" name="name" autocomplete="name"></label>
-<label>Email <input type="email" name="email" autocomplete="username" required></label>
-<label>Password <input type="password" name="password" autocomplete="new-password" minlength="8" required></label>
-<p id="error" role="alert"></p>
+<form method="post" action="/register" data-action="register">
+<label>Name <input type="text" name="name" autocomplete="name" maxlength="100"${valueOf(state.name)}></label>
+<label>Email <input type="email" name="email" autocomplete="username" required${valueOf(state.email)}></label>
+<label>Password <input type="password" name="password" autocomplete="new-password" minlength="8" maxlength="256" required></label>
+${errorBox(state.error)}
 <button type="submit">Register</button>
 </form>
 <p>Already registered? <a href="/login">Sign in</a></p>`,
@@ -75,15 +96,30 @@ export function accountPage(group: string, user: Principal, sessions: ActiveSess
 <tbody>
 ${rows}
 </tbody></table>
-<p id="error" role="alert"></p>
-<button type="button" id="logout">Log out</button>`,
+${errorBox(undefined)}
+<form method="post" action="/logout" data-action="logout">
+<input type="hidden" name="_csrf" value="${escapeHtml(csrfToken)}">
+<button type="submit" id="logout">Log out</button>
+</form>`,
     `<meta name="csrf-token" content="${escapeHtml(csrfToken)}">`,
+  );
+}
+
+/** A refusal that has no form of its own to show it in (a logout form that failed its check). */
+export function messagePage(group: string, title: string, message: string, link: { href: string; text: string }): string {
+  return layout(
+    title,
+    group,
+    `<h1>${escapeHtml(title)}</h1>
+${errorBox(message)}
+<p><a href="${escapeHtml(link.href)}">${escapeHtml(link.text)}</a></p>`,
   );
 }
 
 /**
  * The pages' only script, served from our origin so that helmet's CSP can forbid inline code.
- * It sends forms as JSON and the CSRF token in a header; the session cookie stays HttpOnly.
+ * It takes over the forms and sends them as JSON to the API (the CSRF token in a header); the
+ * session cookie stays HttpOnly. Without it the same forms post to the page routes.
  */
 export const PAGES_SCRIPT = `(() => {
   'use strict';
@@ -100,31 +136,50 @@ export const PAGES_SCRIPT = `(() => {
     headers: Object.assign({ 'Content-Type': 'application/json' }, headers || {}),
     body: body === undefined ? undefined : JSON.stringify(body),
   });
+  const signIn = async (data) => {
+    const login = await postJson('/' + group + '/auth/login', { email: data.email, password: data.password });
+    if (!login.ok) return showError(login);
+    window.location.assign('/account');
+  };
 
-  const form = document.querySelector('form[data-action]');
-  if (form) {
-    form.addEventListener('submit', async (event) => {
-      event.preventDefault();
-      errorBox.textContent = '';
-      const data = Object.fromEntries(new FormData(form));
-      if (form.dataset.action === 'register') {
-        const registered = await postJson('/auth/register', data);
-        if (!registered.ok) return showError(registered);
-      }
-      const login = await postJson('/' + group + '/auth/login', { email: data.email, password: data.password });
-      if (!login.ok) return showError(login);
-      window.location.assign('/account');
-    });
-  }
-
-  const logout = document.getElementById('logout');
-  if (logout) {
-    logout.addEventListener('click', async () => {
-      const token = document.querySelector('meta[name="csrf-token"]').getAttribute('content');
-      const response = await postJson('/' + group + '/auth/logout', undefined, { 'X-CSRF-Token': token });
+  const actions = {
+    login: signIn,
+    register: async (data) => {
+      const registered = await postJson('/auth/register', data);
+      if (!registered.ok) return showError(registered);
+      return signIn(data);
+    },
+    logout: async (data) => {
+      const response = await postJson('/' + group + '/auth/logout', undefined, { 'X-CSRF-Token': data._csrf });
+      // 401: the session had already ended; either way the user is signed out.
       if (!response.ok && response.status !== 401) return showError(response);
       window.location.assign('/login');
+    },
+  };
+
+  for (const form of document.querySelectorAll('form[data-action]')) {
+    const action = actions[form.dataset.action];
+    if (!action) continue;
+    let busy = false;
+    form.addEventListener('submit', async (event) => {
+      event.preventDefault();
+      if (busy) return;
+      busy = true;
+      errorBox.textContent = '';
+      try {
+        await action(Object.fromEntries(new FormData(form)));
+      } catch (e) {
+        errorBox.textContent = 'The server could not be reached; try again';
+      } finally {
+        busy = false;
+      }
     });
   }
 })();
 `;
+
+/**
+ * Where the pages load the script from. The query names the script's content, so a browser
+ * that cached an older script (max-age) never runs it against newer markup.
+ */
+export const PAGES_SCRIPT_PATH = `/assets/pages.js?v=${createHash('sha256').update(PAGES_SCRIPT).digest('hex').slice(0, 12)}`;

@@ -1,5 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AppConfig, loadConfig } from '../config/app-config';
@@ -12,9 +12,16 @@ function pem(type: 'ec' | 'rsa' | 'ed25519', options: object = {}): string {
   return privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
 }
 
+const made: string[] = [];
+afterAll(() => made.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+/** The configuration an operator gets by pointing JWT_PRIVATE_KEY_FILE at this key. */
 function configWith(privateKeyPem: string, env: Record<string, string> = {}): AppConfig {
-  const config = loadConfig({ DATA_DIR: mkdtempSync(join(tmpdir(), 'authswitch-keys-')), ...env });
-  return { ...config, jwt: { ...config.jwt, privateKeyPem } };
+  const dir = mkdtempSync(join(tmpdir(), 'authswitch-keys-'));
+  made.push(dir);
+  const keyFile = join(dir, 'jwt-key.pem');
+  writeFileSync(keyFile, privateKeyPem, { mode: 0o600 });
+  return loadConfig({ DATA_DIR: dir, JWT_PRIVATE_KEY_FILE: keyFile, ...env });
 }
 
 async function serviceFor(config: AppConfig) {
@@ -40,10 +47,18 @@ describe('SigningKeyService', () => {
     expect(keys.kid).toMatch(/^[A-Za-z0-9_-]{43}$/); // base64url SHA-256 thumbprint
   });
 
-  it('refuses curves and sizes it does not sign with', () => {
-    expect(() => new SigningKeyService(configWith(pem('ec', { namedCurve: 'P-384' })))).toThrow(ConfigError);
-    expect(() => new SigningKeyService(configWith(pem('rsa', { modulusLength: 1024 })))).toThrow(ConfigError);
-    expect(() => new SigningKeyService(configWith('not a key'))).toThrow(/JWT_PRIVATE_KEY_FILE/);
+  it('never sees a key it cannot sign with: loading the configuration refuses it first', () => {
+    expect(() => configWith(pem('ec', { namedCurve: 'P-384' }))).toThrow(ConfigError);
+    expect(() => configWith(pem('rsa', { modulusLength: 1024 }))).toThrow(ConfigError);
+    expect(() => configWith('not a key')).toThrow(/JWT_PRIVATE_KEY_FILE/);
+  });
+
+  it('uses the key objects parsed by the configuration, without parsing again', () => {
+    const config = configWith(pem('ed25519'));
+    const keys = new SigningKeyService(config);
+    expect(keys.privateKey).toBe(config.jwt.privateKey);
+    expect(keys.publicKey).toBe(config.jwt.publicKey);
+    expect(keys.algorithm).toBe('EdDSA');
   });
 });
 

@@ -1,24 +1,15 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { createPrivateKey, createPublicKey, KeyObject } from 'node:crypto';
+import { KeyObject } from 'node:crypto';
 import { calculateJwkThumbprint, exportJWK, JWK } from 'jose';
 import { AppConfig } from '../config/app-config';
-import { ConfigError } from '../config/config-error';
 import { APP_CONFIG } from '../config/config.module';
+import type { SigningAlgorithm } from '../config/secrets';
 
-export type SigningAlgorithm = 'ES256' | 'RS256' | 'EdDSA';
-
-/** The algorithm follows from the key's type, so a key can never be used with the wrong one. */
-function algorithmFor(key: KeyObject): SigningAlgorithm {
-  const type = key.asymmetricKeyType;
-  if (type === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256';
-  if (type === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048) return 'RS256';
-  if (type === 'ed25519') return 'EdDSA';
-  throw new ConfigError('JWT_PRIVATE_KEY_FILE', 'must be a P-256, RSA (2048 bits or more) or Ed25519 private key in PKCS#8 PEM');
-}
+export type { SigningAlgorithm };
 
 /**
- * The access-token signing key, parsed once into KeyObjects at boot (parsing a PEM per
- * request costs more than the signature check itself).
+ * The access-token signing key. The configuration has already parsed and checked it (a bad key
+ * stops start-up with one line, before Nest boots); this service only publishes it.
  */
 @Injectable()
 export class SigningKeyService {
@@ -29,13 +20,9 @@ export class SigningKeyService {
   private jwk: JWK = { kty: '' };
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    try {
-      this.privateKey = createPrivateKey({ key: config.jwt.privateKeyPem, format: 'pem' });
-    } catch {
-      throw new ConfigError('JWT_PRIVATE_KEY_FILE', 'is not a readable PEM private key');
-    }
-    this.publicKey = createPublicKey(this.privateKey);
-    this.algorithm = algorithmFor(this.privateKey);
+    this.privateKey = config.jwt.privateKey;
+    this.publicKey = config.jwt.publicKey;
+    this.algorithm = config.jwt.algorithm;
   }
 
   async onModuleInit(): Promise<void> {

@@ -25,14 +25,14 @@ export class User {
    * the change, by anything that must invalidate what was issued before: a role change,
    * logout-all. A version, not a clock: no skew between instances can let a stale one through.
    */
-  @Column({ name: 'credential_version', type: 'int', default: 0 })
+  @Column({ name: 'credential_version', type: 'integer', default: 0 })
   credentialVersion: number;
 
   /**
    * The credential version set by the last logout-all. Refresh-token families started from an
    * older version are dead; a mere role change leaves them alive, so refresh picks up new roles.
    */
-  @Column({ name: 'logout_version', type: 'int', default: 0 })
+  @Column({ name: 'logout_version', type: 'integer', default: 0 })
   logoutVersion: number;
 
   @CreateDateColumn({ name: 'created_at' })

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { RawEnv } from '../../src/config/app-config';
@@ -10,8 +10,32 @@ export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6
 
 export type StorageSetup = 'sqlite' | 'postgres+redis';
 
+// Kept on the global object rather than in this module, so a suite that resets its module
+// registry still hands every folder to the one cleanup hook (test/support/cleanup.ts).
+const DIRS = Symbol.for('authswitch.test.dataDirs');
+type WithDirs = typeof globalThis & { [DIRS]?: string[] };
+
+function madeDirs(): string[] {
+  const holder = globalThis as WithDirs;
+  if (!holder[DIRS]) {
+    holder[DIRS] = [];
+    // Outside a test file (Jest's global setup) there is no afterAll: remove them at exit.
+    if (typeof afterAll !== 'function') process.once('exit', removeFreshDataDirs);
+  }
+  return holder[DIRS];
+}
+
+/** A new, empty data folder in the temp dir, removed after the suite by removeFreshDataDirs(). */
 export function freshDataDir(): string {
-  return mkdtempSync(join(tmpdir(), 'authswitch-test-'));
+  const dir = mkdtempSync(join(tmpdir(), 'authswitch-test-'));
+  madeDirs().push(dir);
+  return dir;
+}
+
+/** Removes every folder freshDataDir() has made in this context. */
+export function removeFreshDataDirs(): void {
+  const dirs = madeDirs();
+  for (const dir of dirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 /**
@@ -24,6 +48,8 @@ export function testEnv(setup: StorageSetup, overrides: RawEnv = {}): RawEnv {
     DATA_DIR: freshDataDir(),
     LOG_LEVEL: 'silent',
     LOGIN_MAX_FAILURES_PER_ADDRESS: '10000',
+    // Suites register many users from one address; the registration limit has its own test.
+    REGISTER_MAX_PER_ADDRESS: '100000',
   };
   if (setup === 'postgres+redis') {
     base.DATABASE_URL = TEST_DATABASE_URL;

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -10,14 +10,15 @@ import { join } from 'node:path';
  */
 export class PrivatePostgres {
   private readonly bin: string;
+  private readonly parent: string;
   private readonly dataDir: string;
 
   constructor(readonly port: number) {
     const version = readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a))[0];
     this.bin = `/usr/lib/postgresql/${version}/bin`;
-    const parent = mkdtempSync(join(tmpdir(), 'authswitch-pg-'));
-    chmodSync(parent, 0o777);
-    this.dataDir = join(parent, 'data');
+    this.parent = mkdtempSync(join(tmpdir(), 'authswitch-pg-'));
+    chmodSync(this.parent, 0o777);
+    this.dataDir = join(this.parent, 'data');
   }
 
   get url(): string {
@@ -35,6 +36,16 @@ export class PrivatePostgres {
 
   stop(): void {
     this.asPostgres(`${this.bin}/pg_ctl -D ${this.dataDir} -m immediate -w stop`);
+  }
+
+  /** Stops the server if it runs and deletes its files. */
+  destroy(): void {
+    try {
+      this.stop();
+    } catch {
+      // already stopped
+    }
+    rmSync(this.parent, { recursive: true, force: true });
   }
 
   private asPostgres(command: string): void {
