@@ -1,4 +1,4 @@
-import { Injectable, Logger, UnauthorizedException } from '@nestjs/common';
+import { Injectable, Logger, NotFoundException, UnauthorizedException } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { Principal } from '../common/authenticated-request';
 import { usesJwt, usesSessions, type AuthStrategy } from '../config/route-groups';
@@ -99,12 +99,14 @@ export class AuthService {
 
   /** New roles take effect on the user's very next request: credentials of the old version die. */
   async changeRoles(userId: string, roles: string[]): Promise<PublicUser> {
-    const user = await this.revocation.commit(async (tx) => {
-      const { user, version } = await this.users.setRoles(tx, userId, roles);
-      return { result: user, revocations: version === null ? [] : [{ kind: 'user' as const, subject: userId, version }] };
+    const changed = await this.revocation.commit(async (tx) => {
+      const changed = await this.users.setRoles(tx, userId, roles);
+      const version = changed?.version ?? null;
+      return { result: changed, revocations: version === null ? [] : [{ kind: 'user' as const, subject: userId, version }] };
     });
-    await this.forgetSessions(userId);
-    return toPublicUser(user);
+    if (!changed) throw new NotFoundException('User not found');
+    if (changed.version !== null) await this.forgetSessions(userId);
+    return toPublicUser(changed.user);
   }
 
   /**

@@ -6,7 +6,10 @@ const ATTEMPTS = 3;
 
 // SQLite has one connection, shared by every query runner: two transactions open at once would
 // nest into each other. Its writes are serialized by the file lock anyway, so transactions
-// take turns here, one per data source.
+// take turns here, one per data source. A single statement of another request that runs while
+// a transaction is open joins it; so a transaction body must not fail on purpose once it has
+// started (check first, then open the transaction), and nothing else opens transactions.
+// On PostgreSQL every transaction has a pooled connection of its own.
 const sqliteTurns = new WeakMap<DataSource, Promise<unknown>>();
 
 /**

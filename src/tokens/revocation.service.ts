@@ -206,6 +206,10 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
 
   /** Log positions: remember the ones skipped (a transaction still committing) to read them later. */
   private track(seq: number): void {
+    if (!Number.isSafeInteger(seq)) {
+      this.needFullReload = true;
+      return;
+    }
     if (seq <= this.lastSeq) {
       this.holes.delete(seq);
       return;

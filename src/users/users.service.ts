@@ -1,4 +1,4 @@
-import { ConflictException, Injectable, NotFoundException } from '@nestjs/common';
+import { ConflictException, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { EntityManager, MoreThan, QueryFailedError, Repository } from 'typeorm';
@@ -37,7 +37,10 @@ export class UsersService {
       logoutVersion: 0,
     });
     try {
-      return await this.users.save(user);
+      // A plain INSERT: save() would open a transaction of its own, which on SQLite's single
+      // shared connection could swallow statements of concurrent requests (see inTransaction).
+      await this.users.insert(user);
+      return user;
     } catch (error) {
       // Two registrations racing for one email: the unique index decides.
       if (error instanceof QueryFailedError && /unique|duplicate/i.test(error.message)) throw this.emailTaken();
@@ -59,12 +62,12 @@ export class UsersService {
   /**
    * Sets the roles, inside the caller's transaction. When they change, the credential version
    * moves in the same UPDATE, so no reader can see the new roles with the old version or the
-   * reverse. Returns the user and, if it moved, the new version.
+   * reverse. Returns the user and, if it moved, the new version; null for an unknown user.
    */
-  async setRoles(tx: EntityManager, id: string, roles: string[]): Promise<{ user: User; version: number | null }> {
+  async setRoles(tx: EntityManager, id: string, roles: string[]): Promise<{ user: User; version: number | null } | null> {
     const users = tx.getRepository(User);
     const user = await users.findOneBy({ id });
-    if (!user) throw new NotFoundException('User not found');
+    if (!user) return null;
     const next = [...new Set(roles)];
     const changed = next.length !== user.roles.length || next.some((role) => !user.roles.includes(role));
     if (!changed) return { user, version: null };
@@ -93,8 +96,7 @@ export class UsersService {
       .where('id = :id', { id })
       .execute();
     const user = await users.findOne({ where: { id }, select: { id: true, credentialVersion: true } });
-    if (!user) throw new NotFoundException('User not found');
-    return user.credentialVersion;
+    return user?.credentialVersion ?? 0;
   }
 
   /** Every user whose credential version has ever moved, for the in-process revocation state. */
