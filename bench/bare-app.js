@@ -18,12 +18,18 @@ Get()(HealthController.prototype, 'live', Object.getOwnPropertyDescriptor(Health
 class BareModule {}
 Module({ controllers: [HealthController] })(BareModule);
 
-NestFactory.create(BareModule, { logger: false, bodyParser: false })
+NestFactory.create(BareModule, { logger: false, bodyParser: false, abortOnError: false })
   .then((app) => {
     app.disable('x-powered-by');
     app.set('etag', false);
     app.use(helmet());
     app.use(express.json({ limit: '100kb' }));
-    return app.listen(Number(process.env.PORT), '127.0.0.1');
+    // PORT=0 lets the system pick a free port; bench/run.js reads the real one from this line.
+    return app.listen(Number(process.env.PORT ?? 0), '127.0.0.1');
   })
-  .then(() => console.log('bare app ready'));
+  .then((server) => console.log(`bare app listening on http://127.0.0.1:${server.address().port}`))
+  .catch((error) => {
+    // The logger is off, so say why here: the bench prints this if start-up fails.
+    console.error(`bare app failed to start: ${error && error.stack ? error.stack : error}`);
+    process.exit(1);
+  });

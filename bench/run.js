@@ -12,7 +12,7 @@
 'use strict';
 const { spawn, spawnSync } = require('node:child_process');
 const { generateKeyPairSync, randomBytes, randomUUID } = require('node:crypto');
-const { mkdirSync, mkdtempSync, writeFileSync } = require('node:fs');
+const { mkdirSync, mkdtempSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const { join } = require('node:path');
 const autocannon = require('autocannon');
@@ -47,39 +47,93 @@ function privateKeyPem(kind) {
 }
 
 const children = [];
-process.on('exit', () => children.forEach((child) => child.kill('SIGKILL')));
+const tempDirs = [];
+process.on('exit', () => {
+  children.forEach((child) => child.kill('SIGKILL'));
+  tempDirs.forEach((dir) => rmSync(dir, { recursive: true, force: true }));
+});
+// A signal sent to the bench alone (a CI timeout, `kill PID`) would end it without running the
+// 'exit' handler, leaving its servers running, pinned to core 1, under the next run.
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(1));
 
-/** Starts a server process (pinned to core 1 when taskset exists) and waits until it answers. */
-async function startProcess(label, script, env, port) {
+const LISTENING = /listening on http:\/\/(\[[^\]]+\]|[^\s:/]+):(\d+)/;
+const tail = (text) => (text.length > 8000 ? `…${text.slice(-8000)}` : text);
+
+/**
+ * Starts a server process (pinned to core 1 when taskset exists) on a port the system picks
+ * (PORT=0), and learns that port from the "listening on http://HOST:PORT" line it prints.
+ *
+ * This replaces picking ports from a fixed range and polling /health on them, which once failed
+ * as "did not start" with an empty stderr after 30 s. That loop noticed a dead child only by
+ * its exitCode, which stays null when a signal (the OOM killer, a stray kill) ends it, so such a
+ * child passed for one still starting until the deadline, saying nothing. It also could not
+ * tell whose server answered on the port: a leftover server from an interrupted run holding it
+ * would have been benchmarked in place of the new one. Now the child's own line gives the port,
+ * and any exit, by code or signal, fails at once with everything the child printed.
+ */
+function startProcess(label, script, env) {
   const command = HAS_TASKSET ? 'taskset' : process.execPath;
   const commandArgs = HAS_TASKSET ? ['-c', '1', process.execPath, script] : [script];
-  const child = spawn(command, commandArgs, { cwd: ROOT, env: { ...process.env, ...env, PORT: String(port) }, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.on('data', (chunk) => (stderr += chunk));
+  const child = spawn(command, commandArgs, { cwd: ROOT, env: { ...process.env, ...env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
   children.push(child);
-  const deadline = Date.now() + 30_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`${label} exited: ${stderr.trim()}`);
-    try {
-      const res = await fetch(`http://127.0.0.1:${port}/health`);
-      if (res.ok) return { label, url: `http://127.0.0.1:${port}`, child };
-    } catch {
-      await sleep(100);
-    }
-  }
-  throw new Error(`${label} did not start: ${stderr.trim()}`);
+  let stdout = '';
+  let stderr = '';
+  // Keep reading both pipes for the whole run: a full pipe would block the server.
+  child.stdout.on('data', (chunk) => (stdout = tail(stdout + chunk)));
+  child.stderr.on('data', (chunk) => (stderr = tail(stderr + chunk)));
+  const failure = (why) =>
+    new Error(`${label} ${why}\n--- stdout ---\n${stdout.trim() || '(empty)'}\n--- stderr ---\n${stderr.trim() || '(empty)'}`);
+
+  const started = new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(failure('did not print its listening address within 30 s (still running; killed)'));
+    }, 30_000);
+    child.stdout.on('data', () => {
+      const match = LISTENING.exec(stdout);
+      if (!match) return;
+      clearTimeout(timer);
+      resolve(Number(match[2]));
+    });
+    // 'close' rather than 'exit': by then everything the child wrote has been read.
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      reject(failure(`exited before listening (${signal ? `signal ${signal}` : `exit code ${code}`})`));
+    });
+    child.on('error', (error) => {
+      clearTimeout(timer);
+      reject(failure(`could not be started: ${error.message}`));
+    });
+  });
+
+  return started.then(async (port) => {
+    const url = `http://127.0.0.1:${port}`;
+    // The port is the one this child bound, so /health can only be its own; still check it.
+    const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5000) }).catch((error) => ({ ok: false, status: error.message }));
+    if (!res.ok) throw failure(`listens on ${port} but GET /health answered ${res.status}`);
+    return { label, url, child };
+  });
 }
 
-let nextPort = 3900 + Math.floor(Math.random() * 500);
-async function startAuthSwitch(label, algorithm, prefix) {
+/** Stops a server started by startProcess (SIGTERM: it finishes and exits 0). */
+function stopProcess({ child }) {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  return new Promise((resolve) => {
+    child.once('close', () => resolve());
+    child.kill('SIGTERM');
+  });
+}
+
+async function startAuthSwitch(label, algorithm, prefix, databaseUrl = DATABASE_URL) {
   const dir = mkdtempSync(join(tmpdir(), 'authswitch-bench-'));
+  tempDirs.push(dir);
   const keyFile = join(dir, 'key.pem');
   writeFileSync(keyFile, privateKeyPem(algorithm));
   return startProcess(label, 'dist/main.js', {
     NODE_ENV: 'production',
     HOST: '127.0.0.1',
     DATA_DIR: dir,
-    DATABASE_URL,
+    DATABASE_URL: databaseUrl,
     REDIS_URL,
     REDIS_KEY_PREFIX: prefix,
     SESSION_SECRET: randomBytes(32).toString('hex'),
@@ -87,7 +141,10 @@ async function startAuthSwitch(label, algorithm, prefix) {
     COOKIE_SECURE: 'false',
     LOG_LEVEL: 'error',
     LOGIN_MAX_FAILURES_PER_ADDRESS: '1000000',
-  }, nextPort++);
+    // The login storm sends 50 logins at once to one account; attempts in flight hold a point.
+    LOGIN_MAX_FAILURES_PER_ACCOUNT: '1000000',
+    REGISTER_MAX_PER_ADDRESS: '1000000',
+  });
 }
 
 async function post(url, body, headers = {}) {
@@ -115,29 +172,38 @@ async function main() {
   const es256 = await startAuthSwitch('ES256', 'ES256', `bench:${RUN_ID}:es:`);
   const rs256 = await startAuthSwitch('RS256', 'RS256', `bench:${RUN_ID}:rs:`);
   const eddsa = await startAuthSwitch('EdDSA', 'EdDSA', `bench:${RUN_ID}:ed:`);
-  const bare = await startProcess('bare NestJS', 'bench/bare-app.js', {}, nextPort++);
+  const bare = await startProcess('bare NestJS', 'bench/bare-app.js', {});
 
-  // Then the population: POPULATION revoked jtis and users with moved cut-offs, loaded by a
-  // fourth server at boot (the ones above never see them).
+  // Then the population: POPULATION revoked token ids and POPULATION users whose credential
+  // version has moved, loaded at boot by a fourth server. It has a PostgreSQL schema of its own,
+  // so that the servers above, which read the same revocation log, keep an empty state.
   const loadedPrefix = `bench:${RUN_ID}:loaded:`;
-  log(`seeding ${POPULATION} revoked token ids and ${POPULATION} users' cut-offs`);
-  const expiry = Date.now() + 3600_000;
-  for (let i = 0; i < POPULATION; i += 10_000) {
-    const batch = Array.from({ length: Math.min(10_000, POPULATION - i) }, () => ({ score: expiry, value: randomUUID() }));
-    await redis.zAdd(`${loadedPrefix}revoked-jti`, batch);
-  }
+  const loadedSchema = `bench_${RUN_ID}`;
+  await pg.query(`CREATE SCHEMA ${loadedSchema}`);
+  const loadedUrl = new URL(DATABASE_URL);
+  loadedUrl.searchParams.set('options', `-c search_path=${loadedSchema}`);
+  // A first boot runs the migrations into the schema; the seeded state is loaded by the second.
+  const migrator = await startAuthSwitch('ES256 + revocations (migrating)', 'ES256', loadedPrefix, loadedUrl.toString());
+  await stopProcess(migrator);
+  log(`seeding ${POPULATION} revoked token ids and ${POPULATION} users with moved credential versions`);
+  const now = Date.now();
   await pg.query(
-    `INSERT INTO users (id, email, name, password_hash, roles, tokens_valid_after)
-     SELECT gen_random_uuid()::text, 'bench-${RUN_ID}-' || g || '@example.test', '', 'x', '["user"]', $1
-     FROM generate_series(1, ${POPULATION}) g`,
-    [Date.now()],
+    `INSERT INTO ${loadedSchema}.revocations (kind, subject, version, expires_at, created_at)
+     SELECT 'token', gen_random_uuid()::text, NULL, $1, $2 FROM generate_series(1, ${POPULATION})`,
+    [now + 3600_000, now],
   );
-  const loaded = await startAuthSwitch('ES256 + revocations', 'ES256', loadedPrefix);
+  await pg.query(
+    `INSERT INTO ${loadedSchema}.users (id, email, name, password_hash, roles, credential_version, logout_version)
+     SELECT gen_random_uuid()::text, 'bench-${RUN_ID}-' || g || '@example.test', '', 'x', '["user"]', 1, 1
+     FROM generate_series(1, ${POPULATION}) g`,
+  );
+  const loaded = await startAuthSwitch('ES256 + revocations', 'ES256', loadedPrefix, loadedUrl.toString());
 
   // One user, logged in on every server.
   const email = `bench-${RUN_ID}@example.test`;
   const password = 'benchmark password';
   await post(`${es256.url}/auth/register`, { email, password, name: 'Bench' });
+  await post(`${loaded.url}/auth/register`, { email, password, name: 'Bench' });
   const tokenFor = async (server) => (await post(`${server.url}/api/auth/login`, { email, password })).body;
   const tokens = { es256: await tokenFor(es256), rs256: await tokenFor(rs256), eddsa: await tokenFor(eddsa), loaded: await tokenFor(loaded) };
   const sessionLogin = await post(`${es256.url}/web/auth/login`, { email, password });
@@ -151,7 +217,7 @@ async function main() {
     { key: 'jwt-es256', label: 'GET /api/me, JWT ES256', url: `${es256.url}/api/me`, headers: bearer(tokens.es256) },
     { key: 'jwt-rs256', label: 'GET /api/me, JWT RS256', url: `${rs256.url}/api/me`, headers: bearer(tokens.rs256) },
     { key: 'jwt-eddsa', label: 'GET /api/me, JWT EdDSA', url: `${eddsa.url}/api/me`, headers: bearer(tokens.eddsa) },
-    { key: 'jwt-loaded', label: `GET /api/me, JWT ES256, ${POPULATION} revocations + cut-offs`, url: `${loaded.url}/api/me`, headers: bearer(tokens.loaded) },
+    { key: 'jwt-loaded', label: `GET /api/me, JWT ES256, ${POPULATION} revocations + user versions`, url: `${loaded.url}/api/me`, headers: bearer(tokens.loaded) },
   ];
   // The revocation checks (jti denylist and per-user cut-off) are always on; the "loaded"
   // server holds the population, the others an empty state. Public routes of the loaded
@@ -237,6 +303,7 @@ async function main() {
     } while (cursor !== '0');
   }
   await pg.query(`DELETE FROM users WHERE email LIKE 'bench-${RUN_ID}%'`);
+  await pg.query(`DROP SCHEMA ${loadedSchema} CASCADE`);
   await redis.close();
   await pg.end();
 

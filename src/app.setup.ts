@@ -1,6 +1,7 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express, { NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
+import { answerClientErrorsAsJson } from './common/client-error';
 import { sendError } from './common/error-response';
 import { AppConfig } from './config/app-config';
 import { APP_CONFIG } from './config/config.module';
@@ -17,8 +18,13 @@ export function configureApp(app: NestExpressApplication): NestExpressApplicatio
   app.set('trust proxy', config.trustProxy);
   app.use(helmet());
   app.use(express.json({ limit: config.bodyLimit }));
+  // HTML forms (the pages' POST routes only: the API keeps its JSON-only bodies).
+  app.use(['/login', '/register', '/logout'], express.urlencoded({ extended: false, limit: config.bodyLimit }));
   app.use(bodyErrors);
-  app.enableShutdownHooks();
+  // Oversized headers and unparsable requests never reach Express; answer them in our shape too.
+  answerClientErrorsAsJson(app.getHttpServer());
+  // No enableShutdownHooks(): main.ts handles SIGTERM/SIGINT itself (Nest's hook re-raises the
+  // signal after closing, so the process never exits 0), and the tests close their apps.
   return app;
 }
 

@@ -1,7 +1,9 @@
 import 'reflect-metadata';
-import { LogLevel } from '@nestjs/common';
+import { Logger, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
+import type { AddressInfo, Socket } from 'node:net';
+import type { Server, ServerResponse } from 'node:http';
 import { AppModule } from './app.module';
 import { configureApp } from './app.setup';
 import { AppConfig } from './config/app-config';
@@ -30,12 +32,98 @@ async function bootstrap(): Promise<void> {
     logger: loggerLevels(config.logLevel),
   });
   configureApp(app);
-  await app.listen(config.port, config.host);
+  handleShutdownSignals(app);
+  const server = (await app.listen(config.port, config.host)) as Server;
+  // With PORT=0 the system picks the port: print the one actually bound (the bench reads it).
+  const { port } = server.address() as AddressInfo;
+  const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const groups = [...config.routeGroups].map(([group, strategy]) => `${group}=${strategy}`).join(',');
   console.log(
-    `AuthSwitch listening on http://${config.host}:${config.port} (groups ${groups}; ` +
+    `AuthSwitch listening on http://${host}:${port} (groups ${groups}; ` +
       `database ${config.database.type}; sessions in ${config.redis ? 'redis' : 'the database'})`,
   );
+  warnAboutInsecureTransport(config);
+}
+
+/**
+ * Express sets `secure` cookies only on requests it believes arrived over TLS. This server speaks
+ * plain HTTP, so without a trusted TLS proxy the session cookie is never set (or, via a proxy
+ * Express does not trust, never sent back): logins answer 200 but no session sticks.
+ */
+function warnAboutInsecureTransport(config: AppConfig): void {
+  const proxyTrusted = config.trustProxy !== false && config.trustProxy !== 0;
+  if (!config.session.secureCookie || proxyTrusted) return;
+  new Logger('AuthSwitch').warn(
+    'Session cookies are Secure but no proxy is trusted: browsers reaching this server over plain HTTP ' +
+      'will not get the session cookie back, so logins seem to succeed but no session sticks. ' +
+      'Serve over HTTPS through a TLS proxy and set TRUST_PROXY, or set COOKIE_SECURE=false for local HTTP only.',
+  );
+}
+
+const SHUTDOWN_LIMIT_MS = 10_000;
+
+/**
+ * SIGTERM/SIGINT: stop accepting connections, let requests in flight finish, close the stores,
+ * exit 0. Replaces Nest's enableShutdownHooks(), which re-sends the signal to the process once
+ * closed, so that it dies by the signal instead of exiting 0.
+ */
+function handleShutdownSignals(app: NestExpressApplication): void {
+  // Open connections, so that responses in flight at shutdown can be told to close theirs.
+  // Tracked per connection, not per request: nothing is added to the request path.
+  const connections = new Set<Socket>();
+  (app.getHttpServer() as Server).on('connection', (socket: Socket) => {
+    connections.add(socket);
+    socket.once('close', () => connections.delete(socket));
+  });
+  let closing = false;
+  const shutdown = (signal: NodeJS.Signals) => {
+    if (closing) {
+      console.error(`${signal} again: exiting without waiting for the shutdown to finish`);
+      process.exit(1);
+    }
+    closing = true;
+    const timer = setTimeout(() => {
+      console.error(`Shutdown after ${signal} took more than ${SHUTDOWN_LIMIT_MS / 1000} s; exiting anyway`);
+      process.exit(1);
+    }, SHUTDOWN_LIMIT_MS);
+    timer.unref();
+    closeGracefully(app, connections).then(
+      () => process.exit(0),
+      (error: unknown) => {
+        console.error(`Shutdown failed: ${error instanceof Error ? error.message : String(error)}`);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+}
+
+async function closeGracefully(app: NestExpressApplication, connections: Set<Socket>): Promise<void> {
+  const server = app.getHttpServer() as Server;
+  // Stop listening at once; app.close() would first run the modules' destroy hooks. What is
+  // still answered gets `Connection: close`, so that a client (or a load balancer) does not
+  // send its next request on a connection we are about to drop: requests already in flight
+  // and those arriving on kept-alive connections before they are closed.
+  server.prependListener('request', (_req, res: ServerResponse) => res.setHeader('Connection', 'close'));
+  for (const socket of connections) {
+    // `_httpMessage` is the response under way on that socket: Node's own field, which its
+    // default clientError handler reads as well. There is no public way to reach it.
+    const res = (socket as Socket & { _httpMessage?: ServerResponse })._httpMessage;
+    if (res && !res.headersSent) res.setHeader('Connection', 'close');
+  }
+  const drained = new Promise<void>((resolve) => server.close(() => resolve()));
+  // server.close() drops only the connections idle at that moment. One whose response had
+  // already started keeps alive after it; drop those as they fall idle, rather than waiting
+  // for the keep-alive timeout.
+  const sweeper = setInterval(() => server.closeIdleConnections(), 50);
+  try {
+    await drained;
+  } finally {
+    clearInterval(sweeper);
+  }
+  // Then Nest's shutdown hooks close Redis and the database connections.
+  await app.close();
 }
 
 bootstrap().catch((error: unknown) => {

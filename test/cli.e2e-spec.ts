@@ -25,11 +25,6 @@ function run(command: string, args: string[], env: Record<string, string>) {
 
 // The operator's side: the CLI and start-up errors, through the real built entry points.
 describe('CLI and start-up', () => {
-  beforeAll(() => {
-    const build = run('npm', ['run', 'build', '--silent'], {});
-    expect(build.code).toBe(0);
-  });
-
   it('users:create creates the first admin, who can then log in on the same database', async () => {
     const dataDir = freshDataDir();
     const email = uniqueEmail('first-admin');

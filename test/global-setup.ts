@@ -1,4 +1,6 @@
 import 'reflect-metadata';
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import { createClient } from 'redis';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../src/config/app-config';
@@ -6,11 +8,14 @@ import { buildDataSourceOptions } from '../src/database/data-source-options';
 import { freshDataDir, TEST_DATABASE_URL, TEST_REDIS_URL } from './support/environments';
 
 /**
- * Runs once before all suites: checks that the servers the e2e tests need are up (they are
+ * Runs once before all suites: builds dist/, checks that the servers the e2e tests need are up (they are
  * never mocked), and gives PostgreSQL a clean schema migrated once, so that parallel suites
  * do not race to create tables.
  */
 export default async function globalSetup(): Promise<void> {
+  // Suites that spawn the real server (CLI, start-up, shutdown, clock skew) run dist/: build it
+  // once here, rather than in each suite, where two parallel builds would race.
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: join(__dirname, '..'), stdio: 'inherit', timeout: 180_000 });
   const redis = createClient({ url: TEST_REDIS_URL, socket: { connectTimeout: 2000, reconnectStrategy: false } });
   redis.on('error', () => undefined);
   try {

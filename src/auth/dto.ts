@@ -1,28 +1,47 @@
-import { IsOptional, IsString, MaxLength, MinLength } from 'class-validator';
+import { IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
+import { Checks, NoNulCharacters, Required } from '../common/validation';
+
+// Checks(...) runs the constraints in the order listed, and the global ValidationPipe reports
+// only the first failure per field: presence, then type, then content, then size.
 
 export class LoginDto {
-  @IsString()
-  @MinLength(1)
-  @MaxLength(320)
+  @Checks(
+    Required('email'),
+    IsString({ message: 'email must be a string' }),
+    NoNulCharacters(),
+    IsNotEmpty({ message: 'email must not be empty' }),
+    MaxLength(320, { message: 'email must be at most 320 characters' }),
+  )
   email: string;
 
   // Bounded so that nobody can make the server hash megabytes; longer never matches anyway.
-  @IsString()
-  @MinLength(1)
-  @MaxLength(1024)
+  @Checks(
+    Required('password'),
+    IsString({ message: 'password must be a string' }),
+    NoNulCharacters(),
+    IsNotEmpty({ message: 'password must not be empty' }),
+    MaxLength(1024, { message: 'password must be at most 1024 characters' }),
+  )
   password: string;
 }
 
 export class RefreshDto {
-  @IsString()
-  @MinLength(1)
-  @MaxLength(512)
+  @Checks(
+    Required('refresh_token'),
+    IsString({ message: 'refresh_token must be a string' }),
+    NoNulCharacters(),
+    IsNotEmpty({ message: 'refresh_token must not be empty' }),
+    MaxLength(512, { message: 'refresh_token must be at most 512 characters' }),
+  )
   refresh_token: string;
 }
 
 export class LogoutDto {
-  @IsOptional()
-  @IsString()
-  @MaxLength(512)
+  @Checks(
+    IsOptional(),
+    IsString({ message: 'refresh_token must be a string' }),
+    NoNulCharacters(),
+    MaxLength(512, { message: 'refresh_token must be at most 512 characters' }),
+  )
   refresh_token?: string;
 }

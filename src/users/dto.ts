@@ -1,34 +1,52 @@
 import { Transform } from 'class-transformer';
-import { ArrayMaxSize, ArrayMinSize, IsArray, IsEmail, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
+import { ArrayMaxSize, IsArray, IsEmail, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
+import { Checks, NoNulCharacters, Required } from '../common/validation';
 
 const trimLower = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim().toLowerCase() : value);
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 
+// Checks(...) runs the constraints in the order listed; the API reports the first failure per
+// field (stopAtFirstError), the CLI all of them.
+
 export class RegisterDto {
   @Transform(trimLower)
-  @IsString()
-  @MaxLength(320)
-  @IsEmail({}, { message: 'email must be a valid email address' })
+  @Checks(
+    Required('email'),
+    IsString({ message: 'email must be a string' }),
+    NoNulCharacters(),
+    MaxLength(320, { message: 'email must be at most 320 characters' }),
+    IsEmail({}, { message: 'email must be a valid email address' }),
+  )
   email: string;
 
-  @IsString()
-  @Length(8, 256, { message: 'password must be 8 to 256 characters' })
+  @Checks(
+    Required('password'),
+    IsString({ message: 'password must be a string' }),
+    NoNulCharacters(),
+    Length(8, 256, { message: 'password must be 8 to 256 characters' }),
+  )
   password: string;
 
-  @IsOptional()
   @Transform(trim)
-  @IsString()
-  @MaxLength(100)
+  @Checks(
+    IsOptional(),
+    IsString({ message: 'name must be a string' }),
+    NoNulCharacters(),
+    MaxLength(100, { message: 'name must be at most 100 characters' }),
+  )
   name?: string;
 }
 
 export const ROLE_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 
 export class SetRolesDto {
-  @IsArray()
-  @ArrayMinSize(0)
-  @ArrayMaxSize(20)
-  @IsString({ each: true })
-  @Matches(ROLE_NAME, { each: true, message: 'each role must be a lower-case name of at most 32 characters' })
+  @Checks(
+    Required('roles'),
+    IsArray({ message: 'roles must be an array' }),
+    ArrayMaxSize(20, { message: 'roles must contain at most 20 entries' }),
+    IsString({ each: true, message: 'each role must be a string' }),
+    NoNulCharacters({ each: true, message: 'roles must not contain NUL characters' }),
+    Matches(ROLE_NAME, { each: true, message: 'each role must be a lower-case name of at most 32 characters' }),
+  )
   roles: string[];
 }

@@ -1,0 +1,40 @@
+import { IsDefined, ValidateBy, ValidationOptions } from 'class-validator';
+
+/**
+ * Applies property decorators so that class-validator checks them in the order written.
+ *
+ * Stacked decorators are evaluated bottom-up, and class-validator runs a property's constraints
+ * in the order they were registered. With the global `stopAtFirstError`, only the first failure
+ * is reported, so a stack written top-down ("is a string", then "at most 320 characters") would
+ * answer a missing field with the length message. Listing the checks here avoids that trap.
+ */
+export function Checks(...decorators: PropertyDecorator[]): PropertyDecorator {
+  return (target, propertyKey) => {
+    for (const decorator of decorators) decorator(target, propertyKey);
+  };
+}
+
+/** Missing or null. class-validator always runs IsDefined before the other constraints. */
+export function Required(field: string): PropertyDecorator {
+  return IsDefined({ message: `${field} is required` });
+}
+
+export const NO_NUL = 'noNulCharacters';
+
+/**
+ * Refuses strings holding U+0000. PostgreSQL cannot store NUL in text columns and the driver
+ * fails the query (a 500); no legitimate email, name, password or token contains one.
+ * Non-strings pass: the type is someone else's check.
+ */
+export function NoNulCharacters(options?: ValidationOptions): PropertyDecorator {
+  return ValidateBy(
+    {
+      name: NO_NUL,
+      validator: {
+        validate: (value: unknown) => typeof value !== 'string' || !value.includes('\u0000'),
+        defaultMessage: (args) => `${args?.property ?? 'value'} must not contain NUL characters`,
+      },
+    },
+    options,
+  );
+}
