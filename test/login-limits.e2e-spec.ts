@@ -49,3 +49,33 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('login limits (%s)', (
     await attempt(user.email, user.password, from).expect(200);
   });
 });
+
+// Registrations are limited per client address; the 409 for a taken email stays as it is.
+describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('registration limit (%s)', (setup) => {
+  let t: TestApp;
+
+  beforeAll(async () => {
+    t = await startApp(setup, { TRUST_PROXY: '1', REGISTER_MAX_PER_ADDRESS: '5', REGISTER_WINDOW_SECONDS: '60' });
+  });
+  afterAll(() => t.close());
+
+  const register = (email: string, from: string) =>
+    t.http().post('/auth/register').set('X-Forwarded-For', from).send({ email, password: 'password123' });
+
+  it('creates at most the limit of a parallel burst from one address, then answers 429 with Retry-After', async () => {
+    const from = '192.0.2.10';
+    const results = await Promise.all(Array.from({ length: 20 }, (_, i) => register(`burst${i}.${Date.now()}@example.test`, from)));
+    expect(results.filter((res) => res.status === 201)).toHaveLength(5);
+    const refused = results.filter((res) => res.status === 429);
+    expect(refused).toHaveLength(15);
+    expectErrorShape(refused[0].body, 429);
+    expect(Number(refused[0].headers['retry-after'])).toBeGreaterThan(0);
+    await register(`other.${Date.now()}@example.test`, '192.0.2.11').expect(201);
+  });
+
+  it('still answers 409 for an email already registered, within the limit', async () => {
+    const email = `taken.${Date.now()}@example.test`;
+    await register(email, '192.0.2.20').expect(201);
+    expectErrorShape((await register(email.toUpperCase(), '192.0.2.20').expect(409)).body, 409);
+  });
+});
