@@ -2,7 +2,8 @@ import { createClient } from 'redis';
 import { cookiePair, sessionCookie } from './support/contract-suite';
 import { freshDataDir, StorageSetup, testEnv } from './support/environments';
 import { freePort, PrivateRedis } from './support/redis-server';
-import { startApp, startAppWithEnv, TestApp } from './support/test-app';
+import { appOnPrivateRedis, startApp, startAppWithEnv, TestApp } from './support/test-app';
+import { eventually, sleep } from './support/waiting';
 
 /*
  * The contract's promises under parallel requests and partial failures. Each race is fired
@@ -12,7 +13,6 @@ import { startApp, startAppWithEnv, TestApp } from './support/test-app';
 
 type Pair = { access_token: string; refresh_token: string };
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 async function jwtLogin(app: TestApp, email: string, password: string): Promise<Pair> {
   return (await app.http().post('/api/auth/login').send({ email, password }).expect(200)).body as Pair;
@@ -22,16 +22,6 @@ const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
 
 async function meStatus(app: TestApp, token: string): Promise<number> {
   return (await app.http().get('/api/me').set(bearer(token))).status;
-}
-
-/** Polls until the check holds; every intermediate answer must still be acceptable. */
-async function eventually(check: () => Promise<boolean>, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await sleep(50);
-  }
-  throw new Error('condition not met in time');
 }
 
 /** One app, or two instances of one deployment (same database, Redis and secrets). */
@@ -271,20 +261,10 @@ describe('a revocation whose broadcast is refused (Redis ACL denies PUBLISH)', (
 });
 
 describe('reuse detected while Redis is down', () => {
-  let redis: PrivateRedis;
-  let t: TestApp;
-
-  beforeAll(async () => {
-    redis = new PrivateRedis(await freePort());
-    await redis.start();
-    t = await startAppWithEnv(testEnv('postgres+redis', { REDIS_URL: redis.url }));
-  });
-  afterAll(async () => {
-    await t?.close();
-    await redis.stop();
-  });
+  const env = appOnPrivateRedis();
 
   it('still revokes the family, and its tokens stay dead once Redis is back', async () => {
+    const { app: t, redis } = env;
     const user = await t.createUser();
     const first = await jwtLogin(t, user.email, user.password);
     const second = (await t.http().post('/api/auth/refresh').send({ refresh_token: first.refresh_token }).expect(200)).body as Pair;

@@ -1,9 +1,8 @@
 import { Browser, chromium } from 'playwright-core';
 import { createClient } from 'redis';
 import { cookiePair, sessionCookie } from './support/contract-suite';
-import { StorageSetup, testEnv, TEST_REDIS_URL } from './support/environments';
-import { freePort, PrivateRedis } from './support/redis-server';
-import { startApp, startAppWithEnv, TestApp, uniqueEmail } from './support/test-app';
+import { StorageSetup, TEST_REDIS_URL } from './support/environments';
+import { appOnPrivateRedis, startApp, TestApp, uniqueEmail } from './support/test-app';
 
 // The pages' forms as a browser without scripts sends them: application/x-www-form-urlencoded
 // POSTs to the page routes, answered with 303 or the form again, in HTML.
@@ -238,20 +237,10 @@ describe('form pages without scripts: markup and refusals (sqlite)', () => {
 
 // A real outage: the login counters live in a private Redis that the test stops.
 describe('form pages when a store is down', () => {
-  let redis: PrivateRedis;
-  let t: TestApp;
-
-  beforeAll(async () => {
-    redis = new PrivateRedis(await freePort());
-    await redis.start();
-    t = await startAppWithEnv(testEnv('postgres+redis', { REDIS_URL: redis.url }));
-  });
-  afterAll(async () => {
-    await t?.close();
-    await redis.stop();
-  });
+  const env = appOnPrivateRedis();
 
   it('answers 503 in HTML and never echoes the password', async () => {
+    const { app: t, redis } = env;
     const user = await t.createUser({ password: PASSWORD });
     await redis.stop();
     const login = await t.http().post('/login').type('form').send({ email: user.email, password: PASSWORD }).expect(503);

@@ -1,34 +1,16 @@
 import { cookiePair, expectErrorShape, sessionCookie } from './support/contract-suite';
 import { freshDataDir, testEnv, TEST_REDIS_URL } from './support/environments';
 import { PrivatePostgres } from './support/postgres-server';
-import { freePort, PrivateRedis } from './support/redis-server';
-import { startAppWithEnv, TestApp } from './support/test-app';
-
-async function eventually(check: () => Promise<boolean>, timeoutMs = 8000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('condition not met in time');
-}
+import { freePort } from './support/redis-server';
+import { appOnPrivateRedis, startAppWithEnv, TestApp } from './support/test-app';
+import { eventually } from './support/waiting';
 
 // A store that stops answering must never let a request through unauthenticated: 503.
 describe('when Redis goes down', () => {
-  let redis: PrivateRedis;
-  let t: TestApp;
-
-  beforeAll(async () => {
-    redis = new PrivateRedis(await freePort());
-    await redis.start();
-    t = await startAppWithEnv(testEnv('postgres+redis', { REDIS_URL: redis.url }));
-  });
-  afterAll(async () => {
-    await t?.close();
-    await redis.stop();
-  });
+  const env = appOnPrivateRedis();
 
   it('answers 503 on protected routes, keeps public ones up, and recovers', async () => {
+    const { app: t, redis } = env;
     const user = await t.createUser();
     const tokens = (await t.http().post('/api/auth/login').send({ email: user.email, password: user.password }).expect(200)).body;
     const browser = await t.http().post('/web/auth/login').send({ email: user.email, password: user.password }).expect(200);

@@ -8,6 +8,7 @@ import { AppConfig, loadConfig, RawEnv } from '../../src/config/app-config';
 import { APP_CONFIG } from '../../src/config/config.module';
 import { UsersService } from '../../src/users/users.service';
 import { StorageSetup, testEnv } from './environments';
+import { freePort, PrivateRedis } from './redis-server';
 
 export interface TestApp {
   app: NestExpressApplication;
@@ -52,4 +53,22 @@ export async function startAppWithEnv(env: RawEnv): Promise<TestApp> {
     },
     close: () => app.close(),
   };
+}
+
+/**
+ * Registers hooks that boot an app (PostgreSQL + Redis) on a redis-server of its own, which the
+ * test may stop and start again without disturbing other suites. Read the fields inside tests.
+ */
+export function appOnPrivateRedis(overrides: RawEnv = {}): { redis: PrivateRedis; app: TestApp } {
+  const context = {} as { redis: PrivateRedis; app: TestApp };
+  beforeAll(async () => {
+    context.redis = new PrivateRedis(await freePort());
+    await context.redis.start();
+    context.app = await startAppWithEnv(testEnv('postgres+redis', { REDIS_URL: context.redis.url, ...overrides }));
+  });
+  afterAll(async () => {
+    await context.app?.close();
+    await context.redis?.stop();
+  });
+  return context;
 }
