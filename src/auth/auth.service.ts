@@ -37,10 +37,10 @@ export class AuthService {
    */
   async verifyLogin(email: string, password: string, address: string): Promise<User> {
     const account = normalizeEmail(email);
-    await this.limiter.takeLoginAttempt(account, address);
+    const attempt = await this.limiter.takeLoginAttempt(account, address);
     const user = await this.users.verifyCredentials(account, password);
     if (!user) throw new UnauthorizedException('Invalid credentials');
-    await this.limiter.forgiveLogin(account, address);
+    await this.limiter.forgiveLogin(attempt);
     return user;
   }
 

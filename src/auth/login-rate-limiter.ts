@@ -1,12 +1,33 @@
 import { HttpException, HttpStatus, Inject, Injectable, OnModuleInit } from '@nestjs/common';
+import { performance } from 'node:perf_hooks';
 import { RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { StoreUnavailableError } from '../common/store-unavailable.error';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
-import { RedisService } from '../redis/redis.service';
+import { RedisClient, RedisService } from '../redis/redis.service';
 
-/** A point taken from one counter, to be given back if the attempt turns out not to count. */
-type Taken = { limiter: RateLimiterAbstract; key: string };
+type Counter = { limiter: RateLimiterAbstract; key: string };
+/** A point taken from one counter, and when (monotonic ms) the window it was taken in ends. */
+type Taken = Counter & { windowEndsAt: number };
+
+/** The points one login attempt took; given back if the attempt succeeds. */
+export interface LoginAttempt {
+  readonly taken: readonly Taken[];
+}
+
+/**
+ * Gives one point back, only to the window it was taken from and never below zero: once that
+ * window has ended, the key is gone or belongs to a newer window (whose TTL is then longer
+ * than what was left of ours), and nothing is given back.
+ */
+const GIVE_BACK_SCRIPT = `
+local value = tonumber(redis.call('GET', KEYS[1]) or '0')
+if value <= 0 then return 0 end
+if redis.call('PTTL', KEYS[1]) > tonumber(ARGV[1]) then return 0 end
+redis.call('DECR', KEYS[1])
+return 1`;
+/** Slack for the round trip between taking the point and giving it back. */
+const GIVE_BACK_SLACK_MS = 1000;
 
 /**
  * Attempt limits: failed logins per account and per client address, and registrations per
@@ -23,6 +44,7 @@ export class LoginRateLimiter implements OnModuleInit {
   private byAccount!: RateLimiterAbstract;
   private byAddress!: RateLimiterAbstract;
   private registrations!: RateLimiterAbstract;
+  private redisClient: RedisClient | null = null;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -32,8 +54,9 @@ export class LoginRateLimiter implements OnModuleInit {
   async onModuleInit(): Promise<void> {
     const make = async (name: string, points: number, duration: number): Promise<RateLimiterAbstract> => {
       if (!this.redis.enabled) return new RateLimiterMemory({ keyPrefix: name, points, duration });
+      this.redisClient = await this.redis.client();
       return new RateLimiterRedis({
-        storeClient: await this.redis.client(),
+        storeClient: this.redisClient,
         useRedisPackage: true,
         keyPrefix: `${this.redis.keyPrefix}login-fail:${name}`,
         points,
@@ -50,18 +73,19 @@ export class LoginRateLimiter implements OnModuleInit {
   /**
    * Counts a login attempt against the account and the address before the password is checked.
    * Throws 429 (with Retry-After) once either limit is passed, 503 if the counters cannot be
-   * reached. Call `forgiveLogin` when the attempt succeeds.
+   * reached. Give the attempt to `forgiveLogin` when it succeeds.
    */
-  async takeLoginAttempt(account: string, address: string): Promise<void> {
-    await this.take('Too many failed login attempts; try again later', [
+  async takeLoginAttempt(account: string, address: string): Promise<LoginAttempt> {
+    const taken = await this.take('Too many failed login attempts; try again later', [
       { limiter: this.byAccount, key: account },
       { limiter: this.byAddress, key: address },
     ]);
+    return { taken };
   }
 
   /** A successful login does not count: its points are given back. */
-  async forgiveLogin(account: string, address: string): Promise<void> {
-    await this.guard(() => Promise.all([this.byAccount.reward(account, 1), this.byAddress.reward(address, 1)]));
+  async forgiveLogin(attempt: LoginAttempt): Promise<void> {
+    await this.guard(() => this.giveBack(attempt.taken));
   }
 
   /** Counts a registration from this address; 429 beyond the limit. */
@@ -69,19 +93,41 @@ export class LoginRateLimiter implements OnModuleInit {
     await this.take('Too many registrations from this address; try again later', [{ limiter: this.registrations, key: address }]);
   }
 
-  private async take(refusal: string, counters: Taken[]): Promise<void> {
+  private async take(refusal: string, counters: Counter[]): Promise<Taken[]> {
     const results = await Promise.allSettled(counters.map(({ limiter, key }) => limiter.consume(key, 1)));
+    const now = performance.now();
+    const taken: Taken[] = [];
+    results.forEach((result, index) => {
+      if (result.status === 'fulfilled') taken.push({ ...counters[index], windowEndsAt: now + result.value.msBeforeNext });
+    });
     const refused = results.flatMap((result) => (result.status === 'rejected' && result.reason instanceof RateLimiterRes ? [result.reason] : []));
     const failed = results.find((result) => result.status === 'rejected' && !(result.reason instanceof RateLimiterRes));
-    if (!failed && refused.length === 0) return;
+    if (!failed && refused.length === 0) return taken;
     // The attempt is refused before it does anything: give back the points the other counters took.
-    await Promise.allSettled(
-      counters.filter((_, index) => results[index].status === 'fulfilled').map(({ limiter, key }) => limiter.reward(key, 1)),
-    );
+    await this.giveBack(taken).catch(() => undefined);
     // Without the counters we cannot tell a brute-force attack apart: refuse, do not guess.
     if (failed) throw new StoreUnavailableError('redis', (failed as PromiseRejectedResult).reason);
     const wait = Math.max(...refused.map((res) => res.msBeforeNext));
     throw new TooManyAttempts(refusal, Math.max(1, Math.ceil(wait / 1000)));
+  }
+
+  /**
+   * Gives points back within the window they were taken in, never into the next one: a refund
+   * that landed after the window rolled over would start the new window below zero, and an
+   * attacker could bank guesses that way.
+   */
+  private async giveBack(taken: readonly Taken[]): Promise<void> {
+    await Promise.all(
+      taken.map(async ({ limiter, key, windowEndsAt }) => {
+        const left = windowEndsAt - performance.now();
+        if (!this.redisClient) {
+          // In memory the check and the decrement run in one synchronous step.
+          if (left > 5) await limiter.reward(key, 1);
+          return;
+        }
+        await this.redisClient.eval(GIVE_BACK_SCRIPT, { keys: [limiter.getKey(key)], arguments: [String(Math.max(0, Math.round(left)) + GIVE_BACK_SLACK_MS)] });
+      }),
+    );
   }
 
   private async guard<T>(operation: () => Promise<T>): Promise<T> {

@@ -7,6 +7,7 @@ describe('isConnectionError', () => {
     ['an error object from another realm', { code: 'ECONNRESET', message: 'socket hang up' }],
     ['PostgreSQL shutting down', { code: '57P01', message: 'terminating connection due to administrator command' }],
     ['a pool whose connection died', new Error('Connection terminated unexpectedly')],
+    ['a pool with no free connection in time', new Error('timeout exceeded when trying to connect')],
     ['node-redis with its socket closed', Object.assign(new Error('The client is closed'), { name: 'ClientClosedError' })],
     ['several addresses, all refused', new AggregateError([{ code: 'ECONNREFUSED' }, { code: 'ECONNREFUSED' }], 'connect failed')],
   ])('is true for %s', (_label, error) => {

@@ -27,5 +27,9 @@ export function isConnectionError(error: unknown): boolean {
   // An AggregateError (several addresses tried) is a connection error when its parts are.
   const parts = (error as { errors?: unknown }).errors;
   if (Array.isArray(parts) && parts.length > 0 && parts.every(isConnectionError)) return true;
-  return typeof message === 'string' && /Connection terminated|connection timeout|The client is closed|Driver not Connected/i.test(message);
+  // "timeout exceeded when trying to connect": pg-pool waited in vain for a free connection.
+  return (
+    typeof message === 'string' &&
+    /Connection terminated|connection timeout|The client is closed|Driver not Connected|timeout exceeded when trying to connect/i.test(message)
+  );
 }

@@ -14,14 +14,10 @@ function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
-/**
- * How long a family revocation is remembered beyond the access-token lifetime. It covers an
- * access token signed by a refresh that spent its token just before the revocation (see
- * SPEND_DEADLINE_MS) and clocks that differ between instances.
- */
-const FAMILY_REVOCATION_MARGIN_MS = 5 * 60_000;
 /** A refresh that took longer than this between spending its token and signing is refused. */
 export const SPEND_DEADLINE_MS = 30_000;
+/** Clocks of different instances may differ by this much (beyond the verifier's tolerance). */
+const CLOCK_MARGIN_MS = 5 * 60_000;
 
 /** What a spent refresh token vouches for: the user as read after spending it, and its family. */
 export interface SpentRefreshToken {
@@ -85,10 +81,19 @@ export class RefreshTokenService {
       throw this.invalid();
     }
     if (record.expiresAt <= now) throw this.invalid();
-    const [family, user] = await Promise.all([this.families.findOneBy({ id: record.familyId }), this.users.findById(record.userId)]);
-    if (!family || !user || !this.isAlive(family, user)) throw this.invalid();
-    await this.families.update({ id: family.id }, { lastUsedAt: now });
-    return { user, familyId: family.id, spentAt: now };
+    const user = await this.userOfLiveFamily(record.familyId, record.userId);
+    if (!user) throw this.invalid();
+    await this.families.update({ id: record.familyId }, { lastUsedAt: now });
+    return { user, familyId: record.familyId, spentAt: now };
+  }
+
+  /**
+   * The user as stored now, if the family is still alive: not revoked, and started at or after
+   * the user's last logout-all. Null otherwise.
+   */
+  async userOfLiveFamily(familyId: string, userId: string): Promise<User | null> {
+    const [family, user] = await Promise.all([this.families.findOneBy({ id: familyId }), this.users.findById(userId)]);
+    return family && user && this.isAlive(family, user) ? user : null;
   }
 
   /** Revokes the family of a token if it belongs to this user; unknown tokens are ignored. */
@@ -103,7 +108,11 @@ export class RefreshTokenService {
    * by the user version that logout-all raised).
    */
   async revokeFamily(familyId: string): Promise<void> {
-    const expiresAt = Date.now() + this.config.jwt.accessTokenTtlSeconds * 1000 + FAMILY_REVOCATION_MARGIN_MS;
+    // Remembered as long as an access token of the family could be accepted: one signed by a
+    // refresh that spent its token just before now (within SPEND_DEADLINE_MS), lives its full
+    // lifetime plus the verifier's tolerance, on a clock that may differ from ours.
+    const { accessTokenTtlSeconds, clockToleranceSeconds } = this.config.jwt;
+    const expiresAt = Date.now() + SPEND_DEADLINE_MS + (accessTokenTtlSeconds + clockToleranceSeconds) * 1000 + CLOCK_MARGIN_MS;
     await this.revocation.commit(async (tx) => {
       const revoked = await tx.getRepository(RefreshFamily).update({ id: familyId, revokedAt: IsNull() }, { revokedAt: Date.now() });
       return { result: undefined, revocations: revoked.affected ? [{ kind: 'family' as const, subject: familyId, expiresAt }] : [] };

@@ -4,6 +4,7 @@ import { performance } from 'node:perf_hooks';
 import { Brackets, DataSource, EntityManager, In, LessThan, MoreThan, Repository } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
+import { StoreUnavailableError } from '../common/store-unavailable.error';
 import { inTransaction } from '../database/transactions';
 import { RedisClient, RedisService } from '../redis/redis.service';
 import { UsersService } from '../users/users.service';
@@ -38,7 +39,13 @@ const USER_EVENT_RETENTION_MS = 24 * 3600_000;
 const HOLE_PATIENCE_MS = 60_000;
 const MAX_HOLES = 1000;
 /** After a full load, re-read this many of the newest events (some may not have committed yet). */
-const RELOAD_OVERLAP = 100;
+const RELOAD_OVERLAP = 1000;
+/**
+ * A revocation transaction that has not reached its commit this long after it started is
+ * abandoned (rolled back, 503): a log position must not commit so late that the readers have
+ * given up on it (HOLE_PATIENCE_MS).
+ */
+const TRANSACTION_LIMIT_MS = HOLE_PATIENCE_MS / 4;
 /** Longer than this without a successful sync: reload everything rather than read the log. */
 const FULL_RELOAD_AFTER_MS = 3600_000;
 
@@ -50,8 +57,9 @@ const FULL_RELOAD_AFTER_MS = 3600_000;
  * announces, then applied here and broadcast over Redis pub/sub. The database is the truth;
  * the broadcast is only the fast path. Each instance also reads the log from its last position
  * every REVOCATION_SYNC_INTERVAL_MS, so a broadcast that failed (Redis refused PUBLISH, a
- * subscriber was reconnecting) is made good within one interval, and a revocation that
- * answered success holds on every instance.
+ * subscriber was reconnecting) is made good within one interval. When the publisher sees its
+ * broadcast fail, it answers only after two intervals, so that a revocation that answered
+ * success holds on every instance.
  *
  * With Redis, an instance serves authenticated requests only while its subscription is live
  * and it has read the log since the subscription (re)started; otherwise it answers 503 rather
@@ -139,6 +147,10 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     );
   }
 
+  isFamilyRevoked(familyId: string): boolean {
+    return this.revokedFamilies.has(familyId);
+  }
+
   /**
    * Runs `work` in one transaction together with the revocations it returns: the change and its
    * announcement commit together or not at all. Then they take effect here at once, and are
@@ -147,6 +159,7 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
    */
   async commit<T>(work: (tx: EntityManager) => Promise<{ result: T; revocations: NewRevocation[] }>): Promise<T> {
     const { result, events } = await inTransaction(this.dataSource, async (tx) => {
+      const started = performance.now();
       const { result, revocations } = await work(tx);
       const events: RevocationEvent[] = [];
       for (const revocation of revocations) {
@@ -160,25 +173,36 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
         const inserted = await tx.getRepository(Revocation).insert(row);
         events.push({ seq: Number(inserted.identifiers[0].seq), ...row });
       }
+      if (performance.now() - started > TRANSACTION_LIMIT_MS) throw new StoreUnavailableError('database', new Error('revocation took too long'));
       return { result, events };
     });
     events.forEach((event) => this.apply(event));
-    await Promise.all(events.map((event) => this.broadcast(event)));
+    const delivered = await Promise.all(events.map((event) => this.broadcast(event)));
+    // The broadcast failed: answer only once every instance has read the log at least once
+    // since the commit, so that the revocation holds everywhere when the caller hears of it.
+    if (delivered.includes(false)) await new Promise((resolve) => setTimeout(resolve, 2 * this.config.revocation.syncIntervalMs + 250));
     return result;
   }
 
-  /** One access token, until it expires. */
-  async revokeToken(jti: string, expiresAtMs: number): Promise<void> {
-    if (expiresAtMs <= Date.now()) return;
-    await this.commit(async () => ({ result: undefined, revocations: [{ kind: 'token', subject: jti, expiresAt: expiresAtMs }] }));
+  /**
+   * One access token, for as long as the verifier could still accept it: its `exp` plus the
+   * clock tolerance the verifier allows.
+   */
+  async revokeToken(jti: string, expSeconds: number): Promise<void> {
+    const acceptedUntil = (expSeconds + this.config.jwt.clockToleranceSeconds) * 1000;
+    if (acceptedUntil <= Date.now()) return;
+    await this.commit(async () => ({ result: undefined, revocations: [{ kind: 'token', subject: jti, expiresAt: acceptedUntil }] }));
   }
 
-  private async broadcast(event: RevocationEvent): Promise<void> {
-    if (!this.publisher) return;
+  /** Publishes one event; false when that failed (the other instances then read it from the log). */
+  private async broadcast(event: RevocationEvent): Promise<boolean> {
+    if (!this.publisher) return true;
     try {
       await this.publisher.publish(this.channel, JSON.stringify(event));
+      return true;
     } catch (error) {
       this.logger.warn(`broadcast of revocation ${event.seq} failed (${(error as Error).message}); other instances read it from the log`);
+      return false;
     }
   }
 

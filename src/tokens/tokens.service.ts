@@ -32,23 +32,31 @@ export class TokensService {
 
   /**
    * Rotates a refresh token. Roles and profile are read afresh, so a demotion shows at once.
-   * The pair is checked once more before it is handed out: one revoked while it was being built
-   * is not given to the client.
+   * The access token is checked once more before it is handed out: if the family was revoked
+   * meanwhile, nothing is handed out; if the user changed meanwhile (a role change), the access
+   * token is built again from the new row, rather than leaving the client with a spent token
+   * and nothing in exchange.
    */
   async refresh(refreshToken: string): Promise<TokenPair> {
-    const { user, familyId, spentAt } = await this.refreshTokens.spend(refreshToken);
-    // Bounds how long after its family's revocation an access token can have been signed.
-    if (Date.now() - spentAt > SPEND_DEADLINE_MS) throw new UnauthorizedException('Invalid refresh token');
-    const pair = await this.issuePair(user, familyId);
-    if (this.revocation.isRevoked({ userId: user.id, version: user.credentialVersion, familyId })) {
-      throw new UnauthorizedException('Invalid refresh token');
+    const { user: spentBy, familyId, spentAt } = await this.refreshTokens.spend(refreshToken);
+    const nextRefreshToken = await this.refreshTokens.issue(spentBy.id, familyId);
+    let user: CredentialSubject | null = spentBy;
+    for (let attempt = 1; user && attempt <= 3; attempt++) {
+      // Bounds how long after its family's revocation an access token can have been signed.
+      if (Date.now() - spentAt > SPEND_DEADLINE_MS) break;
+      const accessToken = await this.signAccess(user, familyId);
+      if (!this.revocation.isRevoked({ userId: user.id, version: user.credentialVersion, familyId })) {
+        return { access_token: accessToken, refresh_token: nextRefreshToken, token_type: 'Bearer', expires_in: this.accessTokens.ttlSeconds };
+      }
+      if (this.revocation.isFamilyRevoked(familyId)) break;
+      user = await this.refreshTokens.userOfLiveFamily(familyId, spentBy.id);
     }
-    return pair;
+    throw new UnauthorizedException('Invalid refresh token');
   }
 
   /** JWT logout: the presented access token dies now; a refresh token given with it, its family. */
   async logout(userId: string, jti: string, expSeconds: number, refreshToken?: string): Promise<void> {
-    await this.revocation.revokeToken(jti, expSeconds * 1000);
+    await this.revocation.revokeToken(jti, expSeconds);
     if (refreshToken) await this.refreshTokens.revokeFamilyOf(refreshToken, userId);
   }
 
@@ -58,9 +66,13 @@ export class TokensService {
   }
 
   private async issuePair(user: CredentialSubject, familyId: string): Promise<TokenPair> {
-    const issuedAt = Math.floor(Date.now() / 1000);
-    const { token } = await this.accessTokens.sign(user, issuedAt, { version: user.credentialVersion, familyId });
+    const accessToken = await this.signAccess(user, familyId);
     const refreshToken = await this.refreshTokens.issue(user.id, familyId);
-    return { access_token: token, refresh_token: refreshToken, token_type: 'Bearer', expires_in: this.accessTokens.ttlSeconds };
+    return { access_token: accessToken, refresh_token: refreshToken, token_type: 'Bearer', expires_in: this.accessTokens.ttlSeconds };
+  }
+
+  private async signAccess(user: CredentialSubject, familyId: string): Promise<string> {
+    const issuedAt = Math.floor(Date.now() / 1000);
+    return (await this.accessTokens.sign(user, issuedAt, { version: user.credentialVersion, familyId })).token;
   }
 }
