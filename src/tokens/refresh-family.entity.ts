@@ -29,9 +29,6 @@ export class RefreshFamily {
   @Column({ name: 'created_at', type: 'bigint', transformer: bigintMs })
   createdAt: number;
 
-  @Column({ name: 'last_used_at', type: 'bigint', nullable: true, transformer: bigintMs })
-  lastUsedAt: number | null;
-
   @Column({ name: 'revoked_at', type: 'bigint', nullable: true, transformer: bigintMs })
   revokedAt: number | null;
 }

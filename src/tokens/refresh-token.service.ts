@@ -5,7 +5,6 @@ import { EntityManager, IsNull, Repository } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { User } from '../users/user.entity';
-import { UsersService } from '../users/users.service';
 import { RefreshFamily } from './refresh-family.entity';
 import { RefreshToken } from './refresh-token.entity';
 import { RevocationService } from './revocation.service';
@@ -38,14 +37,13 @@ export class RefreshTokenService {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @InjectRepository(RefreshToken) private readonly tokens: Repository<RefreshToken>,
     @InjectRepository(RefreshFamily) private readonly families: Repository<RefreshFamily>,
-    private readonly users: UsersService,
     private readonly revocation: RevocationService,
   ) {}
 
   /** Starts a family for a login, stamped with the user version the login read. */
   async startFamily(user: Pick<User, 'id' | 'credentialVersion'>): Promise<string> {
     const id = randomUUID();
-    await this.families.insert({ id, userId: user.id, userVersion: user.credentialVersion, createdAt: Date.now(), lastUsedAt: null, revokedAt: null });
+    await this.families.insert({ id, userId: user.id, userVersion: user.credentialVersion, createdAt: Date.now(), revokedAt: null });
     return id;
   }
 
@@ -83,7 +81,6 @@ export class RefreshTokenService {
     if (record.expiresAt <= now) throw this.invalid();
     const user = await this.userOfLiveFamily(record.familyId, record.userId);
     if (!user) throw this.invalid();
-    await this.families.update({ id: record.familyId }, { lastUsedAt: now });
     return { user, familyId: record.familyId, spentAt: now };
   }
 
@@ -92,8 +89,10 @@ export class RefreshTokenService {
    * the user's last logout-all. Null otherwise.
    */
   async userOfLiveFamily(familyId: string, userId: string): Promise<User | null> {
-    const [family, user] = await Promise.all([this.families.findOneBy({ id: familyId }), this.users.findById(userId)]);
-    return family && user && this.isAlive(family, user) ? user : null;
+    // One query: the family joined with its user.
+    const family = await this.families.findOne({ where: { id: familyId }, relations: { user: true } });
+    const user = family?.user;
+    return family && user && user.id === userId && this.isAlive(family, user) ? user : null;
   }
 
   /** Revokes the family of a token if it belongs to this user; unknown tokens are ignored. */

@@ -27,7 +27,6 @@ export class CredentialVersions1732500000000 implements MigrationInterface {
           { name: 'user_id', type: 'varchar', length: '36' },
           { name: 'user_version', type: 'integer' },
           { name: 'created_at', type: 'bigint' },
-          { name: 'last_used_at', type: 'bigint', isNullable: true },
           { name: 'revoked_at', type: 'bigint', isNullable: true },
         ],
         foreignKeys: [{ columnNames: ['user_id'], referencedTableName: 'users', referencedColumnNames: ['id'], onDelete: 'CASCADE' }],
@@ -53,10 +52,10 @@ export class CredentialVersions1732500000000 implements MigrationInterface {
     // Families from the existing tokens: revoked if any of their rows was; started after the
     // user's cut-off (version 1) or before it (version 0, hence dead once the user is at 1).
     await queryRunner.query(
-      `INSERT INTO refresh_families (id, user_id, user_version, created_at, last_used_at, revoked_at)
+      `INSERT INTO refresh_families (id, user_id, user_version, created_at, revoked_at)
        SELECT t.family_id, t.user_id,
               CASE WHEN MIN(t.created_at) > MAX(u.tokens_valid_after) THEN 1 ELSE 0 END,
-              MIN(t.created_at), NULL, MIN(t.revoked_at)
+              MIN(t.created_at), MIN(t.revoked_at)
        FROM refresh_tokens t JOIN users u ON u.id = t.user_id
        GROUP BY t.family_id, t.user_id`,
     );
