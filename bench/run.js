@@ -250,11 +250,12 @@ async function main() {
   ]);
   if (storm.bad > 0 || during.bad > 0) throw new Error(`login storm: ${storm.bad} failed logins, ${during.bad} failed reads`);
 
-  // Refreshes: every connection chains its own family, always sending its newest token.
+  // Refreshes: 50 families, each always presenting its newest token. autocannon clears a
+  // connection's context after every request, so the chains live in a pool: a request takes
+  // a family's newest token, and its answer puts the successor back.
   log('refreshes');
-  const firstTokens = [];
-  for (let i = 0; i < CONNECTIONS; i++) firstTokens.push((await tokenFor(es256)).refresh_token);
-  let connectionIndex = 0;
+  const chains = [];
+  for (let i = 0; i < CONNECTIONS; i++) chains.push((await tokenFor(es256)).refresh_token);
   const refresh = await cannon({
     url: `${es256.url}/api/auth/refresh`,
     method: 'POST',
@@ -263,15 +264,16 @@ async function main() {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         setupRequest: (req, context) => {
-          if (!context.token) context.token = firstTokens[connectionIndex++ % firstTokens.length];
+          context.token = chains.shift();
           return { ...req, body: JSON.stringify({ refresh_token: context.token }) };
         },
-        onResponse: (status, body, context) => {
-          if (status === 200) context.token = JSON.parse(body).refresh_token;
+        onResponse: (status, body) => {
+          if (status === 200) chains.push(JSON.parse(body).refresh_token);
         },
       },
     ],
   });
+  if (refresh.bad > 0) throw new Error(`refreshes: ${refresh.bad} failed`);
 
   // Sizes: an access token, one session in Redis, and Redis memory for POPULATION sessions.
   const sessionKeys = await redis.keys(`bench:${RUN_ID}:es:sess:*`);

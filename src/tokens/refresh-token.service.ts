@@ -90,7 +90,12 @@ export class RefreshTokenService {
    */
   async userOfLiveFamily(familyId: string, userId: string): Promise<User | null> {
     // One query: the family joined with its user.
-    const family = await this.families.findOne({ where: { id: familyId }, relations: { user: true } });
+    // (getOne, not findOne: findOne with a relation costs TypeORM a second query.)
+    const family = await this.families
+      .createQueryBuilder('family')
+      .innerJoinAndSelect('family.user', 'user')
+      .where('family.id = :familyId', { familyId })
+      .getOne();
     const user = family?.user;
     return family && user && user.id === userId && this.isAlive(family, user) ? user : null;
   }
