@@ -1,10 +1,12 @@
 import 'reflect-metadata';
 import { execFileSync } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { createClient } from 'redis';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '../src/config/app-config';
 import { buildDataSourceOptions } from '../src/database/data-source-options';
+import { leftoverFolders } from './global-teardown';
 import { freshDataDir, TEST_DATABASE_URL, TEST_REDIS_URL } from './support/environments';
 
 /**
@@ -13,6 +15,8 @@ import { freshDataDir, TEST_DATABASE_URL, TEST_REDIS_URL } from './support/envir
  * do not race to create tables.
  */
 export default async function globalSetup(): Promise<void> {
+  // What was already in the temp dir, so that the teardown blames only this run.
+  process.env.AUTHSWITCH_TEMP_BEFORE_TESTS = leftoverFolders().join('\n');
   // Suites that spawn the real server (CLI, start-up, shutdown, clock skew) run dist/: build it
   // once here, rather than in each suite, where two parallel builds would race.
   execFileSync('npm', ['run', 'build', '--silent'], { cwd: join(__dirname, '..'), stdio: 'inherit', timeout: 180_000 });
@@ -27,7 +31,10 @@ export default async function globalSetup(): Promise<void> {
     if (redis.isOpen) await redis.close();
   }
 
-  const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: TEST_DATABASE_URL, DATA_DIR: freshDataDir() });
+  const dataDir = freshDataDir();
+  const config = loadConfig({ NODE_ENV: 'test', DATABASE_URL: TEST_DATABASE_URL, DATA_DIR: dataDir });
+  // Only the development secrets land there; removed at once, before the suites run.
+  rmSync(dataDir, { recursive: true, force: true });
   const dataSource = new DataSource({ ...buildDataSourceOptions(config), migrationsRun: false });
   try {
     await dataSource.initialize();

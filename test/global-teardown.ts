@@ -1,0 +1,18 @@
+import { readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+
+/** The authswitch-* folders in the system temp dir right now. */
+export function leftoverFolders(): string[] {
+  return readdirSync(tmpdir()).filter((name) => name.startsWith('authswitch-'));
+}
+
+/**
+ * Runs once after all suites: every suite must remove the temp folders it made (data dirs,
+ * keys, private PostgreSQL clusters). A folder that appeared during the run and is still
+ * there fails the run, naming it.
+ */
+export default async function globalTeardown(): Promise<void> {
+  const before = new Set((process.env.AUTHSWITCH_TEMP_BEFORE_TESTS ?? '').split('\n').filter(Boolean));
+  const leaked = leftoverFolders().filter((name) => !before.has(name));
+  if (leaked.length > 0) throw new Error(`tests left temp folders behind: ${leaked.join(', ')}`);
+}
