@@ -1,7 +1,13 @@
-// The DataSource the TypeORM CLI uses (npm run migration:run); the same options as the server.
+// The DataSource the TypeORM CLI uses (npm run migration:run, migration:generate); the same
+// database as the server. Entities are found by file name, so the generator sees new ones.
 import 'reflect-metadata';
+import { join } from 'node:path';
 import { DataSource } from 'typeorm';
 import { loadConfigFromEnvironment } from './src/config/config.module';
 import { buildDataSourceOptions } from './src/database/data-source-options';
 
-export default new DataSource({ ...buildDataSourceOptions(loadConfigFromEnvironment()), migrationsRun: false });
+export default new DataSource({
+  ...buildDataSourceOptions(loadConfigFromEnvironment()),
+  entities: [join(__dirname, 'src', '**', '*.entity.ts')],
+  migrationsRun: false,
+});

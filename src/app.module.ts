@@ -1,33 +1,31 @@
-import { DynamicModule, Module, ValidationPipe } from '@nestjs/common';
+import { DynamicModule, Module } from '@nestjs/common';
 import { APP_FILTER, APP_PIPE } from '@nestjs/core';
-import { AuthModule } from './auth/auth.module';
+import { AuthSwitchModule } from './auth-switch/auth-switch.module';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
+import { createValidationPipe } from './common/validation';
 import { AppConfig } from './config/app-config';
 import { AppConfigModule } from './config/config.module';
 import { DatabaseModule } from './database/database.module';
 import { HealthModule } from './health/health.module';
 import { PagesModule } from './pages/pages.module';
-import { RedisModule } from './redis/redis.module';
 
+/** The AuthSwitch server: one host of AuthSwitchModule, with its pages and health checks. */
 @Module({})
 export class AppModule {
   /** The whole application for an already validated configuration. */
   static forRoot(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [AppConfigModule.forRoot(config), DatabaseModule, RedisModule, AuthModule, HealthModule, PagesModule],
+      imports: [
+        AppConfigModule.forRoot(config),
+        DatabaseModule,
+        AuthSwitchModule.forRoot({ ...config, routeGroups: config.routeGroups, adminGroup: config.adminGroup, globalGuard: true }),
+        HealthModule,
+        PagesModule,
+      ],
       providers: [
         { provide: APP_FILTER, useClass: AllExceptionsFilter },
-        {
-          provide: APP_PIPE,
-          useValue: new ValidationPipe({
-            whitelist: true,
-            transform: true,
-            forbidUnknownValues: true,
-            stopAtFirstError: true,
-            validationError: { target: false, value: false },
-          }),
-        },
+        { provide: APP_PIPE, useValue: createValidationPipe() },
       ],
     };
   }

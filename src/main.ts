@@ -128,6 +128,8 @@ async function closeGracefully(app: NestExpressApplication, connections: Set<Soc
 
 bootstrap().catch((error: unknown) => {
   const message = error instanceof Error ? error.message : String(error);
-  console.error(`Start-up failed: ${message}`);
+  // Some settings can only be checked once the modules are up (a strategy name of
+  // AUTH_ROUTE_GROUPS must be registered by then); they fail in the same one-line form.
+  console.error(error instanceof ConfigError ? `Configuration error: ${message}` : `Start-up failed: ${message}`);
   process.exit(1);
 });

@@ -56,7 +56,7 @@ describe('CLI and start-up', () => {
   it('refuses to start with a malformed AUTH_ROUTE_GROUPS, in one line naming it', () => {
     const result = run('node', ['dist/main.js'], { DATA_DIR: freshDataDir(), AUTH_ROUTE_GROUPS: 'web=session,api=magic', PORT: '0' });
     expect(result.code).toBe(1);
-    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^Configuration error: AUTH_ROUTE_GROUPS: unknown strategy "magic"/)]);
+    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^Configuration error: AUTH_ROUTE_GROUPS: group "api" uses strategy "magic", which is not a registered Passport strategy/)]);
   });
 
   it('refuses to start in production without secrets, or with the generated development ones', () => {

@@ -1,27 +1,26 @@
 import { Module } from '@nestjs/common';
-import { APP_GUARD } from '@nestjs/core';
+import { PassportModule } from '@nestjs/passport';
 import { SessionsModule } from '../sessions/sessions.module';
 import { TokensModule } from '../tokens/tokens.module';
 import { UsersModule } from '../users/users.module';
 import { AccountController } from './account.controller';
-import { AdminUsersController } from './admin-users.controller';
-import { AuthController } from './auth.controller';
 import { AuthService } from './auth.service';
-import { JwtAuthenticator, SessionAuthenticator } from './authenticators';
+import { SessionAuthenticator } from './authenticators';
 import { LoginRateLimiter } from './login-rate-limiter';
 import { RouteGroupGuard } from './route-group.guard';
+import { AnyStrategy } from './strategies/any.strategy';
+import { JwtStrategy } from './strategies/jwt.strategy';
+import { SessionStrategy } from './strategies/session.strategy';
+import { StrategyNamesCheck } from './strategy-names.check';
 
+/**
+ * Login, logout and the Passport strategies (`jwt`, `session`, `any`). The per-group routes are
+ * added by AuthSwitchModule, which knows the configured groups.
+ */
 @Module({
-  imports: [UsersModule, TokensModule, SessionsModule],
-  // AccountController before AuthController: `/auth/...` must not be read as group "auth".
-  controllers: [AccountController, AdminUsersController, AuthController],
-  providers: [
-    AuthService,
-    LoginRateLimiter,
-    JwtAuthenticator,
-    SessionAuthenticator,
-    { provide: APP_GUARD, useClass: RouteGroupGuard },
-  ],
-  exports: [AuthService, SessionAuthenticator, LoginRateLimiter],
+  imports: [PassportModule, UsersModule, TokensModule, SessionsModule],
+  controllers: [AccountController],
+  providers: [AuthService, LoginRateLimiter, SessionAuthenticator, JwtStrategy, SessionStrategy, AnyStrategy, RouteGroupGuard, StrategyNamesCheck],
+  exports: [PassportModule, AuthService, SessionAuthenticator, LoginRateLimiter, RouteGroupGuard, JwtStrategy, SessionStrategy, AnyStrategy],
 })
 export class AuthModule {}

@@ -49,7 +49,7 @@ export class AuthService {
    * token pair, or both for `any` groups, which serve browsers and API clients alike. `user` is
    * the row the password was checked against; the credentials carry its version.
    */
-  async login(strategy: AuthStrategy, user: User, req: Request, res: Response): Promise<LoginResult> {
+  async login(group: string, strategy: AuthStrategy, user: User, req: Request, res: Response): Promise<LoginResult> {
     const result: LoginResult = {};
     if (usesSessions(strategy)) {
       result.user = toPublicUser(user);
@@ -64,7 +64,7 @@ export class AuthService {
         ip: req.ip ?? '',
       });
     }
-    if (usesJwt(strategy)) Object.assign(result, await this.tokens.issueForLogin(user));
+    if (usesJwt(strategy)) Object.assign(result, await this.tokens.issueForLogin(user, group));
     // Checked once more before handing out: the account changed (roles, logout-all) while the
     // credentials were being built, so they are already dead. Say so instead of returning them.
     if (this.revocation.isRevoked({ userId: user.id, version: user.credentialVersion })) {

@@ -2,8 +2,7 @@ import { HttpException, HttpStatus, Inject, Injectable, OnModuleInit } from '@ne
 import { performance } from 'node:perf_hooks';
 import { RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { StoreUnavailableError } from '../common/store-unavailable.error';
-import { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
 import { RedisClient, RedisService } from '../redis/redis.service';
 
 type Counter = { limiter: RateLimiterAbstract; key: string };
@@ -47,7 +46,7 @@ export class LoginRateLimiter implements OnModuleInit {
   private redisClient: RedisClient | null = null;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(AUTH_SWITCH_OPTIONS) private readonly config: AuthSwitchOptions,
     private readonly redis: RedisService,
   ) {}
 

@@ -1,36 +1,59 @@
 import { ExecutionContext, ForbiddenException, NotFoundException, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
+import passport from 'passport';
+import { Strategy } from 'passport-strategy';
 import type { Principal } from '../common/authenticated-request';
-import { AppConfig } from '../config/app-config';
 import { parseRouteGroups } from '../config/route-groups';
-import { JwtAuthenticator, SessionAuthenticator } from './authenticators';
-import { GROUP_FROM_PATH, OnlyForStrategies, Public, Roles, RouteGroup } from './decorators';
+import { Public, Roles, RouteGroup } from './decorators';
+import type { AuthSwitchRoutes } from './group-routes';
 import { RouteGroupGuard } from './route-group.guard';
 
 const alice: Principal = { id: 'u1', email: 'a@example.test', name: 'A', roles: ['user'], via: 'jwt' };
+
+/** A Passport strategy that records its calls and answers as told, synchronously or not. */
+class FakeStrategy extends Strategy {
+  // Passport runs each attempt on Object.create(strategy): count on an object both share.
+  private readonly counter = { calls: 0 };
+  constructor(private readonly answer: (self: Strategy) => void) {
+    super();
+  }
+  get calls(): number {
+    return this.counter.calls;
+  }
+  authenticate(): void {
+    this.counter.calls += 1;
+    this.answer(this);
+  }
+}
 
 class Routes {
   @Public() open() {}
   plain() {}
   @Roles('admin') adminOnly() {}
-  @OnlyForStrategies('jwt', 'any') refresh() {}
-}
-@RouteGroup(GROUP_FROM_PATH)
-class PerGroupRoutes {
-  me() {}
-  @OnlyForStrategies('session', 'any') csrf() {}
 }
 @RouteGroup('api')
 class ApiRoutes {
   list() {}
 }
+@RouteGroup('partner')
+class PartnerRoutes {
+  list() {}
+}
+class Ungrouped {
+  any() {}
+}
 RouteGroup('web')(Routes);
 
-function setup(groups = 'web=session,api=jwt,mobile=any') {
-  const jwt = { authenticate: jest.fn((): Principal => ({ ...alice, via: 'jwt' })) };
-  const session = { authenticate: jest.fn(async (): Promise<Principal> => ({ ...alice, via: 'session' })) };
-  const config = { routeGroups: parseRouteGroups(groups) } as AppConfig;
-  const guard = new RouteGroupGuard(new Reflector(), config, jwt as unknown as JwtAuthenticator, session as unknown as SessionAuthenticator);
+function setup(groups = 'web=session,api=jwt,partner=api-key') {
+  const strategies = {
+    jwt: new FakeStrategy((self) => self.success({ ...alice, via: 'jwt' })),
+    session: new FakeStrategy((self) => setImmediate(() => self.success({ ...alice, via: 'session' }))),
+    any: new FakeStrategy((self) => self.success({ ...alice, via: 'jwt' })),
+    'api-key': new FakeStrategy((self) => self.fail('no key', 401)),
+  };
+  for (const [name, strategy] of Object.entries(strategies)) passport.use(name, strategy);
+  const routes: AuthSwitchRoutes = { groups: parseRouteGroups(groups), adminGroup: 'api', globalGuard: true };
+  const guard = new RouteGroupGuard(new Reflector(), routes);
   const run = (controller: object & { prototype: object }, method: string, request: Record<string, unknown> = {}) => {
     const req = { method: 'GET', path: '/x', params: {}, headers: {}, ...request } as Record<string, unknown>;
     const res = { setHeader: jest.fn() };
@@ -42,52 +65,55 @@ function setup(groups = 'web=session,api=jwt,mobile=any') {
     } as unknown as ExecutionContext;
     return { result: () => guard.canActivate(context), req, res };
   };
-  return { jwt, session, run };
+  return { strategies, run };
 }
 
 describe('RouteGroupGuard', () => {
   it('lets public routes through synchronously without authenticating', () => {
-    const { jwt, session, run } = setup();
+    const { strategies, run } = setup();
     expect(run(Routes, 'open').result()).toBe(true);
-    expect(jwt.authenticate).not.toHaveBeenCalled();
-    expect(session.authenticate).not.toHaveBeenCalled();
+    expect(strategies.jwt.calls + strategies.session.calls + strategies.any.calls).toBe(0);
   });
 
-  it('authenticates a session group by cookie, even when a Bearer token is sent', async () => {
-    const { jwt, session, run } = setup();
+  it("runs the group's strategy: the session strategy for a session group, whatever else is sent", async () => {
+    const { strategies, run } = setup();
     const call = run(Routes, 'plain', { headers: { authorization: 'Bearer a.b.c' } });
     await expect(call.result()).resolves.toBe(true);
-    expect(session.authenticate).toHaveBeenCalled();
-    expect(jwt.authenticate).not.toHaveBeenCalled();
+    expect(strategies.session.calls).toBe(1);
+    expect(strategies.jwt.calls).toBe(0);
     expect(call.req.user).toMatchObject({ via: 'session' });
     expect(call.res.setHeader).toHaveBeenCalledWith('Cache-Control', 'no-store');
   });
 
-  it('authenticates a jwt group by its Bearer token, synchronously for a known token', () => {
-    const { jwt, run } = setup();
-    expect(run(ApiRoutes, 'list', { headers: { authorization: 'Bearer a.b.c' } }).result()).toBe(true);
-    expect(jwt.authenticate).toHaveBeenCalledWith('a.b.c');
+  it('answers synchronously when the strategy decides synchronously (a token verified before)', () => {
+    const { strategies, run } = setup();
+    const call = run(ApiRoutes, 'list');
+    expect(call.result()).toBe(true);
+    expect(strategies.jwt.calls).toBe(1);
+    expect(call.req.routeGroup).toEqual({ name: 'api', strategy: 'jwt' });
   });
 
-  it('in an any group uses the Bearer token when sent, else the cookie', async () => {
-    const { jwt, session, run } = setup();
-    expect(run(PerGroupRoutes, 'me', { params: { group: 'mobile' }, headers: { authorization: 'Bearer a.b.c' } }).result()).toBe(true);
-    expect(jwt.authenticate).toHaveBeenCalledTimes(1);
-    await run(PerGroupRoutes, 'me', { params: { group: 'mobile' } }).result();
-    expect(session.authenticate).toHaveBeenCalledTimes(1);
+  it('routes without a group use the any strategy', () => {
+    const { strategies, run } = setup();
+    expect(run(Ungrouped, 'any').result()).toBe(true);
+    expect(strategies.any.calls).toBe(1);
   });
 
-  it('refuses a malformed Authorization header with 401', () => {
+  it("runs an application's own Passport strategy, and its failure is a 401", () => {
+    const { strategies, run } = setup();
+    expect(() => run(PartnerRoutes, 'list').result()).toThrow(UnauthorizedException);
+    expect(strategies['api-key'].calls).toBe(1);
+  });
+
+  it('passes errors raised by a strategy through unchanged (403 CSRF, 503 store down)', () => {
     const { run } = setup();
-    expect(() => run(ApiRoutes, 'list', { headers: { authorization: 'Token abc' } }).result()).toThrow(UnauthorizedException);
+    passport.use('jwt', new FakeStrategy((self) => self.error(new ForbiddenException('no'))));
+    expect(() => run(ApiRoutes, 'list').result()).toThrow(ForbiddenException);
   });
 
-  it('answers 404 for a group that is not configured, and for a route the strategy lacks', () => {
+  it('answers 404 for a group that is not configured', () => {
     const { run } = setup('web=session');
-    expect(() => run(PerGroupRoutes, 'me', { params: { group: 'api' } }).result()).toThrow(NotFoundException);
     expect(() => run(ApiRoutes, 'list').result()).toThrow(NotFoundException);
-    expect(() => run(Routes, 'refresh').result()).toThrow(NotFoundException);
-    expect(() => setup('api=jwt').run(PerGroupRoutes, 'csrf', { params: { group: 'api' } }).result()).toThrow(NotFoundException);
   });
 
   it('checks @Roles after authenticating: 403 without the role', async () => {

@@ -1,28 +1,31 @@
-import { CanActivate, ExecutionContext, ForbiddenException, Inject, Injectable, NotFoundException } from '@nestjs/common';
+import { CanActivate, ExecutionContext, ForbiddenException, Inject, Injectable, NotFoundException, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Response } from 'express';
+import passport from 'passport';
+import { AUTH_SWITCH_ROUTES } from '../auth-switch/auth-switch.options';
 import type { AuthenticatedRequest, Principal } from '../common/authenticated-request';
-import { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
 import type { AuthStrategy } from '../config/route-groups';
-import { bearerToken, JwtAuthenticator, SessionAuthenticator } from './authenticators';
-import { GROUP_FROM_PATH, IS_PUBLIC, ONLY_FOR_STRATEGIES, REQUIRED_ROLES, ROUTE_GROUP } from './decorators';
+import { IS_PUBLIC, REQUIRED_ROLES, ROUTE_GROUP } from './decorators';
+import type { AuthSwitchRoutes } from './group-routes';
 
 /** What the decorators say about one handler, read once and remembered. */
 interface RoutePolicy {
-  group: string | typeof GROUP_FROM_PATH | undefined;
+  group: string | undefined;
   isPublic: boolean;
   roles: string[];
-  onlyFor: AuthStrategy[] | undefined;
 }
 
+type Outcome = { user: Principal } | { error: unknown };
+
 /**
- * The one global guard. For each request it finds the route's group, takes the group's
- * strategy from AUTH_ROUTE_GROUPS and authenticates with it:
- * - jwt: the Bearer token;
- * - session: the session cookie (plus the CSRF token on unsafe methods);
- * - any (also routes without a group): the Bearer token when one is sent, else the cookie.
+ * The one global guard. For each request it finds the route's group (@RouteGroup), takes the
+ * group's strategy from AUTH_ROUTE_GROUPS and runs that Passport strategy: `jwt`, `session`,
+ * `any` (routes without a group behave as `any`), or a strategy the application registered.
  * Then it checks @Roles. It throws (401/403/404/503); it never answers "false".
+ *
+ * Strategies run through passport.authenticate() with a callback, exactly as AuthGuard(name)
+ * runs them; a strategy that decides synchronously (a token verified before) is answered
+ * synchronously, without a promise.
  */
 @Injectable()
 export class RouteGroupGuard implements CanActivate {
@@ -31,9 +34,7 @@ export class RouteGroupGuard implements CanActivate {
 
   constructor(
     private readonly reflector: Reflector,
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly jwt: JwtAuthenticator,
-    private readonly session: SessionAuthenticator,
+    @Inject(AUTH_SWITCH_ROUTES) private readonly routes: AuthSwitchRoutes,
   ) {}
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
@@ -42,35 +43,24 @@ export class RouteGroupGuard implements CanActivate {
     const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
     const res = context.switchToHttp().getResponse<Response>();
 
-    const group = policy.group === GROUP_FROM_PATH ? String(req.params.group) : policy.group;
-    // No group: either credential is accepted. An unknown group does not exist (404).
-    const strategy = group === undefined ? 'any' : this.config.routeGroups.get(group);
-    if (strategy === undefined || (policy.onlyFor && !policy.onlyFor.includes(strategy))) {
-      throw new NotFoundException(`Cannot ${req.method} ${req.path}`);
-    }
+    // No group: either credential is accepted. A group that is not configured does not exist.
+    const group = policy.group;
+    const strategy = group === undefined ? 'any' : this.routes.groups.get(group);
+    if (strategy === undefined) throw new NotFoundException(`Cannot ${req.method} ${req.path}`);
     req.routeGroup = { name: group ?? null, strategy };
-    // Public routes, and Bearer tokens verified before, are decided synchronously.
     if (policy.isPublic) return true;
-    const user = this.authenticate(strategy, req, res);
-    return user instanceof Promise ? user.then((resolved) => this.authorize(policy, req, res, resolved)) : this.authorize(policy, req, res, user);
+    const outcome = runStrategy(strategy, req, res);
+    return outcome instanceof Promise ? outcome.then((user) => this.authorize(policy, res, user)) : this.authorize(policy, res, outcome);
   }
 
-  private authorize(policy: RoutePolicy, req: AuthenticatedRequest, res: Response, user: Principal): boolean {
-    req.user = user;
+  private authorize(policy: RoutePolicy, res: Response, user: Principal): boolean {
     // Personal data must not be kept by browsers or shared caches.
     res.setHeader('Cache-Control', 'no-store');
-
-    if (policy.roles.length > 0 && !policy.roles.some((role) => user.roles.includes(role))) {
+    const roles = Array.isArray(user.roles) ? user.roles : [];
+    if (policy.roles.length > 0 && !policy.roles.some((role) => roles.includes(role))) {
       throw new ForbiddenException('Insufficient role');
     }
     return true;
-  }
-
-  private authenticate(strategy: AuthStrategy, req: AuthenticatedRequest, res: Response): Principal | Promise<Principal> {
-    if (strategy === 'session') return this.session.authenticate(req, res);
-    const token = bearerToken(req);
-    if (strategy === 'jwt' || token !== undefined) return this.jwt.authenticate(token);
-    return this.session.authenticate(req, res);
   }
 
   private policyFor(context: ExecutionContext): RoutePolicy {
@@ -82,13 +72,42 @@ export class RouteGroupGuard implements CanActivate {
     if (!policy) {
       const targets = [handler, controller];
       policy = {
-        group: this.reflector.getAllAndOverride(ROUTE_GROUP, targets),
+        group: this.reflector.getAllAndOverride<string>(ROUTE_GROUP, targets),
         isPublic: this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets) ?? false,
         roles: this.reflector.getAllAndOverride<string[]>(REQUIRED_ROLES, targets) ?? [],
-        onlyFor: this.reflector.getAllAndOverride<AuthStrategy[]>(ONLY_FOR_STRATEGIES, targets),
       };
       byHandler.set(handler, policy);
     }
     return policy;
   }
+}
+
+/**
+ * Runs one Passport strategy on the request and sets `req.user`. Errors the strategy raises
+ * (403 CSRF, 503 store down, 401 revoked) propagate as they are; a plain failure is a 401.
+ */
+export function runStrategy(strategy: AuthStrategy, req: AuthenticatedRequest, res: Response): Principal | Promise<Principal> {
+  let outcome: Outcome | undefined;
+  let settle: ((outcome: Outcome) => void) | undefined;
+  const callback = (error: unknown, user: Principal | false | undefined, info: unknown) => {
+    const result: Outcome = error ? { error } : user ? { user } : { error: new UnauthorizedException(failureMessage(info)) };
+    if (settle) settle(result);
+    else outcome = result;
+  };
+  passport.authenticate(strategy, { session: false }, callback)(req, res, (error?: unknown) => callback(error ?? new Error('strategy passed'), false, undefined));
+  const finish = (result: Outcome): Principal => {
+    if ('error' in result) throw result.error;
+    req.user = result.user;
+    return result.user;
+  };
+  if (outcome) return finish(outcome);
+  return new Promise<Outcome>((resolve) => (settle = resolve)).then(finish);
+}
+
+/** A short reason for a 401; never the verifier's own words about keys or signatures. */
+function failureMessage(info: unknown): string {
+  const message = info instanceof Error ? info.message : typeof info === 'string' ? info : undefined;
+  if (message === 'No auth token') return 'Missing credentials';
+  if (info instanceof Error) return 'Invalid or expired token';
+  return 'Unauthorized';
 }

@@ -8,10 +8,12 @@ export interface Principal {
   name: string;
   roles: string[];
   /** How this request was authenticated. */
-  via: 'session' | 'jwt';
+  via: 'session' | 'jwt' | (string & {});
   /** JWT only: the access token's id and expiry (seconds), for logout. */
   jti?: string;
   exp?: number;
+  /** JWT only: the route group the token was issued for. */
+  group?: string;
 }
 
 export interface AuthenticatedRequest extends Request {

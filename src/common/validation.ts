@@ -1,3 +1,4 @@
+import { ValidationPipe } from '@nestjs/common';
 import { IsDefined, ValidateBy, ValidationOptions } from 'class-validator';
 
 /**
@@ -37,4 +38,19 @@ export function NoNulCharacters(options?: ValidationOptions): PropertyDecorator 
     },
     options,
   );
+}
+
+/**
+ * The validation every AuthSwitch body gets: unknown fields stripped, values transformed to the
+ * DTO types, the first failure per field reported. AuthSwitch's own controllers apply it
+ * themselves, so their bodies are checked in any host, with or without a global pipe.
+ */
+export function createValidationPipe(): ValidationPipe {
+  return new ValidationPipe({
+    whitelist: true,
+    transform: true,
+    forbidUnknownValues: true,
+    stopAtFirstError: true,
+    validationError: { target: false, value: false },
+  });
 }

@@ -3,7 +3,7 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, RawEnv } from './app-config';
-import { parseRouteGroups } from './route-groups';
+import { parseRouteGroups, resolveAdminGroup } from './route-groups';
 import { DEV_JWT_KEY_FILE, DEV_SESSION_SECRET_FILE, estimateEntropyBits } from './secrets';
 
 const made: string[] = [];
@@ -57,13 +57,32 @@ describe('parseRouteGroups', () => {
     ['', /at least one group/],
     ['web', /malformed entry "web"/],
     ['web=session,', /malformed entry ""/],
-    ['web=cookie', /unknown strategy "cookie"/],
+    ['web=co$kie', /is not a strategy name/],
     ['web=session,web=jwt', /listed twice/],
     ['Web=session', /lower-case/],
     ['auth=jwt', /reserved/],
     ['web=session=jwt', /malformed/],
   ])('rejects %p', (raw, message) => {
     expect(() => parseRouteGroups(raw)).toThrow(message);
+  });
+
+  it("accepts the name of an application's own Passport strategy (checked once the app has started)", () => {
+    expect(Object.fromEntries(parseRouteGroups('web=session,partner=api-key'))).toEqual({ web: 'session', partner: 'api-key' });
+  });
+});
+
+describe('resolveAdminGroup', () => {
+  const groups = (raw: string) => parseRouteGroups(raw);
+  it('is api by default, and follows the groups when there is no api group', () => {
+    expect(resolveAdminGroup(groups('web=session,api=jwt'))).toBe('api');
+    expect(resolveAdminGroup(groups('web=session,partner=jwt'))).toBe('partner');
+    expect(resolveAdminGroup(groups('web=session,mobile=any'))).toBe('mobile');
+    expect(resolveAdminGroup(groups('web=session'))).toBe('web');
+  });
+
+  it('takes an explicit group only if it is configured', () => {
+    expect(resolveAdminGroup(groups('web=session,api=jwt,ops=jwt'), 'ops')).toBe('ops');
+    expect(() => resolveAdminGroup(groups('web=session'), 'ops')).toThrow(/not a group of AUTH_ROUTE_GROUPS/);
   });
 });
 
@@ -81,7 +100,9 @@ describe('loadConfig', () => {
     expect(config.loginLimits).toEqual({ maxFailuresPerAccount: 10, maxFailuresPerAddress: 100, windowSeconds: 900 });
     expect(config.registerLimits).toEqual({ maxPerAddress: 100, windowSeconds: 900 });
     expect(config.revocation).toEqual({ syncIntervalMs: 1000 });
-    expect(config.jwt.algorithm).toBe('ES256');
+    expect(config.jwt.keys.signing.algorithm).toBe('ES256');
+    expect(config.adminGroup).toBe('api');
+    expect(config.openApiEnabled).toBe(true);
   });
 
   it('reads the registration limit and the revocation sync interval', () => {
@@ -102,14 +123,18 @@ describe('loadConfig', () => {
     expect(existsSync(join(dir, DEV_SESSION_SECRET_FILE))).toBe(true);
     expect(readFileSync(join(dir, DEV_JWT_KEY_FILE), 'utf8')).toContain('BEGIN PRIVATE KEY');
     expect(second.session.secret).toBe(first.session.secret);
-    expect(second.jwt.privateKeyPem).toBe(first.jwt.privateKeyPem);
+    expect(second.jwt.keys.signing.kid).toBe(first.jwt.keys.signing.kid);
   });
 
   it.each([
     [{ PORT: 'eighty' }, 'PORT'],
     [{ DATABASE_URL: 'mysql://x' }, 'DATABASE_URL'],
     [{ REDIS_URL: 'localhost:6379' }, 'REDIS_URL'],
-    [{ AUTH_ROUTE_GROUPS: 'web=sessions' }, 'AUTH_ROUTE_GROUPS'],
+    [{ AUTH_ROUTE_GROUPS: 'web=sess!ons' }, 'AUTH_ROUTE_GROUPS'],
+    [{ ADMIN_ROUTE_GROUP: 'partner' }, 'ADMIN_ROUTE_GROUP'],
+    [{ JWT_VERIFY_KEY_FILES: '/nonexistent/next.pem' }, 'JWT_VERIFY_KEY_FILES'],
+    [{ JWT_VERIFIED_CACHE_SIZE: '0' }, 'JWT_VERIFIED_CACHE_SIZE'],
+    [{ OPENAPI_ENABLED: 'perhaps' }, 'OPENAPI_ENABLED'],
     [{ SESSION_SECRET: 'short' }, 'SESSION_SECRET'],
     [{ COOKIE_SECURE: 'maybe' }, 'COOKIE_SECURE'],
     [{ JWT_PRIVATE_KEY_FILE: '/nonexistent/key.pem' }, 'JWT_PRIVATE_KEY_FILE'],
@@ -152,19 +177,20 @@ describe('loadConfig', () => {
       ['a P-256 key', () => p256Pem(), 'ES256'],
       ['a P-256 key in SEC1 form', () => ec('P-256').privateKey.export({ format: 'pem', type: 'sec1' }), 'ES256'],
       ['an RSA 2048 key', () => generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }), 'RS256'],
-      ['an Ed25519 key', () => generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }), 'EdDSA'],
     ])('accepts %s and parses it while loading', (_name, pem, algorithm) => {
       const dir = dataDir();
       const config = loadConfig({ DATA_DIR: dir, JWT_PRIVATE_KEY_FILE: writeKey(dir, 'k.pem', pem()) });
-      expect(config.jwt.algorithm).toBe(algorithm);
-      expect(config.jwt.privateKey.type).toBe('private');
-      expect(config.jwt.publicKey.type).toBe('public');
+      expect(config.jwt.keys.signing.algorithm).toBe(algorithm);
+      expect(config.jwt.keys.signing.privateKey.type).toBe('private');
+      expect(config.jwt.keys.signing.publicKey.type).toBe('public');
     });
 
     it.each([
       ['a public key', () => ec('P-256').publicKey.export({ format: 'pem', type: 'spki' }), /holds a public key/],
       ['a P-384 key', () => ec('P-384').privateKey.export({ format: 'pem', type: 'pkcs8' }), /holds a EC secp384r1 key; use a P-256/],
       ['an RSA 1024 key', () => generateKeyPairSync('rsa', { modulusLength: 1024 }).privateKey.export({ format: 'pem', type: 'pkcs8' }), /RSA 1024-bit/],
+      // jsonwebtoken has no EdDSA: one verification path for every token means no Ed25519 keys.
+      ['an Ed25519 key', () => generateKeyPairSync('ed25519').privateKey.export({ format: 'pem', type: 'pkcs8' }), /holds a ed25519 key; use a P-256/],
       ['an RSA-PSS key', () => generateKeyPairSync('rsa-pss', { modulusLength: 2048 }).privateKey.export({ format: 'pem', type: 'pkcs8' }), /RSA-PSS/],
       [
         'an encrypted PKCS#8 key',
@@ -197,7 +223,7 @@ describe('loadConfig', () => {
 
     // A real key named like the development one is fine: the name proves nothing either way.
     const sameName = writeKey(elsewhere, DEV_JWT_KEY_FILE, p256Pem());
-    expect(loadConfig({ ...prod, JWT_PRIVATE_KEY_FILE: sameName }).jwt.algorithm).toBe('ES256');
+    expect(loadConfig({ ...prod, JWT_PRIVATE_KEY_FILE: sameName }).jwt.keys.signing.algorithm).toBe('ES256');
   });
 
   it.each([

@@ -1,10 +1,8 @@
-import type { KeyObject } from 'node:crypto';
-import { availableParallelism } from 'node:os';
 import { resolve } from 'node:path';
 import { z } from 'zod';
+import { AUTH_SWITCH_DEFAULTS as D, AuthSwitchOptions, resolveAuthSwitchOptions } from '../auth-switch/auth-switch.options';
 import { ConfigError } from './config-error';
-import { AuthStrategy, parseRouteGroups } from './route-groups';
-import { resolveSecrets, SigningAlgorithm } from './secrets';
+import { AuthStrategy, parseRouteGroups, resolveAdminGroup } from './route-groups';
 
 /**
  * The one place that reads the environment. Everything else receives the typed
@@ -29,13 +27,17 @@ const envSchema = z.object({
   DATABASE_LOGGING: bool.default('false'),
   REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
   REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/).default('authswitch:'),
-  AUTH_ROUTE_GROUPS: z.string().default('web=session,api=jwt'),
+  AUTH_ROUTE_GROUPS: z.string().default(D.routeGroups),
+  ADMIN_ROUTE_GROUP: z.string().min(1).optional(),
   SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
   SESSION_COOKIE_NAME: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('authswitch.sid'),
   SESSION_TTL_SECONDS: positiveInt(8 * 3600),
   COOKIE_SECURE: bool.optional(),
   TRUST_PROXY: z.string().default('false'),
   JWT_PRIVATE_KEY_FILE: z.string().min(1).optional(),
+  JWT_VERIFY_KEY_FILES: z.string().optional(),
+  JWKS_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(D.jwksMaxAgeSeconds),
+  JWT_VERIFIED_CACHE_SIZE: z.coerce.number().int().min(1).max(10_000_000).default(D.verifiedTokenCacheSize),
   JWT_ISSUER: z.string().min(1).default('authswitch'),
   JWT_AUDIENCE: z.string().min(1).default('authswitch-api'),
   JWT_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
@@ -50,13 +52,18 @@ const envSchema = z.object({
   PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).optional(),
   BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i).default('100kb'),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose', 'silent']).default('log'),
+  OPENAPI_ENABLED: bool.optional(),
 });
 
 export { ConfigError };
 
 export type RawEnv = Record<string, string | undefined>;
 
-export interface AppConfig {
+/**
+ * The server's configuration: what the HTTP server needs, plus the AuthSwitch module's resolved
+ * options (the server is one host of AuthSwitchModule).
+ */
+export interface AppConfig extends AuthSwitchOptions {
   env: 'development' | 'production' | 'test';
   isProduction: boolean;
   port: number;
@@ -68,43 +75,11 @@ export interface AppConfig {
   database:
     | { type: 'sqlite'; path: string; logging: boolean }
     | { type: 'postgres'; url: string; logging: boolean };
-  redis: { url: string; keyPrefix: string } | null;
   routeGroups: ReadonlyMap<string, AuthStrategy>;
-  session: {
-    secret: string;
-    cookieName: string;
-    ttlSeconds: number;
-    secureCookie: boolean;
-  };
-  jwt: {
-    privateKeyPem: string;
-    /** Parsed and checked while loading, so a bad key stops start-up before Nest boots. */
-    privateKey: KeyObject;
-    publicKey: KeyObject;
-    /** Follows from the key type: P-256 => ES256, RSA >= 2048 => RS256, Ed25519 => EdDSA. */
-    algorithm: SigningAlgorithm;
-    issuer: string;
-    audience: string;
-    clockToleranceSeconds: number;
-    accessTokenTtlSeconds: number;
-    refreshTokenTtlSeconds: number;
-  };
-  /** How many argon2 hashes may run at once; the rest wait their turn. */
-  passwordHashConcurrency: number;
-  loginLimits: {
-    maxFailuresPerAccount: number;
-    maxFailuresPerAddress: number;
-    windowSeconds: number;
-  };
-  /** Registrations allowed per client address per window; more get 429. */
-  registerLimits: {
-    maxPerAddress: number;
-    windowSeconds: number;
-  };
-  revocation: {
-    /** How often each instance reads from the database the revocations a lost Redis message missed. */
-    syncIntervalMs: number;
-  };
+  /** The group the admin routes live in (ADMIN_ROUTE_GROUP). */
+  adminGroup: string;
+  /** Serve Swagger UI at /docs and the OpenAPI document at /docs-json. */
+  openApiEnabled: boolean;
 }
 
 function parseTrustProxy(raw: string, isProduction: boolean): boolean | number | string {
@@ -141,17 +116,50 @@ export function loadConfig(rawEnv: RawEnv): AppConfig {
     throw new ConfigError('AUTH_ROUTE_GROUPS', (error as Error).message);
   }
 
+  let adminGroup: string;
+  try {
+    adminGroup = resolveAdminGroup(routeGroups, env.ADMIN_ROUTE_GROUP);
+  } catch (error) {
+    throw new ConfigError('ADMIN_ROUTE_GROUP', (error as Error).message);
+  }
+
   const isProduction = env.NODE_ENV === 'production';
   const dataDir = resolve(env.DATA_DIR);
   const trustProxy = parseTrustProxy(env.TRUST_PROXY, isProduction);
-  const secrets = resolveSecrets({
-    isProduction,
+  const verifyKeyFiles = (env.JWT_VERIFY_KEY_FILES ?? '').split(',').map((file) => file.trim()).filter(Boolean);
+  const auth = resolveAuthSwitchOptions({
+    production: isProduction,
     dataDir,
-    sessionSecret: env.SESSION_SECRET,
-    jwtPrivateKeyFile: env.JWT_PRIVATE_KEY_FILE,
+    session: {
+      secret: env.SESSION_SECRET,
+      cookieName: env.SESSION_COOKIE_NAME,
+      ttlSeconds: env.SESSION_TTL_SECONDS,
+      secureCookie: env.COOKIE_SECURE,
+    },
+    jwt: {
+      privateKeyFile: env.JWT_PRIVATE_KEY_FILE,
+      verifyKeyFiles,
+      issuer: env.JWT_ISSUER,
+      audience: env.JWT_AUDIENCE,
+      clockToleranceSeconds: env.JWT_CLOCK_TOLERANCE_SECONDS,
+      accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTokenTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
+      jwksMaxAgeSeconds: env.JWKS_MAX_AGE_SECONDS,
+      verifiedTokenCacheSize: env.JWT_VERIFIED_CACHE_SIZE,
+    },
+    redis: env.REDIS_URL ? { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : null,
+    passwordHashConcurrency: env.PASSWORD_HASH_CONCURRENCY,
+    loginLimits: {
+      maxFailuresPerAccount: env.LOGIN_MAX_FAILURES_PER_ACCOUNT,
+      maxFailuresPerAddress: env.LOGIN_MAX_FAILURES_PER_ADDRESS,
+      windowSeconds: env.LOGIN_FAILURE_WINDOW_SECONDS,
+    },
+    registerLimits: { maxPerAddress: env.REGISTER_MAX_PER_ADDRESS, windowSeconds: env.REGISTER_WINDOW_SECONDS },
+    revocation: { syncIntervalMs: env.REVOCATION_SYNC_INTERVAL_MS },
   });
 
   return {
+    ...auth,
     env: env.NODE_ENV,
     isProduction,
     port: env.PORT,
@@ -163,36 +171,10 @@ export function loadConfig(rawEnv: RawEnv): AppConfig {
     database: env.DATABASE_URL
       ? { type: 'postgres', url: env.DATABASE_URL, logging: env.DATABASE_LOGGING }
       : { type: 'sqlite', path: resolve(dataDir, 'authswitch.sqlite'), logging: env.DATABASE_LOGGING },
-    redis: env.REDIS_URL ? { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : null,
     routeGroups,
-    session: {
-      secret: secrets.sessionSecret,
-      cookieName: env.SESSION_COOKIE_NAME,
-      ttlSeconds: env.SESSION_TTL_SECONDS,
-      secureCookie: env.COOKIE_SECURE ?? isProduction,
-    },
-    jwt: {
-      privateKeyPem: secrets.jwtKey.pem,
-      privateKey: secrets.jwtKey.privateKey,
-      publicKey: secrets.jwtKey.publicKey,
-      algorithm: secrets.jwtKey.algorithm,
-      issuer: env.JWT_ISSUER,
-      audience: env.JWT_AUDIENCE,
-      clockToleranceSeconds: env.JWT_CLOCK_TOLERANCE_SECONDS,
-      accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
-      refreshTokenTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
-    },
-    // Leave a core to the event loop, so protected routes stay fast during a login storm.
-    passwordHashConcurrency: env.PASSWORD_HASH_CONCURRENCY ?? Math.max(1, availableParallelism() - 1),
-    loginLimits: {
-      maxFailuresPerAccount: env.LOGIN_MAX_FAILURES_PER_ACCOUNT,
-      maxFailuresPerAddress: env.LOGIN_MAX_FAILURES_PER_ADDRESS,
-      windowSeconds: env.LOGIN_FAILURE_WINDOW_SECONDS,
-    },
-    registerLimits: {
-      maxPerAddress: env.REGISTER_MAX_PER_ADDRESS,
-      windowSeconds: env.REGISTER_WINDOW_SECONDS,
-    },
-    revocation: { syncIntervalMs: env.REVOCATION_SYNC_INTERVAL_MS },
+    adminGroup,
+    // The document lists every route and its schema: handy in development, a map for attackers
+    // in production, where it is off unless asked for.
+    openApiEnabled: env.OPENAPI_ENABLED ?? !isProduction,
   };
 }

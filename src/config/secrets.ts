@@ -1,6 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { algorithmFor, KeyRing, PublishedKey, publishedKey, SigningKey } from '../tokens/key-ring';
 import { ConfigError } from './config-error';
 
 /** Names of the secrets generated for development; production refuses them. */
@@ -13,21 +14,15 @@ const PLACEHOLDER_SECRETS = ['change-me-to-at-least-32-random-characters', 'deve
 /** The estimated entropy a production SESSION_SECRET needs (the strength of a 128-bit key). */
 export const MIN_SESSION_SECRET_BITS = 128;
 
-export type SigningAlgorithm = 'ES256' | 'RS256' | 'EdDSA';
-
-/** The access-token signing key, parsed and checked once while the configuration loads. */
-export interface SigningKey {
-  pem: string;
-  privateKey: KeyObject;
-  publicKey: KeyObject;
-  algorithm: SigningAlgorithm;
-}
+export type { SigningAlgorithm } from '../tokens/key-ring';
 
 interface SecretInputs {
   isProduction: boolean;
   dataDir: string;
   sessionSecret?: string;
   jwtPrivateKeyFile?: string;
+  /** Keys that are accepted and published but never sign (the next key, previous keys). */
+  jwtVerifyKeyFiles?: string[];
 }
 
 /**
@@ -35,7 +30,7 @@ interface SecretInputs {
  * tokens survive restarts. Production: a missing, placeholder, guessable or generated secret
  * stops start-up.
  */
-export function resolveSecrets(input: SecretInputs): { sessionSecret: string; jwtKey: SigningKey } {
+export function resolveSecrets(input: SecretInputs): { sessionSecret: string; keyRing: KeyRing; signingKeyPem: string } {
   const devSecretPath = join(input.dataDir, DEV_SESSION_SECRET_FILE);
   const devKeyPath = join(input.dataDir, DEV_JWT_KEY_FILE);
 
@@ -62,14 +57,11 @@ export function resolveSecrets(input: SecretInputs): { sessionSecret: string; jw
     }
   }
 
-  const jwtKey = input.jwtPrivateKeyFile
-    ? parseSigningKey(readKeyFile(input.jwtPrivateKeyFile), input.jwtPrivateKeyFile)
-    : parseSigningKey(
-        readOrCreate(devKeyPath, () =>
-          generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(),
-        ),
-        devKeyPath,
-      );
+  const signingKeyPem = input.jwtPrivateKeyFile
+    ? readKeyFile(input.jwtPrivateKeyFile, 'JWT_PRIVATE_KEY_FILE')
+    : readOrCreate(devKeyPath, () => generatePrivateKeyPem('ES256'));
+  const jwtKey = parseSigningKey(signingKeyPem, input.jwtPrivateKeyFile ?? devKeyPath);
+  const verifyKeys = (input.jwtVerifyKeyFiles ?? []).map((file) => parseVerifyKey(readKeyFile(file, 'JWT_VERIFY_KEY_FILES'), file));
 
   // The development key sits unprotected in DATA_DIR; a copy under another name is still that
   // key, so compare the public keys, not the paths.
@@ -82,8 +74,15 @@ export function resolveSecrets(input: SecretInputs): { sessionSecret: string; jw
 
   return {
     sessionSecret: input.sessionSecret ?? readOrCreate(devSecretPath, () => randomBytes(48).toString('base64url')),
-    jwtKey,
+    keyRing: new KeyRing(jwtKey, verifyKeys),
+    signingKeyPem,
   };
+}
+
+/** A new unencrypted PKCS#8 PEM private key for the algorithm (what `keys:generate` writes). */
+export function generatePrivateKeyPem(algorithm: 'ES256' | 'RS256'): string {
+  const pair = algorithm === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
+  return pair.privateKey.export({ format: 'pem', type: 'pkcs8' }).toString();
 }
 
 /**
@@ -111,9 +110,30 @@ export function parseSigningKey(pem: string, source: string): SigningKey {
   }
   const algorithm = algorithmFor(privateKey);
   if (!algorithm) {
-    return fail(`holds a ${describeKey(privateKey)} key; use a P-256, RSA (2048 bits or more) or Ed25519 private key`);
+    return fail(`holds a ${describeKey(privateKey)} key; use a P-256 (ES256) or RSA of 2048 bits or more (RS256) private key`);
   }
-  return { pem, privateKey, publicKey: createPublicKey(privateKey), algorithm };
+  return { ...publishedKey(createPublicKey(privateKey), algorithm), privateKey };
+}
+
+/**
+ * A key of JWT_VERIFY_KEY_FILES: a PEM public key (SPKI) or private key (PKCS#8), of which only
+ * the public part is kept. The same key types as the signing key; one line naming the variable
+ * for anything else.
+ */
+export function parseVerifyKey(pem: string, source: string): PublishedKey {
+  const fail = (reason: string): never => {
+    throw new ConfigError('JWT_VERIFY_KEY_FILES', `${source} ${reason}`);
+  };
+  if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type:\s*4,ENCRYPTED/.test(pem)) fail('is an encrypted private key; give the public key instead');
+  let publicKey: KeyObject;
+  try {
+    publicKey = /PRIVATE KEY-----/.test(pem) ? createPublicKey(createPrivateKey({ key: pem, format: 'pem' })) : createPublicKey({ key: pem, format: 'pem' });
+  } catch {
+    return fail('is not a PEM public or private key');
+  }
+  const algorithm = algorithmFor(publicKey);
+  if (!algorithm) return fail(`holds a ${describeKey(publicKey)} key; use a P-256 (ES256) or RSA of 2048 bits or more (RS256) key`);
+  return publishedKey(publicKey, algorithm);
 }
 
 /** SHA-256 of the public key's SPKI DER: the same for every copy and encoding of a key pair. */
@@ -145,15 +165,6 @@ function shannonBitsPerSymbol(symbols: number[]): number {
   return bits;
 }
 
-function algorithmFor(key: KeyObject): SigningAlgorithm | null {
-  const type = key.asymmetricKeyType;
-  if (type === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'ES256';
-  // Below 2048 bits RSA is within reach of factoring; RFC 7518 requires at least 2048 for RS256.
-  if (type === 'rsa' && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048) return 'RS256';
-  if (type === 'ed25519') return 'EdDSA';
-  return null;
-}
-
 function describeKey(key: KeyObject): string {
   const details = key.asymmetricKeyDetails;
   if (key.asymmetricKeyType === 'ec') return `EC ${details?.namedCurve ?? 'unknown curve'}`;
@@ -171,11 +182,11 @@ function fingerprintOfKeyFile(path: string): string | null {
   }
 }
 
-function readKeyFile(path: string): string {
+function readKeyFile(path: string, variable: string): string {
   try {
     return readFileSync(path, 'utf8');
   } catch (error) {
-    throw new ConfigError('JWT_PRIVATE_KEY_FILE', `cannot read ${path} (${(error as NodeJS.ErrnoException).code})`);
+    throw new ConfigError(variable, `cannot read ${path} (${(error as NodeJS.ErrnoException).code})`);
   }
 }
 

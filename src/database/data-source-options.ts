@@ -1,27 +1,31 @@
 import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
 import { DataSourceOptions } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { SessionRecord } from '../sessions/session-record.entity';
-import { RefreshToken } from '../tokens/refresh-token.entity';
 import { RefreshFamily } from '../tokens/refresh-family.entity';
+import { RefreshToken } from '../tokens/refresh-token.entity';
 import { Revocation } from '../tokens/revocation.entity';
 import { User } from '../users/user.entity';
-import { InitialSchema1732300000000 } from './migrations/1732300000000-InitialSchema';
-import { RefreshTokenAccessJti1732400000000 } from './migrations/1732400000000-RefreshTokenAccessJti';
-import { CredentialVersions1732500000000 } from './migrations/1732500000000-CredentialVersions';
 
-export const ENTITIES = [User, RefreshFamily, RefreshToken, Revocation, SessionRecord];
-export const MIGRATIONS = [InitialSchema1732300000000, RefreshTokenAccessJti1732400000000, CredentialVersions1732500000000];
+/** AuthSwitch's entities, for a host DataSource that does not use `autoLoadEntities`. */
+export const AUTH_SWITCH_ENTITIES = [User, RefreshFamily, RefreshToken, Revocation, SessionRecord];
+
+/**
+ * Every migration file of src/database/migrations (dist/database/migrations once built): the
+ * ones AuthSwitch ships and the ones generated for this application's own entities.
+ */
+export const MIGRATION_FILES = join(__dirname, 'migrations', '[0-9]*-*.{ts,js}');
 
 /**
  * One description of the database for the server, the CLI and the TypeORM CLI (ormconfig.ts).
+ * Entities are not listed: the server loads those registered with TypeOrmModule.forFeature
+ * (`autoLoadEntities`), so a new entity needs no list; ormconfig.ts finds them by file name.
  * Migrations run at boot; `synchronize` is never used.
  */
-export function buildDataSourceOptions(config: AppConfig): DataSourceOptions {
+export function buildDataSourceOptions(config: Pick<AppConfig, 'database'>): DataSourceOptions {
   const common = {
-    entities: ENTITIES,
-    migrations: MIGRATIONS,
+    migrations: [MIGRATION_FILES] as string[],
     migrationsRun: true,
     synchronize: false,
     logging: config.database.logging,

@@ -4,11 +4,15 @@ import { AppConfig } from '../config/app-config';
 import { APP_CONFIG } from '../config/config.module';
 import { buildDataSourceOptions } from './data-source-options';
 
+/**
+ * The server's DataSource. AuthSwitch and the application's own modules register their
+ * entities with TypeOrmModule.forFeature(); autoLoadEntities collects them all.
+ */
 @Module({
   imports: [
     TypeOrmModule.forRootAsync({
       inject: [APP_CONFIG],
-      useFactory: (config: AppConfig) => ({ ...buildDataSourceOptions(config), retryAttempts: 2, retryDelay: 500 }),
+      useFactory: (config: AppConfig) => ({ ...buildDataSourceOptions(config), autoLoadEntities: true, retryAttempts: 2, retryDelay: 500 }),
     }),
   ],
 })

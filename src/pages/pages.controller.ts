@@ -10,8 +10,8 @@ import { LoginDto } from '../auth/dto';
 import { LoginRateLimiter } from '../auth/login-rate-limiter';
 import type { AuthenticatedRequest } from '../common/authenticated-request';
 import { isConnectionError } from '../common/store-unavailable.error';
-import { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import { AUTH_SWITCH_ROUTES } from '../auth-switch/auth-switch.options';
+import type { AuthSwitchRoutes } from '../auth/group-routes';
 import { SessionService } from '../sessions/session.service';
 import { RegisterDto } from '../users/dto';
 import { UsersService } from '../users/users.service';
@@ -83,14 +83,14 @@ export class PagesController {
   private readonly group: string | undefined;
 
   constructor(
-    @Inject(APP_CONFIG) config: AppConfig,
+    @Inject(AUTH_SWITCH_ROUTES) routes: AuthSwitchRoutes,
     private readonly sessionAuth: SessionAuthenticator,
     private readonly sessions: SessionService,
     private readonly auth: AuthService,
     private readonly users: UsersService,
     private readonly limiter: LoginRateLimiter,
   ) {
-    const sessionGroups = [...config.routeGroups].filter(([, strategy]) => strategy === 'session').map(([name]) => name);
+    const sessionGroups = [...routes.groups].filter(([, strategy]) => strategy === 'session').map(([name]) => name);
     this.group = sessionGroups.includes('web') ? 'web' : sessionGroups[0];
   }
 
@@ -113,7 +113,7 @@ export class PagesController {
     if (typeof input === 'string') return again({ status: HttpStatus.BAD_REQUEST, message: input });
     try {
       const user = await this.auth.verifyLogin(input.email, input.password, req.ip ?? '');
-      await this.auth.login('session', user, req, res);
+      await this.auth.login(group, 'session', user, req, res);
     } catch (error) {
       return again(this.refusal(error));
     }
@@ -142,7 +142,7 @@ export class PagesController {
       await this.limiter.takeRegistration(req.ip ?? '');
       // Roles are never taken from the client: every new account is a plain user.
       const user = await this.users.create({ email: input.email, password: input.password, name: input.name });
-      await this.auth.login('session', user, req, res);
+      await this.auth.login(group, 'session', user, req, res);
     } catch (error) {
       return again(this.refusal(error));
     }

@@ -1,7 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { createClient } from 'redis';
-import { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
 import { StoreUnavailableError } from '../common/store-unavailable.error';
 
 export type RedisClient = ReturnType<typeof createClient>;
@@ -18,7 +17,7 @@ export class RedisService implements OnApplicationShutdown {
   private readonly clients: RedisClient[] = [];
   private mainClient: RedisClient | null = null;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(@Inject(AUTH_SWITCH_OPTIONS) private readonly config: AuthSwitchOptions) {}
 
   get enabled(): boolean {
     return this.config.redis !== null;

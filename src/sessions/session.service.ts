@@ -7,8 +7,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import session, { SessionData, Store } from 'express-session';
 import { Repository } from 'typeorm';
 import { StoreUnavailableError } from '../common/store-unavailable.error';
-import { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
 import { RedisClient, RedisService } from '../redis/redis.service';
 import { newCsrfToken } from './csrf';
 import { ActiveSession, SessionAuth, SessionSnapshot } from './session-data';
@@ -34,7 +33,7 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
   private pruneTimer?: NodeJS.Timeout;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(AUTH_SWITCH_OPTIONS) private readonly config: AuthSwitchOptions,
     private readonly redis: RedisService,
     @InjectRepository(SessionRecord) private readonly records: Repository<SessionRecord>,
   ) {}

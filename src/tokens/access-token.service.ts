@@ -1,10 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { randomUUID } from 'node:crypto';
-import { errors as joseErrors, JWTPayload, jwtVerify, ProtectedHeaderParameters, SignJWT } from 'jose';
+import { JwtService } from '@nestjs/jwt';
+import { createHash, randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
-import { SigningKeyService } from './signing-key.service';
+import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
+import { KeyRing } from './key-ring';
 
 export interface AccessTokenClaims {
   sub: string;
@@ -18,12 +17,15 @@ export interface AccessTokenClaims {
   ver: number;
   /** The refresh family the token was issued from, if any. */
   fam?: string;
+  /** The route group the token was issued for; group routes accept only their own tokens. */
+  grp?: string;
 }
 
-/** What ties a token to revocable state: the user version, and the refresh family. */
+/** What ties a token to revocable state and to its group. */
 export interface AccessTokenStamp {
   version?: number;
   familyId?: string;
+  group?: string;
 }
 
 export interface AccessTokenSubject {
@@ -42,28 +44,35 @@ export class InvalidAccessTokenError extends Error {
 }
 
 /**
- * Signs and verifies access tokens. Verification pins the algorithm of our own key, requires
- * our `kid`, and always checks `iss`, `aud` and `exp`.
+ * Signs access tokens (through @nestjs/jwt's JwtService, with the key ring's signing key) and
+ * remembers the ones already verified.
  *
- * A verified signature never changes, so verified tokens are remembered (bounded, until they
- * expire): a repeated token skips the signature maths. The cache is keyed by the whole token,
- * never by a part of it, so a changed header or payload is always verified afresh. Expiry is
- * still checked on every call, and revocation is checked by the caller on every request.
+ * A verified signature never changes, so the claims of a verified token are kept (bounded by
+ * JWT_VERIFIED_CACHE_SIZE): a repeated token skips the signature maths. The memo is keyed by a
+ * SHA-256 of the whole token, never by a part of it (a changed header or payload is a new key),
+ * and the digest keeps an entry small. Expiry is checked on every hit; revocation is checked by
+ * the caller on every request.
  */
 @Injectable()
 export class AccessTokenService {
-  private readonly verified = new LRUCache<string, AccessTokenClaims>({ max: 20_000 });
+  private readonly verified: LRUCache<string, AccessTokenClaims>;
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
-    private readonly keys: SigningKeyService,
-  ) {}
-
-  get ttlSeconds(): number {
-    return this.config.jwt.accessTokenTtlSeconds;
+    @Inject(AUTH_SWITCH_OPTIONS) private readonly options: AuthSwitchOptions,
+    private readonly jwt: JwtService,
+  ) {
+    this.verified = new LRUCache({ max: options.jwt.verifiedTokenCacheSize });
   }
 
-  async sign(subject: AccessTokenSubject, issuedAt: number, stamp: AccessTokenStamp = {}): Promise<{ token: string; claims: AccessTokenClaims }> {
+  get ttlSeconds(): number {
+    return this.options.jwt.accessTokenTtlSeconds;
+  }
+
+  get keys(): KeyRing {
+    return this.options.jwt.keys;
+  }
+
+  sign(subject: AccessTokenSubject, issuedAt: number, stamp: AccessTokenStamp = {}): { token: string; claims: AccessTokenClaims } {
     const claims: AccessTokenClaims = {
       sub: subject.id,
       jti: randomUUID(),
@@ -74,78 +83,76 @@ export class AccessTokenService {
       roles: [...subject.roles],
       ver: stamp.version ?? 0,
       ...(stamp.familyId ? { fam: stamp.familyId } : {}),
+      ...(stamp.group ? { grp: stamp.group } : {}),
     };
-    const { email, name, roles, ver, fam } = claims;
-    const token = await new SignJWT({ email, name, roles, ver, ...(fam ? { fam } : {}) })
-      .setProtectedHeader({ alg: this.keys.algorithm, kid: this.keys.kid, typ: 'JWT' })
-      .setIssuer(this.config.jwt.issuer)
-      .setAudience(this.config.jwt.audience)
-      .setSubject(claims.sub)
-      .setJti(claims.jti)
-      .setIssuedAt(claims.iat)
-      .setExpirationTime(claims.exp)
-      .sign(this.keys.privateKey);
+    // iss, aud, kid and the algorithm come from the JwtModule options (the key ring's signing key).
+    const token = this.jwt.sign({ ...claims });
     return { token, claims };
   }
 
   /** The claims of a token verified before and not yet expired, synchronously; else undefined. */
-  verifyCached(token: string): AccessTokenClaims | undefined {
-    const cached = this.verified.get(token);
-    if (cached && cached.exp + this.config.jwt.clockToleranceSeconds <= Date.now() / 1000) {
-      this.verified.delete(token);
+  recall(token: string): AccessTokenClaims | undefined {
+    const key = memoKey(token);
+    const cached = this.verified.get(key);
+    if (cached && cached.exp + this.options.jwt.clockToleranceSeconds <= Date.now() / 1000) {
+      this.verified.delete(key);
       throw new InvalidAccessTokenError('token expired');
     }
     return cached;
   }
 
-  async verify(token: string): Promise<AccessTokenClaims> {
-    const cached = this.verifyCached(token);
-    if (cached) return cached;
+  /** Remembers the claims of a token whose signature, issuer, audience and expiry were checked. */
+  remember(token: string, claims: AccessTokenClaims): void {
+    this.verified.set(memoKey(token), claims);
+  }
 
-    const nowSeconds = Date.now() / 1000;
-    let payload: JWTPayload;
+  /** How many verified tokens are remembered now. */
+  get rememberedCount(): number {
+    return this.verified.size;
+  }
+
+  /**
+   * Verifies a token outside Passport (JwtService with the key ring), using and filling the
+   * memo. The Passport `jwt` strategy is the path requests take; this one serves code that
+   * holds a token in hand.
+   */
+  async verify(token: string): Promise<AccessTokenClaims> {
+    const cached = this.recall(token);
+    if (cached) return cached;
+    let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(token, (header: ProtectedHeaderParameters) => this.keyFor(header), {
-        algorithms: [this.keys.algorithm],
-        issuer: this.config.jwt.issuer,
-        audience: this.config.jwt.audience,
-        clockTolerance: this.config.jwt.clockToleranceSeconds,
-        requiredClaims: ['iss', 'aud', 'sub', 'iat', 'exp', 'jti'],
-        typ: 'JWT',
-      }));
+      payload = await this.jwt.verifyAsync<Record<string, unknown>>(token);
     } catch (error) {
-      if (error instanceof joseErrors.JOSEError || error instanceof InvalidAccessTokenError) {
-        throw new InvalidAccessTokenError(error.message);
-      }
-      throw error;
+      throw new InvalidAccessTokenError((error as Error).message);
     }
-    const claims = this.readClaims(payload);
-    const ttlMs = Math.max(1, (claims.exp - nowSeconds) * 1000);
-    this.verified.set(token, claims, { ttl: ttlMs });
+    const claims = readAccessTokenClaims(payload);
+    this.remember(token, claims);
     return claims;
   }
+}
 
-  private keyFor(header: ProtectedHeaderParameters) {
-    if (header.kid !== this.keys.kid) throw new InvalidAccessTokenError('unknown signing key');
-    return this.keys.publicKey;
-  }
+function memoKey(token: string): string {
+  // 44 one-byte characters instead of a token of 500 or more.
+  return createHash('sha256').update(token).digest('base64');
+}
 
-  private readClaims(payload: JWTPayload): AccessTokenClaims {
-    const { sub, jti, iat, exp, email, name, roles, ver = 0, fam } = payload as Record<string, unknown>;
-    if (
-      typeof sub !== 'string' ||
-      typeof jti !== 'string' ||
-      typeof iat !== 'number' ||
-      typeof exp !== 'number' ||
-      typeof email !== 'string' ||
-      typeof name !== 'string' ||
-      !Array.isArray(roles) ||
-      !roles.every((role) => typeof role === 'string') ||
-      typeof ver !== 'number' ||
-      (fam !== undefined && typeof fam !== 'string')
-    ) {
-      throw new InvalidAccessTokenError('malformed claims');
-    }
-    return { sub, jti, iat, exp, email, name, roles, ver, ...(fam !== undefined ? { fam } : {}) };
+/** The claims of a verified payload, or InvalidAccessTokenError when one is missing or mistyped. */
+export function readAccessTokenClaims(payload: Record<string, unknown>): AccessTokenClaims {
+  const { sub, jti, iat, exp, email, name, roles, ver = 0, fam, grp } = payload;
+  if (
+    typeof sub !== 'string' ||
+    typeof jti !== 'string' ||
+    typeof iat !== 'number' ||
+    typeof exp !== 'number' ||
+    typeof email !== 'string' ||
+    typeof name !== 'string' ||
+    !Array.isArray(roles) ||
+    !roles.every((role) => typeof role === 'string') ||
+    typeof ver !== 'number' ||
+    (fam !== undefined && typeof fam !== 'string') ||
+    (grp !== undefined && typeof grp !== 'string')
+  ) {
+    throw new InvalidAccessTokenError('malformed claims');
   }
+  return { sub, jti, iat, exp, email, name, roles, ver, ...(fam !== undefined ? { fam } : {}), ...(grp !== undefined ? { grp } : {}) };
 }

@@ -1,16 +1,21 @@
-import { Controller, Get, Header } from '@nestjs/common';
+import { Controller, Get, Inject, Res } from '@nestjs/common';
+import type { Response } from 'express';
+import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
 import { Public } from '../auth/decorators';
-import { SigningKeyService } from './signing-key.service';
 
 @Controller('.well-known')
 export class JwksController {
-  constructor(private readonly keys: SigningKeyService) {}
+  constructor(@Inject(AUTH_SWITCH_OPTIONS) private readonly options: AuthSwitchOptions) {}
 
-  /** Public keys for services that verify our access tokens themselves. */
+  /**
+   * Public keys for services that verify our access tokens themselves: the signing key and
+   * every key of JWT_VERIFY_KEY_FILES. Verifiers may cache the document for max-age seconds, so
+   * a new key must be published at least that long before it signs (see the rotation runbook).
+   */
   @Public()
   @Get('jwks.json')
-  @Header('Cache-Control', 'public, max-age=300')
-  jwks() {
-    return this.keys.jwks();
+  jwks(@Res({ passthrough: true }) res: Response) {
+    res.setHeader('Cache-Control', `public, max-age=${this.options.jwt.jwksMaxAgeSeconds}`);
+    return this.options.jwt.keys.jwks();
   }
 }

@@ -26,6 +26,13 @@ export class RefreshFamily {
   @Column({ name: 'user_version', type: 'integer' })
   userVersion: number;
 
+  /**
+   * The route group the family was started in (its login route); its tokens refresh only there
+   * and its access tokens are bound to it. Null for families from before groups were bound.
+   */
+  @Column({ name: 'route_group', type: 'varchar', length: 32, nullable: true })
+  routeGroup: string | null;
+
   @Column({ name: 'created_at', type: 'bigint', transformer: bigintMs })
   createdAt: number;
 

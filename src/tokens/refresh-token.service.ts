@@ -2,8 +2,7 @@ import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { EntityManager, IsNull, Repository } from 'typeorm';
-import { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
 import { User } from '../users/user.entity';
 import { RefreshFamily } from './refresh-family.entity';
 import { RefreshToken } from './refresh-token.entity';
@@ -34,16 +33,16 @@ export interface SpentRefreshToken {
 @Injectable()
 export class RefreshTokenService {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(AUTH_SWITCH_OPTIONS) private readonly config: AuthSwitchOptions,
     @InjectRepository(RefreshToken) private readonly tokens: Repository<RefreshToken>,
     @InjectRepository(RefreshFamily) private readonly families: Repository<RefreshFamily>,
     private readonly revocation: RevocationService,
   ) {}
 
   /** Starts a family for a login, stamped with the user version the login read. */
-  async startFamily(user: Pick<User, 'id' | 'credentialVersion'>): Promise<string> {
+  async startFamily(user: Pick<User, 'id' | 'credentialVersion'>, group: string): Promise<string> {
     const id = randomUUID();
-    await this.families.insert({ id, userId: user.id, userVersion: user.credentialVersion, createdAt: Date.now(), revokedAt: null });
+    await this.families.insert({ id, userId: user.id, userVersion: user.credentialVersion, routeGroup: group, createdAt: Date.now(), revokedAt: null });
     return id;
   }
 
@@ -69,7 +68,7 @@ export class RefreshTokenService {
    * read, so a logout-all or reuse that committed first is always seen, and one that commits
    * later still wins: the family is judged again at every use.
    */
-  async spend(token: string): Promise<SpentRefreshToken> {
+  async spend(token: string, group: string): Promise<SpentRefreshToken> {
     const record = typeof token === 'string' ? await this.tokens.findOneBy({ tokenHash: hashToken(token) }) : null;
     if (!record) throw this.invalid();
     const now = Date.now();
@@ -79,16 +78,16 @@ export class RefreshTokenService {
       throw this.invalid();
     }
     if (record.expiresAt <= now) throw this.invalid();
-    const user = await this.userOfLiveFamily(record.familyId, record.userId);
+    const user = await this.userOfLiveFamily(record.familyId, record.userId, group);
     if (!user) throw this.invalid();
     return { user, familyId: record.familyId, spentAt: now };
   }
 
   /**
    * The user as stored now, if the family is still alive: not revoked, and started at or after
-   * the user's last logout-all. Null otherwise.
+   * the user's last logout-all, in this route group. Null otherwise.
    */
-  async userOfLiveFamily(familyId: string, userId: string): Promise<User | null> {
+  async userOfLiveFamily(familyId: string, userId: string, group: string): Promise<User | null> {
     // One query: the family joined with its user.
     // (getOne, not findOne: findOne with a relation costs TypeORM a second query.)
     const family = await this.families
@@ -97,7 +96,9 @@ export class RefreshTokenService {
       .where('family.id = :familyId', { familyId })
       .getOne();
     const user = family?.user;
-    return family && user && user.id === userId && this.isAlive(family, user) ? user : null;
+    // A family refreshes only in the group it was started in, like its access tokens.
+    const inGroup = family?.routeGroup === null || family?.routeGroup === group;
+    return family && user && inGroup && user.id === userId && this.isAlive(family, user) ? user : null;
   }
 
   /** Revokes the family of a token if it belongs to this user; unknown tokens are ignored. */

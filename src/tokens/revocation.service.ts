@@ -2,8 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit, Servic
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { performance } from 'node:perf_hooks';
 import { Brackets, DataSource, EntityManager, In, LessThan, MoreThan, Repository } from 'typeorm';
-import { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
 import { StoreUnavailableError } from '../common/store-unavailable.error';
 import { inTransaction } from '../database/transactions';
 import { RedisClient, RedisService } from '../redis/redis.service';
@@ -88,7 +87,7 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
   private timers: NodeJS.Timeout[] = [];
 
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    @Inject(AUTH_SWITCH_OPTIONS) private readonly config: AuthSwitchOptions,
     private readonly redis: RedisService,
     private readonly users: UsersService,
     @InjectDataSource() private readonly dataSource: DataSource,

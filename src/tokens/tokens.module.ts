@@ -1,20 +1,36 @@
 import { Module } from '@nestjs/common';
+import { JwtModule, JwtSecretRequestType } from '@nestjs/jwt';
 import { TypeOrmModule } from '@nestjs/typeorm';
+import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
 import { UsersModule } from '../users/users.module';
 import { AccessTokenService } from './access-token.service';
 import { JwksController } from './jwks.controller';
+import { RefreshFamily } from './refresh-family.entity';
 import { RefreshToken } from './refresh-token.entity';
 import { RefreshTokenService } from './refresh-token.service';
-import { RevocationService } from './revocation.service';
-import { RefreshFamily } from './refresh-family.entity';
 import { Revocation } from './revocation.entity';
-import { SigningKeyService } from './signing-key.service';
+import { RevocationService } from './revocation.service';
 import { TokensService } from './tokens.service';
 
+/**
+ * JwtService, configured with the key ring: it signs with the signing key (its `kid` in the
+ * header, its algorithm only) and verifies with the key a token's `kid` names, checking `iss`,
+ * `aud` and `exp`. Keys are KeyObjects parsed once at start-up, never a PEM string per call.
+ */
+const jwtModule = JwtModule.registerAsync({
+  inject: [AUTH_SWITCH_OPTIONS],
+  useFactory: ({ jwt }: AuthSwitchOptions) => ({
+    secretOrKeyProvider: (type: JwtSecretRequestType, tokenOrPayload: string | object | Buffer) =>
+      type === JwtSecretRequestType.SIGN ? jwt.keys.signing.privateKey : jwt.keys.keyForToken(String(tokenOrPayload)).publicKey,
+    signOptions: { algorithm: jwt.keys.signing.algorithm, keyid: jwt.keys.signing.kid, issuer: jwt.issuer, audience: jwt.audience },
+    verifyOptions: { algorithms: jwt.keys.algorithms, issuer: jwt.issuer, audience: jwt.audience, clockTolerance: jwt.clockToleranceSeconds },
+  }),
+});
+
 @Module({
-  imports: [TypeOrmModule.forFeature([RefreshFamily, RefreshToken, Revocation]), UsersModule],
+  imports: [TypeOrmModule.forFeature([RefreshFamily, RefreshToken, Revocation]), UsersModule, jwtModule],
   controllers: [JwksController],
-  providers: [SigningKeyService, AccessTokenService, RefreshTokenService, RevocationService, TokensService],
-  exports: [AccessTokenService, RevocationService, TokensService, SigningKeyService],
+  providers: [AccessTokenService, RefreshTokenService, RevocationService, TokensService],
+  exports: [AccessTokenService, RevocationService, TokensService, JwtModule],
 })
 export class TokensModule {}

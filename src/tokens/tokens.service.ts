@@ -25,9 +25,9 @@ export class TokensService {
   ) {}
 
   /** A new family for a login, built from the user row the login read. */
-  async issueForLogin(user: CredentialSubject): Promise<TokenPair> {
-    const familyId = await this.refreshTokens.startFamily(user);
-    return this.issuePair(user, familyId);
+  async issueForLogin(user: CredentialSubject, group: string): Promise<TokenPair> {
+    const familyId = await this.refreshTokens.startFamily(user, group);
+    return this.issuePair(user, familyId, group);
   }
 
   /**
@@ -37,19 +37,19 @@ export class TokensService {
    * token is built again from the new row, rather than leaving the client with a spent token
    * and nothing in exchange.
    */
-  async refresh(refreshToken: string): Promise<TokenPair> {
-    const { user: spentBy, familyId, spentAt } = await this.refreshTokens.spend(refreshToken);
+  async refresh(refreshToken: string, group: string): Promise<TokenPair> {
+    const { user: spentBy, familyId, spentAt } = await this.refreshTokens.spend(refreshToken, group);
     const nextRefreshToken = await this.refreshTokens.issue(spentBy.id, familyId);
     let user: CredentialSubject | null = spentBy;
     for (let attempt = 1; user && attempt <= 3; attempt++) {
       // Bounds how long after its family's revocation an access token can have been signed.
       if (Date.now() - spentAt > SPEND_DEADLINE_MS) break;
-      const accessToken = await this.signAccess(user, familyId);
+      const accessToken = this.signAccess(user, familyId, group);
       if (!this.revocation.isRevoked({ userId: user.id, version: user.credentialVersion, familyId })) {
         return { access_token: accessToken, refresh_token: nextRefreshToken, token_type: 'Bearer', expires_in: this.accessTokens.ttlSeconds };
       }
       if (this.revocation.isFamilyRevoked(familyId)) break;
-      user = await this.refreshTokens.userOfLiveFamily(familyId, spentBy.id);
+      user = await this.refreshTokens.userOfLiveFamily(familyId, spentBy.id, group);
     }
     throw new UnauthorizedException('Invalid refresh token');
   }
@@ -65,14 +65,14 @@ export class TokensService {
     return this.refreshTokens.revokeAllFamilies(tx, userId);
   }
 
-  private async issuePair(user: CredentialSubject, familyId: string): Promise<TokenPair> {
-    const accessToken = await this.signAccess(user, familyId);
+  private async issuePair(user: CredentialSubject, familyId: string, group: string): Promise<TokenPair> {
+    const accessToken = this.signAccess(user, familyId, group);
     const refreshToken = await this.refreshTokens.issue(user.id, familyId);
     return { access_token: accessToken, refresh_token: refreshToken, token_type: 'Bearer', expires_in: this.accessTokens.ttlSeconds };
   }
 
-  private async signAccess(user: CredentialSubject, familyId: string): Promise<string> {
+  private signAccess(user: CredentialSubject, familyId: string, group: string): string {
     const issuedAt = Math.floor(Date.now() / 1000);
-    return (await this.accessTokens.sign(user, issuedAt, { version: user.credentialVersion, familyId })).token;
+    return this.accessTokens.sign(user, issuedAt, { version: user.credentialVersion, familyId, group }).token;
   }
 }

@@ -1,7 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import * as argon2 from 'argon2';
-import { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
 
 /**
  * argon2id with OWASP's recommended minimum (19 MiB, 2 passes). argon2 hashes on libuv's thread
@@ -17,7 +16,7 @@ export class PasswordHasher {
   private running = 0;
   private readonly waiting: Array<() => void> = [];
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(@Inject(AUTH_SWITCH_OPTIONS) private readonly config: AuthSwitchOptions) {}
 
   hash(password: string): Promise<string> {
     return this.limited(() => argon2.hash(password, OPTIONS));

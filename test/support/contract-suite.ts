@@ -316,7 +316,7 @@ export function describeContract(setup: StorageSetup): void {
     });
 
     it('refuses HS256 signed with the public key (key confusion)', async () => {
-      const publicPem = createPublicKey(t.config.jwt.privateKeyPem).export({ format: 'pem', type: 'spki' }).toString();
+      const publicPem = createPublicKey(t.config.jwt.keys.signing.privateKey).export({ format: 'pem', type: 'spki' }).toString();
       await expectRefused(hs256WithPublicKey({ ...claims, roles: ['admin'] }, publicPem, kid));
     });
 
@@ -325,20 +325,20 @@ export function describeContract(setup: StorageSetup): void {
     });
 
     it('refuses a wrong audience or issuer, even when properly signed', async () => {
-      const key = t.config.jwt.privateKeyPem;
+      const key = t.config.jwt.keys.signing.privateKey;
       await expectRefused(await signWith(key, { alg: 'ES256', kid }, { ...claims, aud: 'another-api' }));
       await expectRefused(await signWith(key, { alg: 'ES256', kid }, { ...claims, iss: 'https://evil.example' }));
     });
 
     it('refuses an expired token and one without exp', async () => {
-      const key = t.config.jwt.privateKeyPem;
+      const key = t.config.jwt.keys.signing.privateKey;
       await expectRefused(await signWith(key, { alg: 'ES256', kid }, { ...claims, iat: now() - 3600, exp: now() - 60 }));
       const { exp: _exp, ...noExp } = claims;
       await expectRefused(await signWith(key, { alg: 'ES256', kid }, noExp));
     });
 
     it('refuses an unknown kid and a key that is not ours', async () => {
-      await expectRefused(await signWith(t.config.jwt.privateKeyPem, { alg: 'ES256', kid: 'some-other-key' }, claims));
+      await expectRefused(await signWith(t.config.jwt.keys.signing.privateKey, { alg: 'ES256', kid: 'some-other-key' }, claims));
       await expectRefused(await signWith(strangerKey(), { alg: 'ES256', kid }, claims));
     });
 

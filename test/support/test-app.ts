@@ -35,7 +35,7 @@ export async function startApp(setup: StorageSetup, overrides: RawEnv = {}): Pro
 export async function startAppWithEnv(env: RawEnv): Promise<TestApp> {
   const config = loadConfig(env);
   const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
-  const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });
+  const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: process.env.DEBUG_TEST_APP ? ['error', 'warn'] : false });
   configureApp(app);
   await app.init();
   const server = app.getHttpServer() as Server;

@@ -1,0 +1,91 @@
+import { ConfigurableModuleBuilder, DynamicModule, Module, Provider } from '@nestjs/common';
+import { APP_GUARD } from '@nestjs/core';
+import { AuthModule } from '../auth/auth.module';
+import { adminController, AuthSwitchRoutes, groupControllers } from '../auth/group-routes';
+import { RouteGroupGuard } from '../auth/route-group.guard';
+import { ConfigError } from '../config/config-error';
+import { AuthStrategy, parseRouteGroups, resolveAdminGroup } from '../config/route-groups';
+import { RedisModule } from '../redis/redis.module';
+import { SessionsModule } from '../sessions/sessions.module';
+import { TokensModule } from '../tokens/tokens.module';
+import { UsersModule } from '../users/users.module';
+import { AUTH_SWITCH_DEFAULTS, AUTH_SWITCH_OPTIONS, AUTH_SWITCH_ROUTES, AuthSwitchOptions, AuthSwitchSettings, resolveAuthSwitchOptions } from './auth-switch.options';
+
+/**
+ * What shapes the module itself, so it is given directly even to forRootAsync(): the groups
+ * decide which controllers exist, and a module's controllers cannot wait for a factory.
+ */
+export interface AuthSwitchModuleExtras {
+  /** `web=session,api=jwt` (the default), or `{ web: 'session', api: 'jwt' }`. */
+  routeGroups?: string | Record<string, string> | ReadonlyMap<string, AuthStrategy>;
+  /** The group of the admin routes; default `api` when configured. */
+  adminGroup?: string;
+  /** Register RouteGroupGuard as the global guard (default true). Without it, use the guards per controller. */
+  globalGuard?: boolean;
+}
+
+const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, OPTIONS_TYPE, ASYNC_OPTIONS_TYPE } = new ConfigurableModuleBuilder<AuthSwitchSettings | AuthSwitchOptions>({
+  moduleName: 'AuthSwitch',
+})
+  .setClassMethodName('forRoot')
+  .setExtras<AuthSwitchModuleExtras>({ routeGroups: AUTH_SWITCH_DEFAULTS.routeGroups, globalGuard: true }, (definition, extras) =>
+    withRoutes(definition, resolveRoutes(extras)),
+  )
+  .build();
+
+export type AuthSwitchModuleOptions = typeof OPTIONS_TYPE;
+export type AuthSwitchModuleAsyncOptions = typeof ASYNC_OPTIONS_TYPE;
+
+/**
+ * AuthSwitch as a Nest module: users, tokens, sessions, the Passport strategies `jwt`,
+ * `session` and `any`, the per-group routes and RouteGroupGuard.
+ *
+ *     AuthSwitchModule.forRoot({ routeGroups: 'web=session,api=jwt', redis: { url }, jwt: { privateKeyFile } })
+ *
+ * The host owns the database: its TypeOrmModule.forRoot() must use `autoLoadEntities: true`
+ * (AuthSwitch registers its entities with forFeature) and run AUTH_SWITCH_MIGRATIONS. The
+ * module is global, so AuthService, JwtService, TokensService and the guards can be injected
+ * anywhere in the host.
+ */
+@Module({})
+export class AuthSwitchModule extends ConfigurableModuleClass {}
+
+function resolveRoutes(extras: AuthSwitchModuleExtras): AuthSwitchRoutes {
+  let groups: ReadonlyMap<string, AuthStrategy>;
+  try {
+    const raw = extras.routeGroups ?? AUTH_SWITCH_DEFAULTS.routeGroups;
+    groups = raw instanceof Map ? raw : parseRouteGroups(raw as string | Record<string, string>);
+  } catch (error) {
+    throw new ConfigError('AUTH_ROUTE_GROUPS', (error as Error).message);
+  }
+  let adminGroup: string;
+  try {
+    adminGroup = resolveAdminGroup(groups, extras.adminGroup);
+  } catch (error) {
+    throw new ConfigError('ADMIN_ROUTE_GROUP', (error as Error).message);
+  }
+  return { groups, adminGroup, globalGuard: extras.globalGuard ?? true };
+}
+
+function withRoutes(definition: DynamicModule, routes: AuthSwitchRoutes): DynamicModule {
+  const providers: Provider[] = [
+    ...(definition.providers ?? []),
+    {
+      provide: AUTH_SWITCH_OPTIONS,
+      inject: [MODULE_OPTIONS_TOKEN],
+      useFactory: (settings: AuthSwitchSettings | AuthSwitchOptions) => resolveAuthSwitchOptions(settings),
+    },
+    { provide: AUTH_SWITCH_ROUTES, useValue: routes },
+  ];
+  if (routes.globalGuard) providers.push({ provide: APP_GUARD, useExisting: RouteGroupGuard });
+  const features = [RedisModule, UsersModule, TokensModule, SessionsModule, AuthModule];
+  return {
+    ...definition,
+    // Global: the feature modules below (and the host) read the options from here.
+    global: true,
+    imports: [...(definition.imports ?? []), ...features],
+    controllers: [...groupControllers(routes), adminController(routes)],
+    providers,
+    exports: [AUTH_SWITCH_OPTIONS, AUTH_SWITCH_ROUTES, ...features],
+  };
+}

@@ -1,0 +1,176 @@
+import { availableParallelism } from 'node:os';
+import { resolve } from 'node:path';
+import { ConfigError } from '../config/config-error';
+import { resolveSecrets } from '../config/secrets';
+import { KeyRing } from '../tokens/key-ring';
+
+/** The resolved options every AuthSwitch service reads (through AUTH_SWITCH_OPTIONS). */
+export const AUTH_SWITCH_OPTIONS = Symbol('AUTH_SWITCH_OPTIONS');
+
+/** The route groups, the admin group and whether the guard is global (AUTH_SWITCH_ROUTES). */
+export const AUTH_SWITCH_ROUTES = Symbol('AUTH_SWITCH_ROUTES');
+
+/** Defaults shared by the environment (the server) and the module options (a host app). */
+export const AUTH_SWITCH_DEFAULTS = {
+  routeGroups: 'web=session,api=jwt',
+  adminGroup: 'api',
+  sessionCookieName: 'authswitch.sid',
+  sessionTtlSeconds: 8 * 3600,
+  issuer: 'authswitch',
+  audience: 'authswitch-api',
+  clockToleranceSeconds: 5,
+  accessTokenTtlSeconds: 15 * 60,
+  refreshTokenTtlSeconds: 30 * 24 * 3600,
+  jwksMaxAgeSeconds: 300,
+  // Sized for the live access tokens, not a small constant: an LRU smaller than the set of
+  // tokens in use misses on every request once clients cycle through it. About 30 MB per
+  // 100,000 tokens (npm run bench reports the figure).
+  verifiedTokenCacheSize: 200_000,
+  redisKeyPrefix: 'authswitch:',
+  maxLoginFailuresPerAccount: 10,
+  maxLoginFailuresPerAddress: 100,
+  loginFailureWindowSeconds: 15 * 60,
+  maxRegistrationsPerAddress: 100,
+  registrationWindowSeconds: 15 * 60,
+  revocationSyncIntervalMs: 1000,
+} as const;
+
+/** What a host passes to `AuthSwitchModule.forRoot()`: everything optional but the stores. */
+export interface AuthSwitchSettings {
+  /** Refuses missing and development secrets (as NODE_ENV=production does for the server). */
+  production?: boolean;
+  /** Where development secrets are generated when none is given (default ./data). */
+  dataDir?: string;
+  session?: {
+    /** Signs the session cookie; generated into dataDir in development when absent. */
+    secret?: string;
+    cookieName?: string;
+    ttlSeconds?: number;
+    /** Default: true in production. */
+    secureCookie?: boolean;
+  };
+  jwt?: {
+    /** PEM PKCS#8 private key that signs (P-256 => ES256, RSA => RS256). */
+    privateKeyFile?: string;
+    /** PEM keys accepted and published but never used to sign (rotation). */
+    verifyKeyFiles?: string[];
+    /** An already loaded key ring; wins over the files. */
+    keys?: KeyRing;
+    issuer?: string;
+    audience?: string;
+    clockToleranceSeconds?: number;
+    accessTokenTtlSeconds?: number;
+    refreshTokenTtlSeconds?: number;
+    /** `Cache-Control: max-age` of the JWKS document. */
+    jwksMaxAgeSeconds?: number;
+    /** How many verified access tokens are remembered (each skips the signature check again). */
+    verifiedTokenCacheSize?: number;
+  };
+  /** Sessions, revocation feed and rate-limit counters in Redis; null keeps them in the database. */
+  redis?: { url: string; keyPrefix?: string } | null;
+  passwordHashConcurrency?: number;
+  loginLimits?: Partial<AuthSwitchOptions['loginLimits']>;
+  registerLimits?: Partial<AuthSwitchOptions['registerLimits']>;
+  revocation?: Partial<AuthSwitchOptions['revocation']>;
+}
+
+/** The options after defaults, secrets and keys are resolved. */
+export interface AuthSwitchOptions {
+  production: boolean;
+  session: {
+    secret: string;
+    cookieName: string;
+    ttlSeconds: number;
+    secureCookie: boolean;
+  };
+  jwt: {
+    /** The signing key and every accepted key, parsed once (KeyObjects, never PEM per call). */
+    keys: KeyRing;
+    issuer: string;
+    audience: string;
+    clockToleranceSeconds: number;
+    accessTokenTtlSeconds: number;
+    refreshTokenTtlSeconds: number;
+    jwksMaxAgeSeconds: number;
+    verifiedTokenCacheSize: number;
+  };
+  redis: { url: string; keyPrefix: string } | null;
+  /** How many argon2 hashes may run at once; the rest wait their turn. */
+  passwordHashConcurrency: number;
+  loginLimits: {
+    maxFailuresPerAccount: number;
+    maxFailuresPerAddress: number;
+    windowSeconds: number;
+  };
+  /** Registrations allowed per client address per window; more get 429. */
+  registerLimits: {
+    maxPerAddress: number;
+    windowSeconds: number;
+  };
+  revocation: {
+    /** How often each instance reads from the database the revocations a lost Redis message missed. */
+    syncIntervalMs: number;
+  };
+}
+
+/**
+ * Fills in defaults and loads secrets and keys. Idempotent: resolved options come back as they
+ * are, so the server can resolve (and fail on one line) before Nest boots. A bad key or secret
+ * throws a ConfigError naming the environment variable that would set it.
+ */
+export function resolveAuthSwitchOptions(settings: AuthSwitchSettings | AuthSwitchOptions): AuthSwitchOptions {
+  const input = settings as AuthSwitchSettings;
+  const d = AUTH_SWITCH_DEFAULTS;
+  const production = input.production ?? false;
+  const jwt = input.jwt ?? {};
+  let keys = jwt.keys;
+  let sessionSecret = input.session?.secret;
+  if (!keys || !sessionSecret) {
+    const secrets = resolveSecrets({
+      isProduction: production,
+      dataDir: resolve(input.dataDir ?? './data'),
+      sessionSecret,
+      jwtPrivateKeyFile: jwt.privateKeyFile,
+      jwtVerifyKeyFiles: jwt.verifyKeyFiles,
+    });
+    keys ??= secrets.keyRing;
+    sessionSecret ??= secrets.sessionSecret;
+  }
+  const positive = (value: number | undefined, fallback: number, variable: string): number => {
+    const result = value ?? fallback;
+    if (!Number.isFinite(result) || result <= 0) throw new ConfigError(variable, `must be a positive number (got ${result})`);
+    return result;
+  };
+  return {
+    production,
+    session: {
+      secret: sessionSecret,
+      cookieName: input.session?.cookieName ?? d.sessionCookieName,
+      ttlSeconds: positive(input.session?.ttlSeconds, d.sessionTtlSeconds, 'SESSION_TTL_SECONDS'),
+      secureCookie: input.session?.secureCookie ?? production,
+    },
+    jwt: {
+      keys,
+      issuer: jwt.issuer ?? d.issuer,
+      audience: jwt.audience ?? d.audience,
+      clockToleranceSeconds: jwt.clockToleranceSeconds ?? d.clockToleranceSeconds,
+      accessTokenTtlSeconds: positive(jwt.accessTokenTtlSeconds, d.accessTokenTtlSeconds, 'ACCESS_TOKEN_TTL_SECONDS'),
+      refreshTokenTtlSeconds: positive(jwt.refreshTokenTtlSeconds, d.refreshTokenTtlSeconds, 'REFRESH_TOKEN_TTL_SECONDS'),
+      jwksMaxAgeSeconds: jwt.jwksMaxAgeSeconds ?? d.jwksMaxAgeSeconds,
+      verifiedTokenCacheSize: positive(jwt.verifiedTokenCacheSize, d.verifiedTokenCacheSize, 'JWT_VERIFIED_CACHE_SIZE'),
+    },
+    redis: input.redis ? { url: input.redis.url, keyPrefix: input.redis.keyPrefix ?? d.redisKeyPrefix } : null,
+    // Leave a core to the event loop, so protected routes stay fast during a login storm.
+    passwordHashConcurrency: input.passwordHashConcurrency ?? Math.max(1, availableParallelism() - 1),
+    loginLimits: {
+      maxFailuresPerAccount: input.loginLimits?.maxFailuresPerAccount ?? d.maxLoginFailuresPerAccount,
+      maxFailuresPerAddress: input.loginLimits?.maxFailuresPerAddress ?? d.maxLoginFailuresPerAddress,
+      windowSeconds: input.loginLimits?.windowSeconds ?? d.loginFailureWindowSeconds,
+    },
+    registerLimits: {
+      maxPerAddress: input.registerLimits?.maxPerAddress ?? d.maxRegistrationsPerAddress,
+      windowSeconds: input.registerLimits?.windowSeconds ?? d.registrationWindowSeconds,
+    },
+    revocation: { syncIntervalMs: input.revocation?.syncIntervalMs ?? d.revocationSyncIntervalMs },
+  };
+}

@@ -1,0 +1,146 @@
+import { Body, Controller, Get, HttpCode, Injectable, Param, ParseUUIDPipe, Post, Put, Req, Res, Type, UnauthorizedException, UsePipes } from '@nestjs/common';
+import type { Response } from 'express';
+import type { AuthenticatedRequest, Principal } from '../common/authenticated-request';
+import { createValidationPipe } from '../common/validation';
+import type { AuthStrategy } from '../config/route-groups';
+import { TokensService } from '../tokens/tokens.service';
+import { SetRolesDto } from '../users/dto';
+import { AuthService } from './auth.service';
+import { CurrentUser, Public, Roles, RouteGroup } from './decorators';
+import { LoginDto, LogoutDto, RefreshDto } from './dto';
+
+/** The route groups of one AuthSwitch module, resolved at start-up. */
+export interface AuthSwitchRoutes {
+  groups: ReadonlyMap<string, AuthStrategy>;
+  /** The group holding `/<group>/admin/users/:id/roles`. */
+  adminGroup: string;
+  /** Whether RouteGroupGuard is registered as the application's global guard. */
+  globalGuard: boolean;
+}
+
+/*
+ * The routes every group gets under its own prefix (`/web/...`, `/api/...`). A controller class
+ * is built per configured group at start-up (see groupControllers), so only real groups have
+ * routes: there is no `/:group` wildcard to hide an application's own controllers. Which routes
+ * a group has follows from its strategy.
+ */
+
+/** Every group: who am I. (@Injectable so that its constructor's types are recorded for DI.) */
+@Injectable()
+@UsePipes(createValidationPipe())
+abstract class GroupRoutes {
+  constructor(
+    protected readonly auth: AuthService,
+    protected readonly tokens: TokensService,
+  ) {}
+
+  @Get('me')
+  me(@CurrentUser() user: Principal) {
+    return { id: user.id, email: user.email, name: user.name, roles: user.roles };
+  }
+}
+
+/** Groups with a built-in strategy: sign in with a password, sign out. */
+abstract class SignInRoutes extends GroupRoutes {
+  @Public()
+  @Post('auth/login')
+  @HttpCode(200)
+  async login(@Body() body: LoginDto, @Req() req: AuthenticatedRequest, @Res({ passthrough: true }) res: Response) {
+    const user = await this.auth.verifyLogin(body.email, body.password, req.ip ?? '');
+    res.setHeader('Cache-Control', 'no-store');
+    const { name, strategy } = req.routeGroup!;
+    return this.auth.login(name!, strategy, user, req, res);
+  }
+
+  @Post('auth/logout')
+  @HttpCode(204)
+  async logout(
+    @CurrentUser() user: Principal,
+    @Body() body: LogoutDto,
+    @Req() req: AuthenticatedRequest,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<void> {
+    await this.auth.logout(user, req, res, body.refresh_token);
+  }
+}
+
+/** The session's CSRF token, for pages that lost it (a reload, a second tab). */
+function csrfTokenOf(user: Principal, req: AuthenticatedRequest) {
+  const csrfToken = req.authSession?.csrfToken;
+  if (user.via !== 'session' || !csrfToken) throw new UnauthorizedException('Not signed in with a session');
+  return { csrfToken };
+}
+
+class SessionGroupRoutes extends SignInRoutes {
+  @Get('auth/csrf')
+  csrf(@CurrentUser() user: Principal, @Req() req: AuthenticatedRequest) {
+    return csrfTokenOf(user, req);
+  }
+}
+
+class JwtGroupRoutes extends SignInRoutes {
+  @Public()
+  @Post('auth/refresh')
+  @HttpCode(200)
+  async refresh(@Body() body: RefreshDto, @Req() req: AuthenticatedRequest, @Res({ passthrough: true }) res: Response) {
+    res.setHeader('Cache-Control', 'no-store');
+    return this.tokens.refresh(body.refresh_token, req.routeGroup!.name!);
+  }
+}
+
+class AnyGroupRoutes extends JwtGroupRoutes {
+  @Get('auth/csrf')
+  csrf(@CurrentUser() user: Principal, @Req() req: AuthenticatedRequest) {
+    return csrfTokenOf(user, req);
+  }
+}
+
+/** A group on an application's own Passport strategy: it signs in its own way. */
+class StrategyGroupRoutes extends GroupRoutes {}
+
+const ROUTES_BY_STRATEGY: Record<string, Type<GroupRoutes>> = {
+  session: SessionGroupRoutes,
+  jwt: JwtGroupRoutes,
+  any: AnyGroupRoutes,
+};
+
+/** A controller class per configured group, mounted at the group's name. */
+export function groupControllers(routes: AuthSwitchRoutes): Type[] {
+  return [...routes.groups].map(([group, strategy]) => {
+    const base = ROUTES_BY_STRATEGY[strategy] ?? StrategyGroupRoutes;
+    const controller = named(class extends base {}, `${pascalCase(group)}GroupController`);
+    Controller(group)(controller);
+    RouteGroup(group)(controller);
+    return controller;
+  });
+}
+
+/** Role management, in the admin group (ADMIN_ROUTE_GROUP, `api` by default). */
+@Injectable()
+@UsePipes(createValidationPipe())
+abstract class AdminUsersRoutes {
+  constructor(private readonly auth: AuthService) {}
+
+  @Put(':id/roles')
+  setRoles(@Param('id', new ParseUUIDPipe({ version: '4' })) id: string, @Body() body: SetRolesDto) {
+    return this.auth.changeRoles(id, body.roles);
+  }
+}
+
+export function adminController(routes: AuthSwitchRoutes): Type {
+  const controller = named(class extends AdminUsersRoutes {}, 'AdminUsersController');
+  Controller(`${routes.adminGroup}/admin/users`)(controller);
+  RouteGroup(routes.adminGroup)(controller);
+  Roles('admin')(controller);
+  return controller;
+}
+
+// Distinct class names: Nest's route log and OpenAPI operation ids are built from them.
+function named<T extends Type>(type: T, name: string): T {
+  Object.defineProperty(type, 'name', { value: name });
+  return type;
+}
+
+function pascalCase(group: string): string {
+  return group.replace(/(^|-)([a-z0-9])/g, (_match, _dash, letter: string) => letter.toUpperCase());
+}

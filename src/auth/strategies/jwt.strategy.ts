@@ -1,0 +1,104 @@
+import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
+import { PassportStrategy } from '@nestjs/passport';
+import type { Request } from 'express';
+import { ExtractJwt, Strategy } from 'passport-jwt';
+import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../../auth-switch/auth-switch.options';
+import type { AuthenticatedRequest, Principal } from '../../common/authenticated-request';
+import { AccessTokenClaims, AccessTokenService, InvalidAccessTokenError, readAccessTokenClaims } from '../../tokens/access-token.service';
+import { RevocationService } from '../../tokens/revocation.service';
+
+const bearerToken = ExtractJwt.fromAuthHeaderAsBearerToken();
+
+/**
+ * `jwt`: passport-jwt over the key ring. The header's `kid` picks the key (an unknown kid, or an
+ * `alg` that is not that key's, is refused before any maths), jsonwebtoken verifies with the
+ * key's KeyObject, and `iss`, `aud` and `exp` are always checked. `validate()` then applies
+ * what a signature cannot know: revocation (the token, its refresh family, the user's version)
+ * and the route group the token was issued for.
+ *
+ * A token verified before skips passport-jwt's verification (its claims are remembered, see
+ * AccessTokenService) and goes straight to the same checks, so the warm path costs a hash and a
+ * map lookup rather than a signature check.
+ */
+@Injectable()
+export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
+  constructor(
+    @Inject(AUTH_SWITCH_OPTIONS) options: AuthSwitchOptions,
+    private readonly accessTokens: AccessTokenService,
+    private readonly revocation: RevocationService,
+  ) {
+    const keys = options.jwt.keys;
+    super({
+      jwtFromRequest: bearerToken,
+      secretOrKeyProvider: (_req: Request, rawJwtToken: string, done: (error: unknown, key?: unknown) => void) => {
+        try {
+          done(null, keys.keyForToken(rawJwtToken).publicKey);
+        } catch (error) {
+          done(error);
+        }
+      },
+      // The ring's algorithms only; keyForToken has already matched the header's alg to its key.
+      algorithms: keys.algorithms,
+      issuer: options.jwt.issuer,
+      audience: options.jwt.audience,
+      jsonWebTokenOptions: { clockTolerance: options.jwt.clockToleranceSeconds },
+      passReqToCallback: true,
+    } as unknown as ConstructorParameters<typeof Strategy>[0]);
+  }
+
+  authenticate(req: Request, options?: object): void {
+    const token = bearerToken(req);
+    if (token) {
+      let claims: AccessTokenClaims | undefined;
+      try {
+        claims = this.accessTokens.recall(token);
+      } catch (error) {
+        return this.fail(error, 401);
+      }
+      if (claims) {
+        try {
+          return this.success(this.principalFor(req as AuthenticatedRequest, claims));
+        } catch (error) {
+          return this.error(error as Error);
+        }
+      }
+    }
+    super.authenticate(req, options);
+  }
+
+  /** Called by passport-jwt once the signature, issuer, audience and expiry have been checked. */
+  validate(req: AuthenticatedRequest, payload: Record<string, unknown>): Principal {
+    let claims: AccessTokenClaims;
+    try {
+      claims = readAccessTokenClaims(payload);
+    } catch (error) {
+      if (error instanceof InvalidAccessTokenError) throw new UnauthorizedException('Invalid or expired token');
+      throw error;
+    }
+    this.accessTokens.remember(bearerToken(req)!, claims);
+    return this.principalFor(req, claims);
+  }
+
+  /** What a verified token still has to pass on every request. */
+  private principalFor(req: AuthenticatedRequest, claims: AccessTokenClaims): Principal {
+    // A feed that is not current could miss a revocation: 503 rather than trust the token.
+    this.revocation.assertCurrent();
+    if (this.revocation.isRevoked({ userId: claims.sub, version: claims.ver, jti: claims.jti, familyId: claims.fam })) {
+      throw new UnauthorizedException('Token has been revoked');
+    }
+    // Groups are a boundary: a token issued on /partner/auth/login is no key to /api/... .
+    // Routes outside any group (/auth/...) accept the tokens of every group.
+    const group = req.routeGroup?.name;
+    if (group && claims.grp !== group) throw new UnauthorizedException('Token was issued for another route group');
+    return {
+      id: claims.sub,
+      email: claims.email,
+      name: claims.name,
+      roles: claims.roles,
+      via: 'jwt',
+      jti: claims.jti,
+      exp: claims.exp,
+      ...(claims.grp ? { group: claims.grp } : {}),
+    };
+  }
+}

@@ -1,0 +1,39 @@
+/**
+ * AuthSwitch as a library: import AuthSwitchModule into a Nest application and use the
+ * decorators, guards and services below. The server in this repository (src/main.ts) is one
+ * host of it.
+ */
+export { AuthSwitchModule } from './auth-switch/auth-switch.module';
+export type { AuthSwitchModuleAsyncOptions, AuthSwitchModuleExtras, AuthSwitchModuleOptions } from './auth-switch/auth-switch.module';
+export {
+  AUTH_SWITCH_DEFAULTS,
+  AUTH_SWITCH_OPTIONS,
+  AUTH_SWITCH_ROUTES,
+  resolveAuthSwitchOptions,
+} from './auth-switch/auth-switch.options';
+export type { AuthSwitchOptions, AuthSwitchSettings } from './auth-switch/auth-switch.options';
+
+export { CurrentUser, Public, Roles, RouteGroup } from './auth/decorators';
+export { RouteGroupGuard } from './auth/route-group.guard';
+export { JwtStrategy } from './auth/strategies/jwt.strategy';
+export { SessionStrategy } from './auth/strategies/session.strategy';
+export { AnyStrategy } from './auth/strategies/any.strategy';
+export { AuthService } from './auth/auth.service';
+export { LoginRateLimiter } from './auth/login-rate-limiter';
+export type { AuthSwitchRoutes } from './auth/group-routes';
+
+export type { AuthenticatedRequest, Principal } from './common/authenticated-request';
+export { AllExceptionsFilter } from './common/all-exceptions.filter';
+export { createValidationPipe } from './common/validation';
+export type { AuthStrategy } from './config/route-groups';
+
+export { AUTH_SWITCH_ENTITIES } from './database/data-source-options';
+export { AUTH_SWITCH_MIGRATIONS } from './database/migrations';
+
+export { AccessTokenService } from './tokens/access-token.service';
+export type { AccessTokenClaims } from './tokens/access-token.service';
+export { KeyRing } from './tokens/key-ring';
+export { RevocationService } from './tokens/revocation.service';
+export { TokensService } from './tokens/tokens.service';
+export { User } from './users/user.entity';
+export { UsersService } from './users/users.service';

@@ -1,0 +1,143 @@
+import { Test } from '@nestjs/testing';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { JwtService } from '@nestjs/jwt';
+import type { Server } from 'node:http';
+import request from 'supertest';
+import { DataSource } from 'typeorm';
+import { configureApp } from '../src/app.setup';
+import { UsersService } from '../src';
+import { AppConfigModule } from '../src/config/config.module';
+import { loadConfig } from '../src/config/app-config';
+import { ApiKeyStrategy, hostModule, HostOptions } from './host-app/host.module';
+import { freshDataDir } from './support/environments';
+import { cookiePair, sessionCookie } from './support/contract-suite';
+import { uniqueEmail } from './support/test-app';
+
+/** Boots the host application (not the AuthSwitch server) on a SQLite file of its own. */
+async function startHost(options: Omit<HostOptions, 'dataDir'>) {
+  const dataDir = freshDataDir();
+  // configureApp reads the server's settings (body limit, proxy); the host keeps the defaults.
+  const serverSettings = AppConfigModule.forRoot(loadConfig({ DATA_DIR: dataDir, NODE_ENV: 'test' }));
+  const moduleRef = await Test.createTestingModule({ imports: [hostModule({ ...options, dataDir }), serverSettings] }).compile();
+  const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });
+  configureApp(app);
+  await app.init();
+  const server = app.getHttpServer() as Server;
+  const users = app.get(UsersService);
+  return {
+    app,
+    http: () => request(server),
+    async user(roles = ['user']) {
+      const email = uniqueEmail('host');
+      const password = 'host password 123';
+      const { id } = await users.create({ email, password, roles });
+      return { id, email, password };
+    },
+  };
+}
+
+describe('a host application importing AuthSwitchModule', () => {
+  describe('with the global guard', () => {
+    let host: Awaited<ReturnType<typeof startHost>>;
+    beforeAll(async () => {
+      host = await startHost({ globalGuard: true });
+    });
+    afterAll(() => host.app.close());
+
+    async function apiLogin(group = 'api') {
+      const user = await host.user();
+      const res = await host.http().post(`/${group}/auth/login`).send({ email: user.email, password: user.password }).expect(200);
+      return { user, token: res.body.access_token as string, refresh: res.body.refresh_token as string };
+    }
+
+    it("keeps the host's DataSource: its own entity and migration live next to AuthSwitch's tables", async () => {
+      const dataSource = host.app.get(DataSource);
+      const tables = dataSource.entityMetadatas.map((entity) => entity.tableName).sort();
+      expect(tables).toEqual(['projects', 'refresh_families', 'refresh_tokens', 'revocations', 'sessions', 'users']);
+      const { token, user } = await apiLogin();
+      const created = await host.http().post('/api/projects').set('Authorization', `Bearer ${token}`).send({ name: 'Apollo' }).expect(201);
+      expect(created.body).toMatchObject({ name: 'Apollo', ownerId: user.id });
+      const listed = await host.http().get('/api/projects').set('Authorization', `Bearer ${token}`).expect(200);
+      expect(listed.body).toEqual([created.body]);
+    });
+
+    it('protects host routes with the group strategy and @Roles', async () => {
+      await host.http().get('/api/projects').expect(401);
+      const { token } = await apiLogin();
+      await host.http().get('/api/projects/admin').set('Authorization', `Bearer ${token}`).expect(403);
+    });
+
+    it('no built-in route shadows a feature route: /partners/me is the host controller', async () => {
+      const res = await host.http().get('/partners/me').expect(200);
+      expect(res.body).toEqual({ partners: 'yes' });
+    });
+
+    it("authenticates a group with the host's own Passport strategy (partner=api-key)", async () => {
+      await host.http().get('/partner/feed').expect(401);
+      await host.http().get('/partner/feed').set('X-Api-Key', 'wrong').expect(401);
+      const res = await host.http().get('/partner/feed').set('X-Api-Key', ApiKeyStrategy.KEY).expect(200);
+      expect(res.body).toEqual({ for: 'partner-acme', via: 'api-key' });
+      // A group on a strategy of its own has no password login.
+      await host.http().post('/partner/auth/login').send({ email: 'a@b.test', password: 'whatever1' }).expect(404);
+    });
+
+    it('binds a token to its group: a web-group session or api token is no key to another group', async () => {
+      const { token } = await apiLogin();
+      await host.http().get('/api/me').set('Authorization', `Bearer ${token}`).expect(200);
+      await host.http().get('/partner/feed').set('Authorization', `Bearer ${token}`).expect(401);
+      // Group-less routes (/auth/...) accept the tokens of every group.
+      await host.http().post('/auth/logout-all').set('Authorization', `Bearer ${token}`).expect(204);
+    });
+
+    it('injects JwtService configured with the key ring (the signing key, iss and aud)', async () => {
+      const { token } = await apiLogin();
+      const res = await host.http().post('/api/projects/ticket').set('Authorization', `Bearer ${token}`).expect(201);
+      const claims = host.app.get(JwtService).verify(res.body.ticket);
+      expect(claims).toMatchObject({ purpose: 'ticket', iss: 'host-app', aud: 'authswitch-api' });
+    });
+
+    it('validates AuthSwitch bodies without a global pipe in the host', async () => {
+      const res = await host.http().post('/api/auth/login').send({ email: 42 }).expect(400);
+      expect(res.body.message).toBe('Validation failed');
+    });
+  });
+
+  describe('without the global guard (globalGuard: false)', () => {
+    let host: Awaited<ReturnType<typeof startHost>>;
+    beforeAll(async () => {
+      host = await startHost({ globalGuard: false });
+    });
+    afterAll(() => host.app.close());
+
+    it("leaves the host's routes alone", async () => {
+      await host.http().get('/guarded/open').expect(200, { open: true });
+    });
+
+    it("AuthGuard('jwt') runs passport-jwt with the same checks: signature, then revocation", async () => {
+      await host.http().get('/guarded/jwt').expect(401);
+      await host.http().get('/guarded/jwt').set('Authorization', 'Bearer not.a.token').expect(401);
+      const user = await host.user();
+      const login = await host.http().post('/api/auth/login').send({ email: user.email, password: user.password }).expect(200);
+      const bearer = `Bearer ${login.body.access_token}`;
+      await host.http().get('/guarded/jwt').set('Authorization', bearer).expect(200, { id: user.id, via: 'jwt' });
+      // The built-in group routes keep their guard even when it is not global.
+      await host.http().post('/api/auth/logout').set('Authorization', bearer).send({}).expect(204);
+      await host.http().get('/guarded/jwt').set('Authorization', bearer).expect(401);
+    });
+
+    it("AuthGuard('session') reads the session and requires the CSRF token on unsafe methods", async () => {
+      const user = await host.user();
+      const login = await host.http().post('/web/auth/login').send({ email: user.email, password: user.password }).expect(200);
+      const cookie = cookiePair(sessionCookie(login));
+      await host.http().post('/guarded/session').expect(401);
+      await host.http().post('/guarded/session').set('Cookie', cookie).expect(403);
+      await host.http().post('/guarded/session').set('Cookie', cookie).set('X-CSRF-Token', login.body.csrfToken).expect(201, { id: user.id, via: 'session' });
+    });
+  });
+
+  it('refuses to start when a group names a Passport strategy nobody registered', async () => {
+    await expect(startHost({ globalGuard: true, routeGroups: 'web=session,partner=api-keys' })).rejects.toThrow(
+      /^AUTH_ROUTE_GROUPS: group "partner" uses strategy "api-keys", which is not a registered Passport strategy/,
+    );
+  });
+});
