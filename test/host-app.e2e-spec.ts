@@ -96,9 +96,9 @@ describe('a host application importing AuthSwitchModule', () => {
       expect(claims).toMatchObject({ purpose: 'ticket', iss: 'host-app', aud: 'authswitch-api' });
     });
 
-    it('validates AuthSwitch bodies without a global pipe in the host', async () => {
+    it('validates AuthSwitch bodies and answers in its error shape without a global pipe or filter in the host', async () => {
       const res = await host.http().post('/api/auth/login').send({ email: 42 }).expect(400);
-      expect(res.body.message).toBe('Validation failed');
+      expect(res.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Validation failed', details: ['email must be a string', 'password is required'] });
     });
   });
 

@@ -1,17 +1,17 @@
-import { Body, Controller, HttpCode, Post, Req, Res, UsePipes } from '@nestjs/common';
+import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import type { Principal } from '../common/authenticated-request';
-import { createValidationPipe } from '../common/validation';
 import { RegisterDto } from '../users/dto';
 import { toPublicUser } from '../users/user.entity';
 import { UsersService } from '../users/users.service';
 import { AuthService } from './auth.service';
 import { CurrentUser, Public } from './decorators';
+import { AuthSwitchRoutesBinding } from './group-routes';
 import { LoginRateLimiter } from './login-rate-limiter';
 
 /** Group-independent account routes; authenticated ones accept a Bearer token or the session. */
 @Controller('auth')
-@UsePipes(createValidationPipe())
+@AuthSwitchRoutesBinding()
 export class AccountController {
   constructor(
     private readonly users: UsersService,

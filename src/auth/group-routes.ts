@@ -1,7 +1,9 @@
-import { Body, Controller, Get, HttpCode, Injectable, Param, ParseUUIDPipe, Post, Put, Req, Res, Type, UnauthorizedException, UsePipes } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Injectable, Param, ParseUUIDPipe, Post, Put, Req, Res, Type, UnauthorizedException, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
 import type { Response } from 'express';
 import type { AuthenticatedRequest, Principal } from '../common/authenticated-request';
+import { AllExceptionsFilter } from '../common/all-exceptions.filter';
 import { createValidationPipe } from '../common/validation';
+import { RouteGroupGuard } from './route-group.guard';
 import type { AuthStrategy } from '../config/route-groups';
 import { TokensService } from '../tokens/tokens.service';
 import { SetRolesDto } from '../users/dto';
@@ -18,6 +20,19 @@ export interface AuthSwitchRoutes {
   globalGuard: boolean;
 }
 
+/**
+ * What every AuthSwitch controller carries, so that it behaves the same in any host: its own
+ * guard (a no-op where RouteGroupGuard is already global), body validation and the JSON error
+ * shape, whether or not the host registers a global pipe and filter.
+ */
+export function AuthSwitchRoutesBinding(): ClassDecorator {
+  return (target) => {
+    UseGuards(RouteGroupGuard)(target);
+    UsePipes(createValidationPipe())(target);
+    UseFilters(AllExceptionsFilter)(target);
+  };
+}
+
 /*
  * The routes every group gets under its own prefix (`/web/...`, `/api/...`). A controller class
  * is built per configured group at start-up (see groupControllers), so only real groups have
@@ -27,7 +42,7 @@ export interface AuthSwitchRoutes {
 
 /** Every group: who am I. (@Injectable so that its constructor's types are recorded for DI.) */
 @Injectable()
-@UsePipes(createValidationPipe())
+@AuthSwitchRoutesBinding()
 abstract class GroupRoutes {
   constructor(
     protected readonly auth: AuthService,
@@ -117,7 +132,7 @@ export function groupControllers(routes: AuthSwitchRoutes): Type[] {
 
 /** Role management, in the admin group (ADMIN_ROUTE_GROUP, `api` by default). */
 @Injectable()
-@UsePipes(createValidationPipe())
+@AuthSwitchRoutesBinding()
 abstract class AdminUsersRoutes {
   constructor(private readonly auth: AuthService) {}
 

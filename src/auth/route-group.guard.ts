@@ -17,6 +17,10 @@ interface RoutePolicy {
 
 type Outcome = { user: Principal } | { error: unknown };
 
+/** Set on a request once the guard has let it through, so that a second binding is a no-op. */
+const CHECKED = Symbol('authswitch.checked');
+type CheckedRequest = AuthenticatedRequest & { [CHECKED]?: true };
+
 /**
  * The one global guard. For each request it finds the route's group (@RouteGroup), takes the
  * group's strategy from AUTH_ROUTE_GROUPS and runs that Passport strategy: `jwt`, `session`,
@@ -40,27 +44,30 @@ export class RouteGroupGuard implements CanActivate {
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
     if (context.getType() !== 'http') return true;
     const policy = this.policyFor(context);
-    const req = context.switchToHttp().getRequest<AuthenticatedRequest>();
+    const req = context.switchToHttp().getRequest<CheckedRequest>();
     const res = context.switchToHttp().getResponse<Response>();
+    // AuthSwitch's own controllers bind this guard too, so that they work in hosts that do not
+    // make it global; where it is global, the request has been checked already.
+    if (req[CHECKED]) return true;
 
     // No group: either credential is accepted. A group that is not configured does not exist.
     const group = policy.group;
     const strategy = group === undefined ? 'any' : this.routes.groups.get(group);
     if (strategy === undefined) throw new NotFoundException(`Cannot ${req.method} ${req.path}`);
     req.routeGroup = { name: group ?? null, strategy };
-    if (policy.isPublic) return true;
+    if (policy.isPublic) return (req[CHECKED] = true);
     const outcome = runStrategy(strategy, req, res);
-    return outcome instanceof Promise ? outcome.then((user) => this.authorize(policy, res, user)) : this.authorize(policy, res, outcome);
+    return outcome instanceof Promise ? outcome.then((user) => this.authorize(policy, req, res, user)) : this.authorize(policy, req, res, outcome);
   }
 
-  private authorize(policy: RoutePolicy, res: Response, user: Principal): boolean {
+  private authorize(policy: RoutePolicy, req: CheckedRequest, res: Response, user: Principal): boolean {
     // Personal data must not be kept by browsers or shared caches.
     res.setHeader('Cache-Control', 'no-store');
     const roles = Array.isArray(user.roles) ? user.roles : [];
     if (policy.roles.length > 0 && !policy.roles.some((role) => roles.includes(role))) {
       throw new ForbiddenException('Insufficient role');
     }
-    return true;
+    return (req[CHECKED] = true);
   }
 
   private policyFor(context: ExecutionContext): RoutePolicy {
