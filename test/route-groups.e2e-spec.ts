@@ -102,4 +102,75 @@ describe('AUTH_ROUTE_GROUPS', () => {
       await t.http().post('/web/auth/login').send({ email: user.email, password: user.password }).expect(200);
     });
   });
+  describe('groups are a boundary (web=session,api=jwt,partner=jwt)', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await startApp('sqlite', { AUTH_ROUTE_GROUPS: 'web=session,api=jwt,partner=jwt' });
+    });
+    afterAll(() => t.close());
+
+    it("binds an access token to the group that issued it; group-less routes accept any group's token", async () => {
+      const user = await t.createUser();
+      const partner = await t.http().post('/partner/auth/login').send({ email: user.email, password: user.password }).expect(200);
+      expect(decodeSegment(partner.body.access_token, 1).grp).toBe('partner');
+      await t.http().get('/partner/me').set('Authorization', `Bearer ${partner.body.access_token}`).expect(200);
+      const refused = await t.http().get('/api/me').set('Authorization', `Bearer ${partner.body.access_token}`).expect(401);
+      expect(refused.body.message).toBe('Token was issued for another route group');
+      await t.http().post('/auth/logout-all').set('Authorization', `Bearer ${partner.body.access_token}`).expect(204);
+    });
+
+    it('refreshes a family only in its own group, without spending the token elsewhere', async () => {
+      const user = await t.createUser();
+      const partner = await t.http().post('/partner/auth/login').send({ email: user.email, password: user.password }).expect(200);
+      await t.http().post('/api/auth/refresh').send({ refresh_token: partner.body.refresh_token }).expect(401);
+      // Not spent, not treated as reuse: the right group still rotates it, into partner tokens.
+      const rotated = await t.http().post('/partner/auth/refresh').send({ refresh_token: partner.body.refresh_token }).expect(200);
+      expect(decodeSegment(rotated.body.access_token, 1).grp).toBe('partner');
+      await t.http().get('/partner/me').set('Authorization', `Bearer ${rotated.body.access_token}`).expect(200);
+    });
+  });
+
+  describe('the admin routes follow the groups', () => {
+    it('live in the first Bearer group when there is no api group, so roles can still be changed', async () => {
+      const t = await startApp('sqlite', { AUTH_ROUTE_GROUPS: 'web=session,partner=jwt' });
+      try {
+        const admin = await t.createUser({ roles: ['admin'] });
+        const user = await t.createUser();
+        const login = await t.http().post('/partner/auth/login').send({ email: admin.email, password: admin.password }).expect(200);
+        const res = await t.http().put(`/partner/admin/users/${user.id}/roles`).set('Authorization', `Bearer ${login.body.access_token}`).send({ roles: ['user', 'editor'] }).expect(200);
+        expect(res.body.roles).toEqual(['user', 'editor']);
+        await t.http().put(`/api/admin/users/${user.id}/roles`).set('Authorization', `Bearer ${login.body.access_token}`).send({ roles: ['user'] }).expect(404);
+      } finally {
+        await t.close();
+      }
+    });
+
+    it('live in ADMIN_ROUTE_GROUP when it is set', async () => {
+      const t = await startApp('sqlite', { AUTH_ROUTE_GROUPS: 'web=session,api=jwt,ops=jwt', ADMIN_ROUTE_GROUP: 'ops' });
+      try {
+        const admin = await t.createUser({ roles: ['admin'] });
+        const user = await t.createUser();
+        const login = await t.http().post('/ops/auth/login').send({ email: admin.email, password: admin.password }).expect(200);
+        await t.http().put(`/ops/admin/users/${user.id}/roles`).set('Authorization', `Bearer ${login.body.access_token}`).send({ roles: ['user'] }).expect(200);
+        await t.http().put(`/api/admin/users/${user.id}/roles`).send({ roles: ['user'] }).expect(404);
+      } finally {
+        await t.close();
+      }
+    });
+  });
+
+  describe('no wildcard group routes', () => {
+    it('answers 404 for a group that is not configured, and never matches a path that is not a group', async () => {
+      const t = await startApp('sqlite', { AUTH_ROUTE_GROUPS: 'web=session,api=jwt' });
+      try {
+        await t.http().get('/partners/me').expect(404);
+        await t.http().post('/partners/auth/login').send({ email: 'a@b.test', password: 'whatever1' }).expect(404);
+        // A session group has no refresh route, a jwt group no csrf route.
+        await t.http().post('/web/auth/refresh').send({ refresh_token: 'x' }).expect(404);
+        await t.http().get('/api/auth/csrf').expect(404);
+      } finally {
+        await t.close();
+      }
+    });
+  });
 });

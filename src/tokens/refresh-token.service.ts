@@ -69,8 +69,12 @@ export class RefreshTokenService {
    * later still wins: the family is judged again at every use.
    */
   async spend(token: string, group: string): Promise<SpentRefreshToken> {
-    const record = typeof token === 'string' ? await this.tokens.findOneBy({ tokenHash: hashToken(token) }) : null;
-    if (!record) throw this.invalid();
+    const found = typeof token === 'string' ? await this.findWithGroup(token) : null;
+    if (!found) throw this.invalid();
+    const { record, familyGroup } = found;
+    // Presented in another group: refused before it is spent, so a client that calls the wrong
+    // group does not burn its token (and then trip reuse detection with the right one).
+    if (familyGroup !== null && familyGroup !== group) throw this.invalid();
     const now = Date.now();
     const spent = await this.tokens.update({ id: record.id, usedAt: IsNull() }, { usedAt: now });
     if (!spent.affected) {
@@ -81,6 +85,17 @@ export class RefreshTokenService {
     const user = await this.userOfLiveFamily(record.familyId, record.userId, group);
     if (!user) throw this.invalid();
     return { user, familyId: record.familyId, spentAt: now };
+  }
+
+  /** The token's row and its family's route group, in one query. */
+  private async findWithGroup(token: string): Promise<{ record: RefreshToken; familyGroup: string | null } | null> {
+    const { entities, raw } = await this.tokens
+      .createQueryBuilder('token')
+      .leftJoin(RefreshFamily, 'family', 'family.id = token.family_id')
+      .addSelect('family.route_group', 'family_route_group')
+      .where('token.token_hash = :hash', { hash: hashToken(token) })
+      .getRawAndEntities<{ family_route_group: string | null }>();
+    return entities[0] ? { record: entities[0], familyGroup: raw[0]?.family_route_group ?? null } : null;
   }
 
   /**
