@@ -5,6 +5,7 @@ import { answerClientErrorsAsJson } from './common/client-error';
 import { sendError } from './common/error-response';
 import { AppConfig } from './config/app-config';
 import { APP_CONFIG } from './config/config.module';
+import { setupOpenApi } from './openapi/openapi';
 
 /**
  * Express-level set-up shared by the server and the tests. The app must be created with
@@ -21,6 +22,8 @@ export function configureApp(app: NestExpressApplication): NestExpressApplicatio
   // HTML forms (the pages' POST routes only: the API keeps its JSON-only bodies).
   app.use(['/login', '/register', '/logout'], express.urlencoded({ extended: false, limit: config.bodyLimit }));
   app.use(bodyErrors);
+  // Swagger UI at /docs, the document at /docs-json (OPENAPI_ENABLED; off in production by default).
+  if (config.openApiEnabled) setupOpenApi(app, config);
   // Oversized headers and unparsable requests never reach Express; answer them in our shape too.
   answerClientErrorsAsJson(app.getHttpServer());
   // No enableShutdownHooks(): main.ts handles SIGTERM/SIGINT itself (Nest's hook re-raises the

@@ -1,10 +1,13 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
 import { Checks, NoNulCharacters, Required } from '../common/validation';
 
 // Checks(...) runs the constraints in the order listed, and the global ValidationPipe reports
-// only the first failure per field: presence, then type, then content, then size.
+// only the first failure per field: presence, then type, then content, then size. The Swagger
+// plugin cannot see constraints inside Checks(...), so @ApiProperty repeats the sizes.
 
 export class LoginDto {
+  @ApiProperty({ minLength: 1, maxLength: 320, example: 'ada@example.com' })
   @Checks(
     Required('email'),
     IsString({ message: 'email must be a string' }),
@@ -15,6 +18,7 @@ export class LoginDto {
   email: string;
 
   // Bounded so that nobody can make the server hash megabytes; longer never matches anyway.
+  @ApiProperty({ minLength: 1, maxLength: 1024, format: 'password' })
   @Checks(
     Required('password'),
     IsString({ message: 'password must be a string' }),
@@ -26,6 +30,7 @@ export class LoginDto {
 }
 
 export class RefreshDto {
+  @ApiProperty({ minLength: 1, maxLength: 512, description: 'The refresh token of the last token pair; single-use.' })
   @Checks(
     Required('refresh_token'),
     IsString({ message: 'refresh_token must be a string' }),
@@ -37,6 +42,7 @@ export class RefreshDto {
 }
 
 export class LogoutDto {
+  @ApiPropertyOptional({ maxLength: 512, description: 'JWT groups: the refresh token to revoke, with its family.' })
   @Checks(
     IsOptional(),
     IsString({ message: 'refresh_token must be a string' }),

@@ -1,8 +1,10 @@
 import { Body, Controller, Get, HttpCode, Injectable, Param, ParseUUIDPipe, Post, Put, Req, Res, Type, UnauthorizedException, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
+import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { AuthenticatedRequest, Principal } from '../common/authenticated-request';
 import { AllExceptionsFilter } from '../common/all-exceptions.filter';
 import { createValidationPipe } from '../common/validation';
+import { ApiErrorResponse, ApiResponseByStrategy, ApiStrategySecurity } from '../openapi/decorators';
 import { RouteGroupGuard } from './route-group.guard';
 import type { AuthStrategy } from '../config/route-groups';
 import { TokensService } from '../tokens/tokens.service';
@@ -10,6 +12,7 @@ import { SetRolesDto } from '../users/dto';
 import { AuthService } from './auth.service';
 import { CurrentUser, Public, Roles, RouteGroup } from './decorators';
 import { LoginDto, LogoutDto, RefreshDto } from './dto';
+import { AnyLoginResponse, CsrfTokenResponse, SessionLoginResponse, TokenPairResponse, UserResponse } from './responses';
 
 /** The route groups of one AuthSwitch module, resolved at start-up. */
 export interface AuthSwitchRoutes {
@@ -50,6 +53,8 @@ abstract class GroupRoutes {
   ) {}
 
   @Get('me')
+  @ApiOperation({ summary: 'The signed-in user' })
+  @ApiOkResponse({ type: UserResponse, description: 'The user the credential belongs to' })
   me(@CurrentUser() user: Principal) {
     return { id: user.id, email: user.email, name: user.name, roles: user.roles };
   }
@@ -60,6 +65,10 @@ abstract class SignInRoutes extends GroupRoutes {
   @Public()
   @Post('auth/login')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Sign in with email and password', description: "What it answers follows the group's strategy." })
+  @ApiResponseByStrategy(200, 'Signed in', { session: SessionLoginResponse, jwt: TokenPairResponse, any: AnyLoginResponse })
+  @ApiErrorResponse(401, 'Wrong email or password (the same answer for an unknown email)', 'Invalid credentials')
+  @ApiErrorResponse(429, 'Too many failed logins for this account or address; see Retry-After', 'Too many failed login attempts; try again later')
   async login(@Body() body: LoginDto, @Req() req: AuthenticatedRequest, @Res({ passthrough: true }) res: Response) {
     const user = await this.auth.verifyLogin(body.email, body.password, req.ip ?? '');
     res.setHeader('Cache-Control', 'no-store');
@@ -69,6 +78,9 @@ abstract class SignInRoutes extends GroupRoutes {
 
   @Post('auth/logout')
   @HttpCode(204)
+  @ApiOperation({ summary: 'Sign out: end the session, or revoke the refresh token given (and its family)' })
+  @ApiBody({ type: LogoutDto, required: false })
+  @ApiNoContentResponse({ description: 'Signed out' })
   async logout(
     @CurrentUser() user: Principal,
     @Body() body: LogoutDto,
@@ -88,6 +100,9 @@ function csrfTokenOf(user: Principal, req: AuthenticatedRequest) {
 
 class SessionGroupRoutes extends SignInRoutes {
   @Get('auth/csrf')
+  @ApiOperation({ summary: "The session's CSRF token again (after a reload, in a second tab)" })
+  @ApiOkResponse({ type: CsrfTokenResponse, description: "The session's CSRF token" })
+  @ApiErrorResponse(401, 'Not signed in with a session', 'Not signed in with a session')
   csrf(@CurrentUser() user: Principal, @Req() req: AuthenticatedRequest) {
     return csrfTokenOf(user, req);
   }
@@ -97,6 +112,9 @@ class JwtGroupRoutes extends SignInRoutes {
   @Public()
   @Post('auth/refresh')
   @HttpCode(200)
+  @ApiOperation({ summary: 'Trade a refresh token for a new token pair (the old refresh token is spent)' })
+  @ApiOkResponse({ type: TokenPairResponse, description: 'A new token pair' })
+  @ApiErrorResponse(401, 'Unknown, expired, revoked or already spent refresh token, or one issued for another group', 'Invalid refresh token')
   async refresh(@Body() body: RefreshDto, @Req() req: AuthenticatedRequest, @Res({ passthrough: true }) res: Response) {
     res.setHeader('Cache-Control', 'no-store');
     return this.tokens.refresh(body.refresh_token, req.routeGroup!.name!);
@@ -105,6 +123,9 @@ class JwtGroupRoutes extends SignInRoutes {
 
 class AnyGroupRoutes extends JwtGroupRoutes {
   @Get('auth/csrf')
+  @ApiOperation({ summary: "The session's CSRF token again (after a reload, in a second tab)" })
+  @ApiOkResponse({ type: CsrfTokenResponse, description: "The session's CSRF token" })
+  @ApiErrorResponse(401, 'Not signed in with a session', 'Not signed in with a session')
   csrf(@CurrentUser() user: Principal, @Req() req: AuthenticatedRequest) {
     return csrfTokenOf(user, req);
   }
@@ -126,6 +147,8 @@ export function groupControllers(routes: AuthSwitchRoutes): Type[] {
     const controller = named(class extends base {}, `${pascalCase(group)}GroupController`);
     Controller(group)(controller);
     RouteGroup(group)(controller);
+    ApiTags(group)(controller);
+    ApiStrategySecurity(strategy)(controller);
     return controller;
   });
 }
@@ -137,6 +160,11 @@ abstract class AdminUsersRoutes {
   constructor(private readonly auth: AuthService) {}
 
   @Put(':id/roles')
+  @ApiOperation({ summary: "Replace a user's roles (admin only); ends the user's sessions and tokens" })
+  @ApiParam({ name: 'id', format: 'uuid', description: 'The user (a UUID v4)' })
+  @ApiOkResponse({ type: UserResponse, description: 'The user with the new roles' })
+  @ApiErrorResponse(400, 'Invalid body, or an id that is not a UUID v4')
+  @ApiErrorResponse(404, 'No user with this id', 'User not found')
   setRoles(@Param('id', new ParseUUIDPipe({ version: '4' })) id: string, @Body() body: SetRolesDto) {
     return this.auth.changeRoles(id, body.roles);
   }
@@ -147,6 +175,8 @@ export function adminController(routes: AuthSwitchRoutes): Type {
   Controller(`${routes.adminGroup}/admin/users`)(controller);
   RouteGroup(routes.adminGroup)(controller);
   Roles('admin')(controller);
+  ApiTags(routes.adminGroup)(controller);
+  ApiStrategySecurity(routes.groups.get(routes.adminGroup) ?? 'any')(controller);
   return controller;
 }
 

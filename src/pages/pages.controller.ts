@@ -1,4 +1,5 @@
 import { Controller, Get, Header, HttpCode, HttpException, HttpStatus, Inject, NotFoundException, Post, Req, Res } from '@nestjs/common';
+import { ApiExcludeController } from '@nestjs/swagger';
 import { ClassConstructor, plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
 import type { Request, Response } from 'express';
@@ -79,6 +80,8 @@ async function validated<T extends object>(dto: ClassConstructor<T>, body: Recor
  */
 @Controller()
 @Public()
+// HTML forms for browsers, not an API: kept out of the OpenAPI document.
+@ApiExcludeController()
 export class PagesController {
   private readonly group: string | undefined;
 

@@ -1,9 +1,12 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
+import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
 import { Public } from '../auth/decorators';
+import { JwksResponse } from '../auth/responses';
 
 @Controller('.well-known')
+@ApiTags('keys')
 export class JwksController {
   constructor(@Inject(AUTH_SWITCH_OPTIONS) private readonly options: AuthSwitchOptions) {}
 
@@ -14,6 +17,8 @@ export class JwksController {
    */
   @Public()
   @Get('jwks.json')
+  @ApiOperation({ summary: 'Public keys that verify access tokens (JWKS)' })
+  @ApiOkResponse({ type: JwksResponse, description: 'Cacheable for JWKS_MAX_AGE_SECONDS (Cache-Control: public, max-age)' })
   jwks(@Res({ passthrough: true }) res: Response) {
     res.setHeader('Cache-Control', `public, max-age=${this.options.jwt.jwksMaxAgeSeconds}`);
     return this.options.jwt.keys.jwks();

@@ -1,3 +1,4 @@
+import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsEmail, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
 import { Checks, NoNulCharacters, Required } from '../common/validation';
@@ -6,9 +7,11 @@ const trimLower = ({ value }: { value: unknown }) => (typeof value === 'string' 
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
 
 // Checks(...) runs the constraints in the order listed; the API reports the first failure per
-// field (stopAtFirstError), the CLI all of them.
+// field (stopAtFirstError), the CLI all of them. The Swagger plugin cannot see constraints
+// inside Checks(...), so @ApiProperty repeats them for the OpenAPI document.
 
 export class RegisterDto {
+  @ApiProperty({ format: 'email', maxLength: 320, example: 'ada@example.com', description: 'Trimmed and lower-cased.' })
   @Transform(trimLower)
   @Checks(
     Required('email'),
@@ -19,6 +22,7 @@ export class RegisterDto {
   )
   email: string;
 
+  @ApiProperty({ minLength: 8, maxLength: 256, format: 'password' })
   @Checks(
     Required('password'),
     IsString({ message: 'password must be a string' }),
@@ -27,6 +31,7 @@ export class RegisterDto {
   )
   password: string;
 
+  @ApiPropertyOptional({ maxLength: 100, example: 'Ada Lovelace', description: 'Display name; trimmed.' })
   @Transform(trim)
   @Checks(
     IsOptional(),
@@ -40,6 +45,13 @@ export class RegisterDto {
 export const ROLE_NAME = /^[a-z][a-z0-9_-]{0,31}$/;
 
 export class SetRolesDto {
+  @ApiProperty({
+    type: 'array',
+    items: { type: 'string', pattern: ROLE_NAME.source },
+    maxItems: 20,
+    example: ['admin'],
+    description: "The user's new roles, replacing the old ones.",
+  })
   @Checks(
     Required('roles'),
     IsArray({ message: 'roles must be an array' }),

@@ -1,0 +1,78 @@
+import { ApiProperty, IntersectionType } from '@nestjs/swagger';
+
+/*
+ * The success bodies of the AuthSwitch routes, for the OpenAPI document only: handlers return
+ * plain objects. The Swagger CLI plugin reads the fields and comments below at build time
+ * (nest build); @ApiProperty is written only where the type alone says too little.
+ */
+
+/** A user as the API shows it; never the password hash or the credential version. */
+export class UserResponse {
+  @ApiProperty({ format: 'uuid' })
+  id: string;
+
+  @ApiProperty({ format: 'email', example: 'ada@example.com' })
+  email: string;
+
+  /** Display name; empty when none was given at registration. */
+  name: string;
+
+  /** Role names, such as `admin`. */
+  @ApiProperty({ example: ['user'] })
+  roles: string[];
+}
+
+/** The session's CSRF token, to send back in `X-CSRF-Token` on every unsafe request. */
+export class CsrfTokenResponse {
+  /** Send it in the `X-CSRF-Token` header of POST, PUT, PATCH and DELETE requests. */
+  csrfToken: string;
+}
+
+/** Login in a `session` group: the session cookie is set; the CSRF token comes in the body. */
+export class SessionLoginResponse extends CsrfTokenResponse {
+  user: UserResponse;
+}
+
+/** Login or refresh in a `jwt` group: a Bearer access token and a one-time refresh token. */
+export class TokenPairResponse {
+  /** A signed JWT (ES256 or RS256, see /.well-known/jwks.json); send it as `Authorization: Bearer …`. */
+  access_token: string;
+
+  /** Opaque and single-use: each refresh answers a new pair, and replaying a spent one revokes its family. */
+  refresh_token: string;
+
+  @ApiProperty({ enum: ['Bearer'] })
+  token_type: 'Bearer';
+
+  @ApiProperty({ type: 'integer', description: 'Lifetime of the access token in seconds.', example: 900 })
+  expires_in: number;
+}
+
+/** Login in an `any` group: both a session (cookie and CSRF token) and a token pair. */
+export class AnyLoginResponse extends IntersectionType(SessionLoginResponse, TokenPairResponse) {}
+
+/** One public signing key (RFC 7517); EC keys carry `crv`, `x`, `y`, RSA keys `n`, `e`. */
+export class JsonWebKeyResponse {
+  /** The key's RFC 7638 thumbprint; access tokens name it in their header. */
+  kid: string;
+
+  @ApiProperty({ enum: ['EC', 'RSA'] })
+  kty: string;
+
+  @ApiProperty({ enum: ['ES256', 'RS256'] })
+  alg: string;
+
+  @ApiProperty({ enum: ['sig'] })
+  use: string;
+
+  crv?: string;
+  x?: string;
+  y?: string;
+  n?: string;
+  e?: string;
+}
+
+/** The keys access tokens may be signed with: the signing key and every verify-only key. */
+export class JwksResponse {
+  keys: JsonWebKeyResponse[];
+}
