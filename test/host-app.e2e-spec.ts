@@ -81,7 +81,7 @@ describe('a host application importing AuthSwitchModule', () => {
       await host.http().post('/partner/auth/login').send({ email: 'a@b.test', password: 'whatever1' }).expect(404);
     });
 
-    it('binds a token to its group: a web-group session or api token is no key to another group', async () => {
+    it('binds a token to its group: an api token is no key to another group', async () => {
       const { token } = await apiLogin();
       await host.http().get('/api/me').set('Authorization', `Bearer ${token}`).expect(200);
       await host.http().get('/partner/feed').set('Authorization', `Bearer ${token}`).expect(401);
@@ -94,6 +94,11 @@ describe('a host application importing AuthSwitchModule', () => {
       const res = await host.http().post('/api/projects/ticket').set('Authorization', `Bearer ${token}`).expect(201);
       const claims = host.app.get(JwtService).verify(res.body.ticket);
       expect(claims).toMatchObject({ purpose: 'ticket', iss: 'host-app', aud: 'authswitch-api' });
+      // Signed by the same key for the same audience, but not an access token (typ JWT, not at+jwt).
+      await host.http().get('/api/me').set('Authorization', `Bearer ${res.body.ticket}`).expect(401);
+      const lookalike = host.app.get(JwtService).sign({ sub: 'x', jti: 'y', email: 'e@x.test', name: 'n', roles: ['admin'], ver: 99, grp: 'api' });
+      await host.http().get('/api/me').set('Authorization', `Bearer ${lookalike}`).expect(401);
+      await host.http().post('/auth/logout-all').set('Authorization', `Bearer ${lookalike}`).expect(401);
     });
 
     it('validates AuthSwitch bodies and answers in its error shape without a global pipe or filter in the host', async () => {
@@ -133,6 +138,26 @@ describe('a host application importing AuthSwitchModule', () => {
       await host.http().post('/guarded/session').set('Cookie', cookie).expect(403);
       await host.http().post('/guarded/session').set('Cookie', cookie).set('X-CSRF-Token', login.body.csrfToken).expect(201, { id: user.id, via: 'session' });
     });
+  });
+
+  it('keeps two applications in one process apart: each runs its own strategies, keys and revocations', async () => {
+    const first = await startHost({ globalGuard: true });
+    const second = await startHost({ globalGuard: true });
+    try {
+      const user = await first.user();
+      const login = await first.http().post('/api/auth/login').send({ email: user.email, password: user.password }).expect(200);
+      const bearer = `Bearer ${login.body.access_token}`;
+      // Built second, the other app registered its strategies last; the first still uses its own.
+      await first.http().get('/api/me').set('Authorization', bearer).expect(200);
+      await second.http().get('/api/me').set('Authorization', bearer).expect(401);
+      const session = await first.http().post('/web/auth/login').send({ email: user.email, password: user.password }).expect(200);
+      await first.http().get('/web/me').set('Cookie', cookiePair(sessionCookie(session))).expect(200);
+      await first.http().post('/api/auth/logout').set('Authorization', bearer).send({}).expect(204);
+      await first.http().get('/api/me').set('Authorization', bearer).expect(401);
+    } finally {
+      await first.app.close();
+      await second.app.close();
+    }
   });
 
   it('refuses to start when a group names a Passport strategy nobody registered', async () => {

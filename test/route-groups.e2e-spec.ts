@@ -1,3 +1,4 @@
+import { DataSource } from 'typeorm';
 import { decodeSegment } from './support/jwt';
 import { cookiePair, sessionCookie } from './support/contract-suite';
 import { startApp, TestApp } from './support/test-app';
@@ -127,6 +128,35 @@ describe('AUTH_ROUTE_GROUPS', () => {
       const rotated = await t.http().post('/partner/auth/refresh').send({ refresh_token: partner.body.refresh_token }).expect(200);
       expect(decodeSegment(rotated.body.access_token, 1).grp).toBe('partner');
       await t.http().get('/partner/me').set('Authorization', `Bearer ${rotated.body.access_token}`).expect(200);
+    });
+  });
+
+  describe('refresh families and groups (web=session,api=jwt,partner=jwt)', () => {
+    let t: TestApp;
+    beforeAll(async () => {
+      t = await startApp('sqlite', { AUTH_ROUTE_GROUPS: 'web=session,api=jwt,partner=jwt' });
+    });
+    afterAll(() => t.close());
+
+    it('treats a spent refresh token shown in another group as reuse: the family dies', async () => {
+      const user = await t.createUser();
+      const login = await t.http().post('/api/auth/login').send({ email: user.email, password: user.password }).expect(200);
+      const next = await t.http().post('/api/auth/refresh').send({ refresh_token: login.body.refresh_token }).expect(200);
+      await t.http().post('/partner/auth/refresh').send({ refresh_token: login.body.refresh_token }).expect(401);
+      await t.http().post('/api/auth/refresh').send({ refresh_token: next.body.refresh_token }).expect(401);
+      await t.http().get('/api/me').set('Authorization', `Bearer ${next.body.access_token}`).expect(401);
+    });
+
+    it('binds a family from before groups existed to the group of its first refresh', async () => {
+      const user = await t.createUser();
+      const login = await t.http().post('/partner/auth/login').send({ email: user.email, password: user.password }).expect(200);
+      const familyId = decodeSegment(login.body.access_token, 1).fam as string;
+      await t.app.get(DataSource).query('UPDATE refresh_families SET route_group = NULL WHERE id = ?', [familyId]);
+      const bound = await t.http().post('/api/auth/refresh').send({ refresh_token: login.body.refresh_token }).expect(200);
+      expect(decodeSegment(bound.body.access_token, 1).grp).toBe('api');
+      // Bound now: it no longer rotates in another group.
+      await t.http().post('/partner/auth/refresh').send({ refresh_token: bound.body.refresh_token }).expect(401);
+      await t.http().post('/api/auth/refresh').send({ refresh_token: bound.body.refresh_token }).expect(200);
     });
   });
 

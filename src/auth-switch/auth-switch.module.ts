@@ -54,7 +54,8 @@ function resolveRoutes(extras: AuthSwitchModuleExtras): AuthSwitchRoutes {
   let groups: ReadonlyMap<string, AuthStrategy>;
   try {
     const raw = extras.routeGroups ?? AUTH_SWITCH_DEFAULTS.routeGroups;
-    groups = raw instanceof Map ? raw : parseRouteGroups(raw as string | Record<string, string>);
+    // A Map is checked like the string form: names, reserved paths and strategy names.
+    groups = parseRouteGroups(raw instanceof Map ? Object.fromEntries(raw) : (raw as string | Record<string, string>));
   } catch (error) {
     throw new ConfigError('AUTH_ROUTE_GROUPS', (error as Error).message);
   }

@@ -7,6 +7,7 @@ import { AccountController } from './account.controller';
 import { AuthService } from './auth.service';
 import { SessionAuthenticator } from './authenticators';
 import { LoginRateLimiter } from './login-rate-limiter';
+import { AUTH_SWITCH_PASSPORT, createPassportInstance } from './passport-instance';
 import { RouteGroupGuard } from './route-group.guard';
 import { AnyStrategy } from './strategies/any.strategy';
 import { JwtStrategy } from './strategies/jwt.strategy';
@@ -20,7 +21,17 @@ import { StrategyNamesCheck } from './strategy-names.check';
 @Module({
   imports: [PassportModule, UsersModule, TokensModule, SessionsModule],
   controllers: [AccountController],
-  providers: [AuthService, LoginRateLimiter, SessionAuthenticator, JwtStrategy, SessionStrategy, AnyStrategy, RouteGroupGuard, StrategyNamesCheck],
-  exports: [PassportModule, AuthService, SessionAuthenticator, LoginRateLimiter, RouteGroupGuard, JwtStrategy, SessionStrategy, AnyStrategy],
+  providers: [
+    { provide: AUTH_SWITCH_PASSPORT, useFactory: createPassportInstance },
+    AuthService,
+    LoginRateLimiter,
+    SessionAuthenticator,
+    JwtStrategy,
+    SessionStrategy,
+    AnyStrategy,
+    RouteGroupGuard,
+    StrategyNamesCheck,
+  ],
+  exports: [PassportModule, AUTH_SWITCH_PASSPORT, AuthService, SessionAuthenticator, LoginRateLimiter, RouteGroupGuard, JwtStrategy, SessionStrategy, AnyStrategy],
 })
 export class AuthModule {}

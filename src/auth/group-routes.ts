@@ -186,6 +186,7 @@ function named<T extends Type>(type: T, name: string): T {
   return type;
 }
 
+/** `partner-api` → `Partner_Api`: dashes become underscores, so `a-1` and `a1` stay distinct. */
 function pascalCase(group: string): string {
-  return group.replace(/(^|-)([a-z0-9])/g, (_match, _dash, letter: string) => letter.toUpperCase());
+  return group.replace(/(^|-)([a-z0-9])/g, (_match, dash: string, letter: string) => (dash ? '_' : '') + letter.toUpperCase());
 }

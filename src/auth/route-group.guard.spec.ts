@@ -6,6 +6,7 @@ import type { Principal } from '../common/authenticated-request';
 import { parseRouteGroups } from '../config/route-groups';
 import { Public, Roles, RouteGroup } from './decorators';
 import type { AuthSwitchRoutes } from './group-routes';
+import { createPassportInstance } from './passport-instance';
 import { RouteGroupGuard } from './route-group.guard';
 
 const alice: Principal = { id: 'u1', email: 'a@example.test', name: 'A', roles: ['user'], via: 'jwt' };
@@ -51,9 +52,12 @@ function setup(groups = 'web=session,api=jwt,partner=api-key') {
     any: new FakeStrategy((self) => self.success({ ...alice, via: 'jwt' })),
     'api-key': new FakeStrategy((self) => self.fail('no key', 401)),
   };
-  for (const [name, strategy] of Object.entries(strategies)) passport.use(name, strategy);
+  // The built-in names on the module's own instance, the application's strategy on Passport's default one.
+  const own = createPassportInstance();
+  for (const name of ['jwt', 'session', 'any'] as const) own.use(name, strategies[name]);
+  passport.use('api-key', strategies['api-key']);
   const routes: AuthSwitchRoutes = { groups: parseRouteGroups(groups), adminGroup: 'api', globalGuard: true };
-  const guard = new RouteGroupGuard(new Reflector(), routes);
+  const guard = new RouteGroupGuard(new Reflector(), routes, own);
   const run = (controller: object & { prototype: object }, method: string, request: Record<string, unknown> = {}) => {
     const req = { method: 'GET', path: '/x', params: {}, headers: {}, ...request } as Record<string, unknown>;
     const res = { setHeader: jest.fn() };
@@ -65,7 +69,7 @@ function setup(groups = 'web=session,api=jwt,partner=api-key') {
     } as unknown as ExecutionContext;
     return { result: () => guard.canActivate(context), req, res };
   };
-  return { strategies, run };
+  return { strategies, run, own };
 }
 
 describe('RouteGroupGuard', () => {
@@ -106,9 +110,31 @@ describe('RouteGroupGuard', () => {
   });
 
   it('passes errors raised by a strategy through unchanged (403 CSRF, 503 store down)', () => {
-    const { run } = setup();
-    passport.use('jwt', new FakeStrategy((self) => self.error(new ForbiddenException('no'))));
+    const { run, own } = setup();
+    own.use('jwt', new FakeStrategy((self) => self.error(new ForbiddenException('no'))));
     expect(() => run(ApiRoutes, 'list').result()).toThrow(ForbiddenException);
+  });
+
+  it("runs the module's own jwt strategy, never one registered under the same name on Passport's default instance", () => {
+    const { strategies, run } = setup();
+    passport.use('jwt', new FakeStrategy((self) => self.success({ ...alice, roles: ['admin'] })));
+    expect(run(ApiRoutes, 'list').result()).toBe(true);
+    expect(strategies.jwt.calls).toBe(1);
+  });
+
+  it('lets the first report decide: a strategy that fails and then succeeds has failed', () => {
+    const { run, own } = setup();
+    own.use('jwt', new FakeStrategy((self) => {
+      self.fail('nope', 401);
+      self.success({ ...alice, roles: ['admin'] });
+    }));
+    expect(() => run(ApiRoutes, 'list').result()).toThrow(UnauthorizedException);
+  });
+
+  it('treats a strategy that passes (no decision) as not authenticated: 401, not 500', () => {
+    const { run, own } = setup();
+    own.use('jwt', new FakeStrategy((self) => self.pass()));
+    expect(() => run(ApiRoutes, 'list').result()).toThrow(UnauthorizedException);
   });
 
   it('answers 404 for a group that is not configured', () => {

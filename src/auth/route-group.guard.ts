@@ -7,6 +7,7 @@ import type { AuthenticatedRequest, Principal } from '../common/authenticated-re
 import type { AuthStrategy } from '../config/route-groups';
 import { IS_PUBLIC, REQUIRED_ROLES, ROUTE_GROUP } from './decorators';
 import type { AuthSwitchRoutes } from './group-routes';
+import { AUTH_SWITCH_PASSPORT, hasStrategy, PassportInstance } from './passport-instance';
 
 /** What the decorators say about one handler, read once and remembered. */
 interface RoutePolicy {
@@ -39,6 +40,7 @@ export class RouteGroupGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     @Inject(AUTH_SWITCH_ROUTES) private readonly routes: AuthSwitchRoutes,
+    @Inject(AUTH_SWITCH_PASSPORT) private readonly own: PassportInstance,
   ) {}
 
   canActivate(context: ExecutionContext): boolean | Promise<boolean> {
@@ -56,7 +58,9 @@ export class RouteGroupGuard implements CanActivate {
     if (strategy === undefined) throw new NotFoundException(`Cannot ${req.method} ${req.path}`);
     req.routeGroup = { name: group ?? null, strategy };
     if (policy.isPublic) return (req[CHECKED] = true);
-    const outcome = runStrategy(strategy, req, res);
+    // The built-in strategies of this module; an application's own from Passport's default instance.
+    const instance = hasStrategy(this.own, strategy) ? this.own : passport;
+    const outcome = runStrategy(instance, strategy, req, res);
     return outcome instanceof Promise ? outcome.then((user) => this.authorize(policy, req, res, user)) : this.authorize(policy, req, res, outcome);
   }
 
@@ -93,15 +97,23 @@ export class RouteGroupGuard implements CanActivate {
  * Runs one Passport strategy on the request and sets `req.user`. Errors the strategy raises
  * (403 CSRF, 503 store down, 401 revoked) propagate as they are; a plain failure is a 401.
  */
-export function runStrategy(strategy: AuthStrategy, req: AuthenticatedRequest, res: Response): Principal | Promise<Principal> {
+export function runStrategy(
+  instance: PassportInstance,
+  strategy: AuthStrategy,
+  req: AuthenticatedRequest,
+  res: Response,
+): Principal | Promise<Principal> {
   let outcome: Outcome | undefined;
   let settle: ((outcome: Outcome) => void) | undefined;
   const callback = (error: unknown, user: Principal | false | undefined, info: unknown) => {
-    const result: Outcome = error ? { error } : user ? { user } : { error: new UnauthorizedException(failureMessage(info)) };
-    if (settle) settle(result);
-    else outcome = result;
+    // The first report decides: a strategy that fails and then succeeds has failed.
+    if (outcome) return;
+    outcome = error ? { error } : user ? { user } : { error: new UnauthorizedException(failureMessage(info)) };
+    settle?.(outcome);
   };
-  passport.authenticate(strategy, { session: false }, callback)(req, res, (error?: unknown) => callback(error ?? new Error('strategy passed'), false, undefined));
+  // A strategy that passes (no decision) or hands the request on has not authenticated it.
+  const next = (error?: unknown) => callback(error instanceof Error ? error : null, false, undefined);
+  instance.authenticate(strategy, { session: false }, callback)(req, res, next);
   const finish = (result: Outcome): Principal => {
     if ('error' in result) throw result.error;
     req.user = result.user;

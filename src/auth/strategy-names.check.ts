@@ -1,8 +1,12 @@
-import { Inject, Injectable, OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import passport from 'passport';
 import { AUTH_SWITCH_ROUTES } from '../auth-switch/auth-switch.options';
 import { ConfigError } from '../config/config-error';
 import type { AuthSwitchRoutes } from './group-routes';
+import { AUTH_SWITCH_PASSPORT, hasStrategy, PassportInstance } from './passport-instance';
+import { AnyStrategy } from './strategies/any.strategy';
+import { JwtStrategy } from './strategies/jwt.strategy';
+import { SessionStrategy } from './strategies/session.strategy';
 
 /**
  * AUTH_ROUTE_GROUPS may name any Passport strategy the application registers. Strategies
@@ -11,17 +15,29 @@ import type { AuthSwitchRoutes } from './group-routes';
  */
 @Injectable()
 export class StrategyNamesCheck implements OnApplicationBootstrap {
-  constructor(@Inject(AUTH_SWITCH_ROUTES) private readonly routes: AuthSwitchRoutes) {}
+  private readonly logger = new Logger('AuthSwitch');
+
+  constructor(
+    @Inject(AUTH_SWITCH_ROUTES) private readonly routes: AuthSwitchRoutes,
+    @Inject(AUTH_SWITCH_PASSPORT) private readonly own: PassportInstance,
+  ) {}
 
   onApplicationBootstrap(): void {
-    // passport._strategy() is how passport.authenticate() itself looks a name up.
-    const registered = passport as unknown as { _strategy(name: string): unknown };
     for (const [group, strategy] of this.routes.groups) {
-      if (!registered._strategy(strategy)) {
+      if (!hasStrategy(this.own, strategy) && !hasStrategy(passport, strategy)) {
         throw new ConfigError(
           'AUTH_ROUTE_GROUPS',
           `group "${group}" uses strategy "${strategy}", which is not a registered Passport strategy (use session, jwt, any or the name given to PassportStrategy)`,
         );
+      }
+    }
+    // RouteGroupGuard runs its own jwt/session/any, but AuthGuard('jwt') reads Passport's
+    // default instance, where an application's strategy of the same name may have replaced ours.
+    const registered = passport as unknown as { _strategy(name: string): unknown };
+    const ours = { jwt: JwtStrategy, session: SessionStrategy, any: AnyStrategy };
+    for (const [name, type] of Object.entries(ours)) {
+      if (!(registered._strategy(name) instanceof type)) {
+        this.logger.warn(`another Passport strategy is registered as "${name}": AuthGuard('${name}') runs it, not AuthSwitch's (the group routes are not affected)`);
       }
     }
   }

@@ -221,6 +221,11 @@ describe('loadConfig', () => {
     const reencodedPath = writeKey(elsewhere, 'production.key', reencoded);
     expect(configError({ ...prod, JWT_PRIVATE_KEY_FILE: reencodedPath }, 'JWT_PRIVATE_KEY_FILE')).toMatch(/is the generated development key/);
 
+    // Nor may production accept tokens the development key signed, as a verify key.
+    expect(configError({ ...prod, JWT_PRIVATE_KEY_FILE: writeKey(elsewhere, 'real.pem', p256Pem()), JWT_VERIFY_KEY_FILES: copy }, 'JWT_VERIFY_KEY_FILES')).toMatch(
+      /lists the generated development key/,
+    );
+
     // A real key named like the development one is fine: the name proves nothing either way.
     const sameName = writeKey(elsewhere, DEV_JWT_KEY_FILE, p256Pem());
     expect(loadConfig({ ...prod, JWT_PRIVATE_KEY_FILE: sameName }).jwt.keys.signing.algorithm).toBe('ES256');

@@ -70,6 +70,12 @@ export function resolveSecrets(input: SecretInputs): { sessionSecret: string; ke
     if (devFingerprint !== null && devFingerprint === publicKeyFingerprint(jwtKey.publicKey)) {
       throw new ConfigError('JWT_PRIVATE_KEY_FILE', `is the generated development key (same public key as ${devKeyPath}); use a key of its own`);
     }
+    // A verify key is trusted as much as the signing key: whoever holds the development key
+    // (readable in DATA_DIR) could sign tokens with it.
+    const devVerifyKey = verifyKeys.find((key) => publicKeyFingerprint(key.publicKey) === devFingerprint);
+    if (devFingerprint !== null && devVerifyKey) {
+      throw new ConfigError('JWT_VERIFY_KEY_FILES', `lists the generated development key (same public key as ${devKeyPath}); production must not accept tokens it signed`);
+    }
   }
 
   return {
@@ -125,6 +131,9 @@ export function parseVerifyKey(pem: string, source: string): PublishedKey {
     throw new ConfigError('JWT_VERIFY_KEY_FILES', `${source} ${reason}`);
   };
   if (/-----BEGIN ENCRYPTED PRIVATE KEY-----|Proc-Type:\s*4,ENCRYPTED/.test(pem)) fail('is an encrypted private key; give the public key instead');
+  // One key per file: a second PEM block would be silently ignored by the parser.
+  const blocks = pem.match(/-----BEGIN [A-Z ]+-----/g)?.length ?? 0;
+  if (blocks > 1) fail(`holds ${blocks} PEM blocks; give one key per file (list several files, comma-separated)`);
   let publicKey: KeyObject;
   try {
     publicKey = /PRIVATE KEY-----/.test(pem) ? createPublicKey(createPrivateKey({ key: pem, format: 'pem' })) : createPublicKey({ key: pem, format: 'pem' });

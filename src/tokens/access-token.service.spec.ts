@@ -91,6 +91,9 @@ describe('KeyRing', () => {
     expect(() => configWith(p256(), {}, ['not a key'])).toThrow(/^JWT_VERIFY_KEY_FILES: .* is not a PEM public or private key$/);
     const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ format: 'pem', type: 'spki' }).toString();
     expect(() => configWith(p256(), {}, [p384])).toThrow(ConfigError);
+    // Two keys in one file: the second would be ignored without a word.
+    const two = [p256(), rsa()].join('');
+    expect(() => configWith(p256(), {}, [two])).toThrow(/holds 2 PEM blocks; give one key per file/);
   });
 
   it("finds a token's key by kid and refuses an unknown kid or an alg that is not the key's", () => {
@@ -116,7 +119,7 @@ describe('AccessTokenService', () => {
     const issuedAt = now();
     const { token, claims } = tokens.sign(subject, issuedAt, { version: 3, familyId: 'f1', group: 'api' });
     const header = JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString());
-    expect(header).toEqual({ alg, kid: keys.signing.kid, typ: 'JWT' });
+    expect(header).toEqual({ alg, kid: keys.signing.kid, typ: 'at+jwt' });
     await expect(tokens.verify(token)).resolves.toEqual(claims);
     expect(claims).toMatchObject({ sub: subject.id, iat: issuedAt, exp: issuedAt + 900, roles: ['user'], ver: 3, fam: 'f1', grp: 'api' });
     const payload = JSON.parse(Buffer.from(token.split('.')[1], 'base64url').toString());
@@ -131,6 +134,14 @@ describe('AccessTokenService', () => {
     await expect(rotated.tokens.verify(token)).resolves.toMatchObject({ sub: subject.id });
     const retired = await serviceFor(configWith(rsa()));
     await expect(retired.tokens.verify(token)).rejects.toBeInstanceOf(InvalidAccessTokenError);
+  });
+
+  it('types access tokens at+jwt and refuses other JWTs signed with the same key', async () => {
+    const { tokens, jwtService } = await serviceFor(configWith(p256()));
+    const { token } = tokens.sign(subject, now());
+    expect(JSON.parse(Buffer.from(token.split('.')[0], 'base64url').toString()).typ).toBe('at+jwt');
+    const plain = jwtService.sign({ sub: subject.id, jti: 'j', iat: now(), exp: now() + 60, email: 'a@b.test', name: 'A', roles: ['admin'] });
+    await expect(tokens.verify(plain)).rejects.toThrow(/typ JWT is not at\+jwt/);
   });
 
   it('refuses a token signed by another deployment with the same algorithm', async () => {

@@ -3,7 +3,11 @@ import { JwtService } from '@nestjs/jwt';
 import { createHash, randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
+import type { JwtHeader } from 'jsonwebtoken';
 import { KeyRing } from './key-ring';
+
+/** The `typ` of AuthSwitch access tokens (RFC 9068), so that no other JWT signed with the same key passes as one. */
+export const ACCESS_TOKEN_TYPE = 'at+jwt';
 
 export interface AccessTokenClaims {
   sub: string;
@@ -85,8 +89,10 @@ export class AccessTokenService {
       ...(stamp.familyId ? { fam: stamp.familyId } : {}),
       ...(stamp.group ? { grp: stamp.group } : {}),
     };
-    // iss, aud, kid and the algorithm come from the JwtModule options (the key ring's signing key).
-    const token = this.jwt.sign({ ...claims });
+    // iss, aud, kid and the algorithm come from the JwtModule options (the key ring's signing
+    // key). The header's typ marks an access token (RFC 9068): other JWTs that an application
+    // signs with the same JwtService are never accepted as one.
+    const token = this.jwt.sign({ ...claims }, { header: { typ: ACCESS_TOKEN_TYPE } as JwtHeader });
     return { token, claims };
   }
 
@@ -121,7 +127,9 @@ export class AccessTokenService {
     if (cached) return cached;
     let payload: Record<string, unknown>;
     try {
-      payload = await this.jwt.verifyAsync<Record<string, unknown>>(token);
+      const verified = await this.jwt.verifyAsync<{ header: JwtHeader; payload: Record<string, unknown> }>(token, { complete: true });
+      if (verified.header.typ !== ACCESS_TOKEN_TYPE) throw new Error(`typ ${String(verified.header.typ)} is not ${ACCESS_TOKEN_TYPE}`);
+      payload = verified.payload;
     } catch (error) {
       throw new InvalidAccessTokenError((error as Error).message);
     }

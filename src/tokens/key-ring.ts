@@ -58,12 +58,13 @@ export class KeyRing {
 
   /**
    * The key a compact JWS names in its header, after checking that the header's `alg` is that
-   * key's algorithm. Throws UnknownSigningKeyError otherwise (a key no longer configured, a
-   * token without `kid`, or an `alg` that does not match the key).
+   * key's algorithm (and its `typ`, when one is required). Throws UnknownSigningKeyError
+   * otherwise (a key no longer configured, a token without `kid`, an `alg` that does not match
+   * the key, another type of token).
    */
-  keyForToken(token: string): PublishedKey {
+  keyForToken(token: string, requiredType?: string): PublishedKey {
     const dot = token.indexOf('.');
-    let header: { kid?: unknown; alg?: unknown };
+    let header: { kid?: unknown; alg?: unknown; typ?: unknown };
     try {
       header = JSON.parse(Buffer.from(token.slice(0, dot), 'base64url').toString('utf8')) as typeof header;
     } catch {
@@ -75,6 +76,7 @@ export class KeyRing {
     const key = this.byKid.get(header.kid);
     if (!key) throw new UnknownSigningKeyError('unknown signing key');
     if (header.alg !== key.algorithm) throw new UnknownSigningKeyError(`alg ${String(header.alg)} does not match the key's ${key.algorithm}`);
+    if (requiredType !== undefined && header.typ !== requiredType) throw new UnknownSigningKeyError(`typ ${String(header.typ)} is not ${requiredType}`);
     return key;
   }
 

@@ -72,15 +72,17 @@ export class RefreshTokenService {
     const found = typeof token === 'string' ? await this.findWithGroup(token) : null;
     if (!found) throw this.invalid();
     const { record, familyGroup } = found;
-    // Presented in another group: refused before it is spent, so a client that calls the wrong
-    // group does not burn its token (and then trip reuse detection with the right one).
-    if (familyGroup !== null && familyGroup !== group) throw this.invalid();
+    // An unspent token shown in another group is refused before it is spent, so a client that
+    // calls the wrong group does not burn it. A spent one is a reuse wherever it is shown.
+    if (record.usedAt === null && familyGroup !== null && familyGroup !== group) throw this.invalid();
     const now = Date.now();
     const spent = await this.tokens.update({ id: record.id, usedAt: IsNull() }, { usedAt: now });
     if (!spent.affected) {
       await this.revokeFamily(record.familyId);
       throw this.invalid();
     }
+    // A family from before groups were bound is bound by its first refresh, to that group.
+    if (familyGroup === null) await this.families.update({ id: record.familyId, routeGroup: IsNull() }, { routeGroup: group });
     if (record.expiresAt <= now) throw this.invalid();
     const user = await this.userOfLiveFamily(record.familyId, record.userId, group);
     if (!user) throw this.invalid();
@@ -112,7 +114,7 @@ export class RefreshTokenService {
       .getOne();
     const user = family?.user;
     // A family refreshes only in the group it was started in, like its access tokens.
-    const inGroup = family?.routeGroup === null || family?.routeGroup === group;
+    const inGroup = family?.routeGroup === group;
     return family && user && inGroup && user.id === userId && this.isAlive(family, user) ? user : null;
   }
 

@@ -345,6 +345,8 @@ export function describeContract(setup: StorageSetup): void {
     it('refuses garbage', async () => {
       await expectRefused('a.b.c');
       await t.http().get('/api/me').set('Authorization', 'Bearer not a token').expect(401);
+      // The header holds the token and nothing else.
+      await t.http().get('/api/me').set('Authorization', `Bearer ${valid} trailing`).expect(401);
     });
   });
 

@@ -27,11 +27,12 @@ export function tamperedToken(token: string, change: Record<string, unknown>): s
 /** A token signed with a given key and arbitrary claims (for wrong iss/aud, expired, unknown kid). */
 export async function signWith(
   key: KeyObject | string,
-  header: { alg: string; kid?: string },
+  header: { alg: string; kid?: string; typ?: string },
   payload: Record<string, unknown>,
 ): Promise<string> {
   const keyObject = typeof key === 'string' ? createPrivateKey(key) : key;
-  return new SignJWT(payload).setProtectedHeader({ typ: 'JWT', ...header }).sign(keyObject);
+  // AuthSwitch access tokens are typed at+jwt (RFC 9068); a test that wants another typ says so.
+  return new SignJWT(payload).setProtectedHeader({ typ: 'at+jwt', ...header }).sign(keyObject);
 }
 
 export function strangerKey(): KeyObject {

@@ -1,7 +1,8 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import type { Request } from 'express';
 import { Strategy } from 'passport-strategy';
+import { AUTH_SWITCH_PASSPORT, PassportInstance } from '../passport-instance';
 import { JwtStrategy } from './jwt.strategy';
 import { SessionStrategy } from './session.strategy';
 
@@ -15,8 +16,10 @@ export class AnyStrategy extends PassportStrategy(Strategy, 'any') {
   constructor(
     private readonly jwt: JwtStrategy,
     private readonly session: SessionStrategy,
+    @Inject(AUTH_SWITCH_PASSPORT) own: PassportInstance,
   ) {
     super();
+    own.use('any', this);
   }
 
   validate(): never {

@@ -4,10 +4,17 @@ import type { Request } from 'express';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../../auth-switch/auth-switch.options';
 import type { AuthenticatedRequest, Principal } from '../../common/authenticated-request';
-import { AccessTokenClaims, AccessTokenService, InvalidAccessTokenError, readAccessTokenClaims } from '../../tokens/access-token.service';
+import { ACCESS_TOKEN_TYPE, AccessTokenClaims, AccessTokenService, InvalidAccessTokenError, readAccessTokenClaims } from '../../tokens/access-token.service';
 import { RevocationService } from '../../tokens/revocation.service';
+import { AUTH_SWITCH_PASSPORT, PassportInstance } from '../passport-instance';
 
-const bearerToken = ExtractJwt.fromAuthHeaderAsBearerToken();
+/** `Bearer <compact JWS>` and nothing else; passport-jwt's own pattern lets trailing text pass. */
+const STRICT_BEARER = /^Bearer +[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/i;
+const fromBearerHeader = ExtractJwt.fromAuthHeaderAsBearerToken();
+const bearerToken = (req: Request): string | null => {
+  const header = req.headers.authorization;
+  return typeof header === 'string' && STRICT_BEARER.test(header) ? fromBearerHeader(req) : null;
+};
 
 /**
  * `jwt`: passport-jwt over the key ring. The header's `kid` picks the key (an unknown kid, or an
@@ -24,6 +31,7 @@ const bearerToken = ExtractJwt.fromAuthHeaderAsBearerToken();
 export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   constructor(
     @Inject(AUTH_SWITCH_OPTIONS) options: AuthSwitchOptions,
+    @Inject(AUTH_SWITCH_PASSPORT) own: PassportInstance,
     private readonly accessTokens: AccessTokenService,
     private readonly revocation: RevocationService,
   ) {
@@ -32,7 +40,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       jwtFromRequest: bearerToken,
       secretOrKeyProvider: (_req: Request, rawJwtToken: string, done: (error: unknown, key?: unknown) => void) => {
         try {
-          done(null, keys.keyForToken(rawJwtToken).publicKey);
+          done(null, keys.keyForToken(rawJwtToken, ACCESS_TOKEN_TYPE).publicKey);
         } catch (error) {
           done(error);
         }
@@ -44,6 +52,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       jsonWebTokenOptions: { clockTolerance: options.jwt.clockToleranceSeconds },
       passReqToCallback: true,
     } as unknown as ConstructorParameters<typeof Strategy>[0]);
+    own.use('jwt', this);
   }
 
   authenticate(req: Request, options?: object): void {
@@ -94,7 +103,8 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       id: claims.sub,
       email: claims.email,
       name: claims.name,
-      roles: claims.roles,
+      // A copy: the remembered claims must not change if a handler edits the user.
+      roles: [...claims.roles],
       via: 'jwt',
       jti: claims.jti,
       exp: claims.exp,

@@ -1,9 +1,10 @@
-import { Injectable } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import type { Request, Response } from 'express';
 import { Strategy } from 'passport-strategy';
 import type { AuthenticatedRequest, Principal } from '../../common/authenticated-request';
 import { SessionAuthenticator } from '../authenticators';
+import { AUTH_SWITCH_PASSPORT, PassportInstance } from '../passport-instance';
 
 /**
  * `session`: the server-side session named by the signed cookie, read with one store lookup.
@@ -15,8 +16,12 @@ import { SessionAuthenticator } from '../authenticators';
  */
 @Injectable()
 export class SessionStrategy extends PassportStrategy(Strategy, 'session') {
-  constructor(private readonly sessions: SessionAuthenticator) {
+  constructor(
+    private readonly sessions: SessionAuthenticator,
+    @Inject(AUTH_SWITCH_PASSPORT) own: PassportInstance,
+  ) {
     super();
+    own.use('session', this);
   }
 
   validate(req: AuthenticatedRequest): Promise<Principal> {
