@@ -1,20 +1,15 @@
 import 'reflect-metadata';
-import { Logger, LogLevel } from '@nestjs/common';
+import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Server, ServerResponse } from 'node:http';
 import { AppModule } from './app.module';
 import { configureApp } from './app.setup';
+import { loggerLevels } from './common/logger-levels';
 import { AppConfig } from './config/app-config';
 import { ConfigError } from './config/config-error';
 import { loadConfigFromEnvironment } from './config/config.module';
-
-const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
-
-export function loggerLevels(level: AppConfig['logLevel']): LogLevel[] | false {
-  return level === 'silent' ? false : LEVELS.slice(0, LEVELS.indexOf(level) + 1);
-}
 
 async function bootstrap(): Promise<void> {
   let config: AppConfig;

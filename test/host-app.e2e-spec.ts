@@ -1,5 +1,4 @@
 import { Test } from '@nestjs/testing';
-import type { NestExpressApplication } from '@nestjs/platform-express';
 import { JwtService } from '@nestjs/jwt';
 import type { Server } from 'node:http';
 import request from 'supertest';
@@ -9,17 +8,17 @@ import { UsersService } from '../src';
 import { AppConfigModule } from '../src/config/config.module';
 import { loadConfig } from '../src/config/app-config';
 import { ApiKeyStrategy, hostModule, HostOptions } from './host-app/host.module';
-import { freshDataDir } from './support/environments';
+import { freshDataDir, TEST_LOG_LEVEL } from './support/environments';
 import { cookiePair, sessionCookie } from './support/contract-suite';
-import { uniqueEmail } from './support/test-app';
+import { createTestApplication, uniqueEmail } from './support/test-app';
 
 /** Boots the host application (not the AuthSwitch server) on a SQLite file of its own. */
 async function startHost(options: Omit<HostOptions, 'dataDir'>) {
   const dataDir = freshDataDir();
   // configureApp reads the server's settings (body limit, proxy); the host keeps the defaults.
-  const serverSettings = AppConfigModule.forRoot(loadConfig({ DATA_DIR: dataDir, NODE_ENV: 'test' }));
-  const moduleRef = await Test.createTestingModule({ imports: [hostModule({ ...options, dataDir }), serverSettings] }).compile();
-  const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: false });
+  const settings = loadConfig({ DATA_DIR: dataDir, NODE_ENV: 'test', LOG_LEVEL: TEST_LOG_LEVEL });
+  const serverSettings = AppConfigModule.forRoot(settings);
+  const app = await createTestApplication(Test.createTestingModule({ imports: [hostModule({ ...options, dataDir }), serverSettings] }), settings.logLevel);
   configureApp(app);
   await app.init();
   const server = app.getHttpServer() as Server;

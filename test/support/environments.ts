@@ -10,6 +10,12 @@ export const TEST_REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6
 
 export type StorageSetup = 'sqlite' | 'postgres+redis';
 
+/**
+ * The level test apps log at: LOG_LEVEL when set (`LOG_LEVEL=error npx jest test/x.e2e-spec.ts`
+ * shows the stack trace of a 500), else silent. Same values and meaning as for the server.
+ */
+export const TEST_LOG_LEVEL = process.env.LOG_LEVEL || 'silent';
+
 // Kept on the global object rather than in this module, so a suite that resets its module
 // registry still hands every folder to the one cleanup hook (test/support/cleanup.ts).
 const DIRS = Symbol.for('authswitch.test.dataDirs');
@@ -46,7 +52,7 @@ export function testEnv(setup: StorageSetup, overrides: RawEnv = {}): RawEnv {
   const base: RawEnv = {
     NODE_ENV: 'test',
     DATA_DIR: freshDataDir(),
-    LOG_LEVEL: 'silent',
+    LOG_LEVEL: TEST_LOG_LEVEL,
     LOGIN_MAX_FAILURES_PER_ADDRESS: '10000',
     // Suites register many users from one address; the registration limit has its own test.
     REGISTER_MAX_PER_ADDRESS: '100000',

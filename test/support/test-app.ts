@@ -1,13 +1,15 @@
-import { Test } from '@nestjs/testing';
+import { ConsoleLogger } from '@nestjs/common';
+import { Test, TestingModuleBuilder } from '@nestjs/testing';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { Server } from 'node:http';
 import request from 'supertest';
 import { AppModule } from '../../src/app.module';
 import { configureApp } from '../../src/app.setup';
+import { loggerLevels } from '../../src/common/logger-levels';
 import { AppConfig, loadConfig, RawEnv } from '../../src/config/app-config';
 import { APP_CONFIG } from '../../src/config/config.module';
 import { UsersService } from '../../src/users/users.service';
-import { StorageSetup, testEnv } from './environments';
+import { StorageSetup, TEST_LOG_LEVEL, testEnv } from './environments';
 import { freePort, PrivateRedis } from './redis-server';
 
 export interface TestApp {
@@ -32,10 +34,22 @@ export async function startApp(setup: StorageSetup, overrides: RawEnv = {}): Pro
   return startAppWithEnv(testEnv(setup, overrides));
 }
 
+/**
+ * Compiles a testing module into an app that logs as the server does at `level` (the mapping of
+ * src/common/logger-levels.ts): nothing when silent. Nest's own TestingLogger would drop all but
+ * errors whatever the levels, so a ConsoleLogger takes its place.
+ */
+export async function createTestApplication(builder: TestingModuleBuilder, level: AppConfig['logLevel']): Promise<NestExpressApplication> {
+  const levels = loggerLevels(level);
+  if (levels) builder.setLogger(new ConsoleLogger({ logLevels: levels }));
+  const moduleRef = await builder.compile();
+  return moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: levels });
+}
+
 export async function startAppWithEnv(env: RawEnv): Promise<TestApp> {
-  const config = loadConfig(env);
-  const moduleRef = await Test.createTestingModule({ imports: [AppModule.forRoot(config)] }).compile();
-  const app = moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: process.env.DEBUG_TEST_APP ? ['error', 'warn'] : false });
+  // An env made without testEnv() still logs at the test level (silent unless LOG_LEVEL is set).
+  const config = loadConfig({ LOG_LEVEL: TEST_LOG_LEVEL, ...env });
+  const app = await createTestApplication(Test.createTestingModule({ imports: [AppModule.forRoot(config)] }), config.logLevel);
   configureApp(app);
   await app.init();
   const server = app.getHttpServer() as Server;
