@@ -137,6 +137,14 @@ describe('RouteGroupGuard', () => {
     expect(() => run(ApiRoutes, 'list').result()).toThrow(UnauthorizedException);
   });
 
+  it('treats a strategy that redirects as not authenticated, and writes nothing itself', () => {
+    const { run, own } = setup();
+    own.use('jwt', new FakeStrategy((self) => self.redirect('https://idp.example/login')));
+    const call = run(ApiRoutes, 'list');
+    expect(() => call.result()).toThrow(UnauthorizedException);
+    expect(call.res.setHeader).not.toHaveBeenCalled();
+  });
+
   it('answers 404 for a group that is not configured', () => {
     const { run } = setup('web=session');
     expect(() => run(ApiRoutes, 'list').result()).toThrow(NotFoundException);
