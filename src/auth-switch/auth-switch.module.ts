@@ -3,8 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { AuthModule } from '../auth/auth.module';
 import { adminController, AuthSwitchRoutes, groupControllers } from '../auth/group-routes';
 import { RouteGroupGuard } from '../auth/route-group.guard';
-import { ConfigError } from '../config/config-error';
-import { AuthStrategy, parseRouteGroups, resolveAdminGroup } from '../config/route-groups';
+import { AuthStrategy, resolveRouteSettings } from '../config/route-groups';
 import { RedisModule } from '../redis/redis.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { TokensModule } from '../tokens/tokens.module';
@@ -51,20 +50,7 @@ export type AuthSwitchModuleAsyncOptions = typeof ASYNC_OPTIONS_TYPE;
 export class AuthSwitchModule extends ConfigurableModuleClass {}
 
 function resolveRoutes(extras: AuthSwitchModuleExtras): AuthSwitchRoutes {
-  let groups: ReadonlyMap<string, AuthStrategy>;
-  try {
-    const raw = extras.routeGroups ?? AUTH_SWITCH_DEFAULTS.routeGroups;
-    // A Map is checked like the string form: names, reserved paths and strategy names.
-    groups = parseRouteGroups(raw instanceof Map ? Object.fromEntries(raw) : (raw as string | Record<string, string>));
-  } catch (error) {
-    throw new ConfigError('AUTH_ROUTE_GROUPS', (error as Error).message);
-  }
-  let adminGroup: string;
-  try {
-    adminGroup = resolveAdminGroup(groups, extras.adminGroup);
-  } catch (error) {
-    throw new ConfigError('ADMIN_ROUTE_GROUP', (error as Error).message);
-  }
+  const { groups, adminGroup } = resolveRouteSettings(extras.routeGroups ?? AUTH_SWITCH_DEFAULTS.routeGroups, extras.adminGroup);
   return { groups, adminGroup, globalGuard: extras.globalGuard ?? true };
 }
 

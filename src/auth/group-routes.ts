@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Injectable, Param, ParseUUIDPipe, Post, Put, Req, Res, Type, UnauthorizedException, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
+import { applyDecorators, Body, Controller, Get, HttpCode, Injectable, Param, ParseUUIDPipe, Post, Put, Req, Res, Type, UnauthorizedException, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
 import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { AuthenticatedRequest, Principal } from '../common/authenticated-request';
@@ -91,7 +91,15 @@ abstract class SignInRoutes extends GroupRoutes {
   }
 }
 
-/** The session's CSRF token, for pages that lost it (a reload, a second tab). */
+/** `GET auth/csrf`: the session's CSRF token, for pages that lost it (a reload, a second tab). */
+const CsrfTokenRoute = () =>
+  applyDecorators(
+    Get('auth/csrf'),
+    ApiOperation({ summary: "The session's CSRF token again (after a reload, in a second tab)" }),
+    ApiOkResponse({ type: CsrfTokenResponse, description: "The session's CSRF token" }),
+    ApiErrorResponse(401, 'Not signed in with a session', 'Not signed in with a session'),
+  );
+
 function csrfTokenOf(user: Principal, req: AuthenticatedRequest) {
   const csrfToken = req.authSession?.csrfToken;
   if (user.via !== 'session' || !csrfToken) throw new UnauthorizedException('Not signed in with a session');
@@ -99,10 +107,7 @@ function csrfTokenOf(user: Principal, req: AuthenticatedRequest) {
 }
 
 class SessionGroupRoutes extends SignInRoutes {
-  @Get('auth/csrf')
-  @ApiOperation({ summary: "The session's CSRF token again (after a reload, in a second tab)" })
-  @ApiOkResponse({ type: CsrfTokenResponse, description: "The session's CSRF token" })
-  @ApiErrorResponse(401, 'Not signed in with a session', 'Not signed in with a session')
+  @CsrfTokenRoute()
   csrf(@CurrentUser() user: Principal, @Req() req: AuthenticatedRequest) {
     return csrfTokenOf(user, req);
   }
@@ -122,10 +127,7 @@ class JwtGroupRoutes extends SignInRoutes {
 }
 
 class AnyGroupRoutes extends JwtGroupRoutes {
-  @Get('auth/csrf')
-  @ApiOperation({ summary: "The session's CSRF token again (after a reload, in a second tab)" })
-  @ApiOkResponse({ type: CsrfTokenResponse, description: "The session's CSRF token" })
-  @ApiErrorResponse(401, 'Not signed in with a session', 'Not signed in with a session')
+  @CsrfTokenRoute()
   csrf(@CurrentUser() user: Principal, @Req() req: AuthenticatedRequest) {
     return csrfTokenOf(user, req);
   }

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { AUTH_SWITCH_DEFAULTS as D, AuthSwitchOptions, resolveAuthSwitchOptions } from '../auth-switch/auth-switch.options';
 import { ConfigError } from './config-error';
-import { AuthStrategy, parseRouteGroups, resolveAdminGroup } from './route-groups';
+import { AuthStrategy, resolveRouteSettings } from './route-groups';
 
 /**
  * The one place that reads the environment. Everything else receives the typed
@@ -109,19 +109,7 @@ export function loadConfig(rawEnv: RawEnv): AppConfig {
   }
   const env = parsed.data;
 
-  let routeGroups: ReadonlyMap<string, AuthStrategy>;
-  try {
-    routeGroups = parseRouteGroups(env.AUTH_ROUTE_GROUPS);
-  } catch (error) {
-    throw new ConfigError('AUTH_ROUTE_GROUPS', (error as Error).message);
-  }
-
-  let adminGroup: string;
-  try {
-    adminGroup = resolveAdminGroup(routeGroups, env.ADMIN_ROUTE_GROUP);
-  } catch (error) {
-    throw new ConfigError('ADMIN_ROUTE_GROUP', (error as Error).message);
-  }
+  const { groups: routeGroups, adminGroup } = resolveRouteSettings(env.AUTH_ROUTE_GROUPS, env.ADMIN_ROUTE_GROUP);
 
   const isProduction = env.NODE_ENV === 'production';
   const dataDir = resolve(env.DATA_DIR);

@@ -14,6 +14,8 @@ const RESERVED_GROUP_NAMES = new Set([
 ]);
 
 const GROUP_NAME = /^[a-z][a-z0-9-]{0,31}$/;
+import { ConfigError } from './config-error';
+
 /** What passport.use() names look like in practice: `jwt`, `api-key`, `local_ldap`. */
 const STRATEGY_NAME = /^[A-Za-z][A-Za-z0-9_.-]{0,63}$/;
 
@@ -80,4 +82,26 @@ export function usesSessions(strategy: AuthStrategy): boolean {
 
 export function usesJwt(strategy: AuthStrategy): boolean {
   return strategy === 'jwt' || strategy === 'any';
+}
+
+/**
+ * The route groups and the admin group, from the environment or from module options, with the
+ * one-line ConfigError that names the setting at fault.
+ */
+export function resolveRouteSettings(
+  rawGroups: string | Record<string, string> | ReadonlyMap<string, string>,
+  adminGroup: string | undefined,
+): { groups: ReadonlyMap<string, AuthStrategy>; adminGroup: string } {
+  let groups: ReadonlyMap<string, AuthStrategy>;
+  try {
+    // A Map is checked like the string form: names, reserved paths and strategy names.
+    groups = parseRouteGroups(rawGroups instanceof Map ? Object.fromEntries(rawGroups) : (rawGroups as string | Record<string, string>));
+  } catch (error) {
+    throw new ConfigError('AUTH_ROUTE_GROUPS', (error as Error).message);
+  }
+  try {
+    return { groups, adminGroup: resolveAdminGroup(groups, adminGroup) };
+  } catch (error) {
+    throw new ConfigError('ADMIN_ROUTE_GROUP', (error as Error).message);
+  }
 }
