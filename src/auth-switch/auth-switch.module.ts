@@ -4,6 +4,7 @@ import { AuthModule } from '../auth/auth.module';
 import { adminController, AuthSwitchRoutes, groupControllers } from '../auth/group-routes';
 import { RouteGroupGuard } from '../auth/route-group.guard';
 import { AuthStrategy, resolveRouteSettings } from '../config/route-groups';
+import { MailModule } from '../mail/mail.module';
 import { RedisModule } from '../redis/redis.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { TokensModule } from '../tokens/tokens.module';
@@ -65,7 +66,7 @@ function withRoutes(definition: DynamicModule, routes: AuthSwitchRoutes): Dynami
     { provide: AUTH_SWITCH_ROUTES, useValue: routes },
   ];
   if (routes.globalGuard) providers.push({ provide: APP_GUARD, useExisting: RouteGroupGuard });
-  const features = [RedisModule, UsersModule, TokensModule, SessionsModule, AuthModule];
+  const features = [RedisModule, MailModule, UsersModule, TokensModule, SessionsModule, AuthModule];
   return {
     ...definition,
     // Global: the feature modules below (and the host) read the options from here.

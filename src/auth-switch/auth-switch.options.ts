@@ -1,5 +1,5 @@
 import { availableParallelism } from 'node:os';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { ConfigError } from '../config/config-error';
 import { resolveSecrets } from '../config/secrets';
 import { KeyRing } from '../tokens/key-ring';
@@ -33,6 +33,8 @@ export const AUTH_SWITCH_DEFAULTS = {
   maxRegistrationsPerAddress: 100,
   registrationWindowSeconds: 15 * 60,
   revocationSyncIntervalMs: 1000,
+  mailFrom: 'AuthSwitch <no-reply@authswitch.invalid>',
+  publicUrl: 'http://127.0.0.1:3000',
 } as const;
 
 /** What a host passes to `AuthSwitchModule.forRoot()`: everything optional but the stores. */
@@ -72,6 +74,9 @@ export interface AuthSwitchSettings {
   loginLimits?: Partial<AuthSwitchOptions['loginLimits']>;
   registerLimits?: Partial<AuthSwitchOptions['registerLimits']>;
   revocation?: Partial<AuthSwitchOptions['revocation']>;
+  mail?: Partial<AuthSwitchOptions['mail']>;
+  /** Where links in mails point (the public address of the pages). */
+  publicUrl?: string;
 }
 
 /** The options after defaults, secrets and keys are resolved. */
@@ -111,6 +116,14 @@ export interface AuthSwitchOptions {
     /** How often each instance reads from the database the revocations a lost Redis message missed. */
     syncIntervalMs: number;
   };
+  mail: {
+    /** smtp:// or smtps:// (credentials in the URL); null writes each mail as an .eml file into `dir`. */
+    smtpUrl: string | null;
+    from: string;
+    dir: string;
+  };
+  /** Links in mails start with this (no trailing slash). */
+  publicUrl: string;
 }
 
 /**
@@ -122,13 +135,14 @@ export function resolveAuthSwitchOptions(settings: AuthSwitchSettings | AuthSwit
   const input = settings as AuthSwitchSettings;
   const d = AUTH_SWITCH_DEFAULTS;
   const production = input.production ?? false;
+  const dataDir = resolve(input.dataDir ?? './data');
   const jwt = input.jwt ?? {};
   let keys = jwt.keys;
   let sessionSecret = input.session?.secret;
   if (!keys || !sessionSecret) {
     const secrets = resolveSecrets({
       isProduction: production,
-      dataDir: resolve(input.dataDir ?? './data'),
+      dataDir,
       sessionSecret,
       jwtPrivateKeyFile: jwt.privateKeyFile,
       jwtVerifyKeyFiles: jwt.verifyKeyFiles,
@@ -172,5 +186,11 @@ export function resolveAuthSwitchOptions(settings: AuthSwitchSettings | AuthSwit
       windowSeconds: input.registerLimits?.windowSeconds ?? d.registrationWindowSeconds,
     },
     revocation: { syncIntervalMs: input.revocation?.syncIntervalMs ?? d.revocationSyncIntervalMs },
+    mail: {
+      smtpUrl: input.mail?.smtpUrl ?? null,
+      from: input.mail?.from ?? d.mailFrom,
+      dir: input.mail?.dir ?? join(dataDir, 'mail'),
+    },
+    publicUrl: (input.publicUrl ?? d.publicUrl).replace(/\/+$/, ''),
   };
 }

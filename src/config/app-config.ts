@@ -53,6 +53,9 @@ const envSchema = z.object({
   BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i).default('100kb'),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose', 'silent']).default('log'),
   OPENAPI_ENABLED: bool.optional(),
+  SMTP_URL: z.string().regex(/^smtps?:\/\/[^\s]+$/, 'must be an smtp:// or smtps:// URL').optional(),
+  MAIL_FROM: z.string().min(3).default(D.mailFrom),
+  PUBLIC_URL: z.string().url('must be an absolute http(s) URL').regex(/^https?:\/\//, 'must be an http:// or https:// URL').optional(),
 });
 
 export { ConfigError };
@@ -114,6 +117,7 @@ export function loadConfig(rawEnv: RawEnv): AppConfig {
   const isProduction = env.NODE_ENV === 'production';
   const dataDir = resolve(env.DATA_DIR);
   const trustProxy = parseTrustProxy(env.TRUST_PROXY, isProduction);
+  const host = env.HOST ?? (isProduction ? '0.0.0.0' : '127.0.0.1');
   const verifyKeyFiles = (env.JWT_VERIFY_KEY_FILES ?? '').split(',').map((file) => file.trim()).filter(Boolean);
   const auth = resolveAuthSwitchOptions({
     production: isProduction,
@@ -144,6 +148,8 @@ export function loadConfig(rawEnv: RawEnv): AppConfig {
     },
     registerLimits: { maxPerAddress: env.REGISTER_MAX_PER_ADDRESS, windowSeconds: env.REGISTER_WINDOW_SECONDS },
     revocation: { syncIntervalMs: env.REVOCATION_SYNC_INTERVAL_MS },
+    mail: { smtpUrl: env.SMTP_URL ?? null, from: env.MAIL_FROM },
+    publicUrl: env.PUBLIC_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${env.PORT}`,
   });
 
   return {
@@ -151,7 +157,7 @@ export function loadConfig(rawEnv: RawEnv): AppConfig {
     env: env.NODE_ENV,
     isProduction,
     port: env.PORT,
-    host: env.HOST ?? (isProduction ? '0.0.0.0' : '127.0.0.1'),
+    host,
     dataDir,
     logLevel: env.LOG_LEVEL,
     bodyLimit: env.BODY_LIMIT,
