@@ -1,72 +1,41 @@
-import { ChildProcess, spawn } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { BuiltServer, Env, startBuiltServer } from './support/built-server';
 import { freshDataDir } from './support/environments';
 
 // The OpenAPI document and Swagger UI of the BUILT server: DTO schemas come from the Swagger
 // CLI plugin, which only `nest build` (npm run build) applies; ts-jest never runs it.
 
 const ROOT = join(__dirname, '..');
-const LISTENING = /AuthSwitch listening on http:\/\/127\.0\.0\.1:(\d+) \(/;
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const ERROR_REF = '#/components/schemas/Error';
 const STACK_LINE = /\n\s+at .+[(:]\d+/;
 
-type Env = Record<string, string | undefined>;
 // Parsed JSON, navigated freely by the assertions.
 type Json = Record<string, any>;
 
-interface Server {
-  child: ChildProcess;
-  base: string;
-  output(): string;
-  exited: Promise<unknown>;
-}
+type Server = BuiltServer;
 
 const running: Server[] = [];
 
-/** The built server on a port the system picks, with nothing from the outer environment deciding storage or docs. */
-function startServer(env: Env = {}): Promise<Server> {
-  const child = spawn(process.execPath, ['dist/main.js'], {
-    cwd: ROOT,
-    env: {
-      ...process.env,
-      NODE_ENV: 'development',
-      DATABASE_URL: undefined,
-      REDIS_URL: undefined,
-      OPENAPI_ENABLED: undefined,
-      AUTH_ROUTE_GROUPS: undefined,
-      ADMIN_ROUTE_GROUP: undefined,
-      SESSION_COOKIE_NAME: undefined,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      DATA_DIR: freshDataDir(),
-      LOG_LEVEL: 'warn',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+/** The built server, with nothing from the outer environment deciding storage or docs. */
+async function startServer(env: Env = {}): Promise<Server> {
+  const server = await startBuiltServer({
+    NODE_ENV: 'development',
+    DATABASE_URL: undefined,
+    REDIS_URL: undefined,
+    OPENAPI_ENABLED: undefined,
+    AUTH_ROUTE_GROUPS: undefined,
+    ADMIN_ROUTE_GROUP: undefined,
+    SESSION_COOKIE_NAME: undefined,
+    DATA_DIR: freshDataDir(),
+    LOG_LEVEL: 'warn',
+    ...env,
   });
-  let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  const exited = new Promise((resolve) => child.on('close', resolve));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line within 20 s:\n${output}`)), 20_000);
-    child.stdout!.on('data', () => {
-      const match = LISTENING.exec(output);
-      if (!match) return;
-      clearTimeout(timer);
-      const server = { child, base: `http://127.0.0.1:${match[1]}`, output: () => output, exited };
-      running.push(server);
-      resolve(server);
-    });
-    void exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`server exited before listening:\n${output}`));
-    });
-  });
+  running.push(server);
+  return server;
 }
 
 function productionEnv(): Env {

@@ -1,73 +1,40 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { createClient } from 'redis';
+import { BuiltServer, Env, startBuiltServer } from './support/built-server';
 import { freshDataDir, TEST_DATABASE_URL, TEST_REDIS_URL } from './support/environments';
 import { uniqueEmail } from './support/test-app';
 
-const ROOT = join(__dirname, '..');
-const LISTENING = /AuthSwitch listening on http:\/\/127\.0\.0\.1:(\d+) \(/;
 const COOKIE_WARNING = 'Session cookies are Secure but no proxy is trusted';
 const warnings = (output: string) => output.split(COOKIE_WARNING).length - 1;
 
-type Env = Record<string, string | undefined>;
 
-interface Server {
-  child: ChildProcess;
-  port: number;
-  output(): string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+type Server = BuiltServer;
 
 const dataDirs: string[] = [];
 const redisPrefixes: string[] = [];
 const running: ChildProcess[] = [];
 
-/** The built server as an operator starts it, on a port the system picks. */
-function startServer(env: Env): Promise<Server> {
+/** The built server; nothing from the outer environment may decide storage, cookies or proxies. */
+async function startServer(env: Env): Promise<Server> {
   const dataDir = freshDataDir();
   dataDirs.push(dataDir);
-  const child = spawn(process.execPath, ['dist/main.js'], {
-    cwd: ROOT,
-    // Nothing from the outer environment may decide storage, cookies or proxies here.
-    env: {
-      ...process.env,
-      NODE_ENV: 'development',
-      DATABASE_URL: undefined,
-      REDIS_URL: undefined,
-      COOKIE_SECURE: undefined,
-      TRUST_PROXY: undefined,
-      HOST: '127.0.0.1',
-      PORT: '0',
-      DATA_DIR: dataDir,
-      LOG_LEVEL: 'warn',
-      ...env,
-    },
-    stdio: ['ignore', 'pipe', 'pipe'],
+  const server = await startBuiltServer({
+    NODE_ENV: 'development',
+    DATABASE_URL: undefined,
+    REDIS_URL: undefined,
+    COOKIE_SECURE: undefined,
+    TRUST_PROXY: undefined,
+    DATA_DIR: dataDir,
+    LOG_LEVEL: 'warn',
+    ...env,
   });
-  running.push(child);
-  let output = '';
-  child.stdout!.on('data', (chunk) => (output += chunk));
-  child.stderr!.on('data', (chunk) => (output += chunk));
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal })),
-  );
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no listening line within 20 s:\n${output}`)), 20_000);
-    child.stdout!.on('data', () => {
-      const match = LISTENING.exec(output);
-      if (!match) return;
-      clearTimeout(timer);
-      resolve({ child, port: Number(match[1]), output: () => output, exited });
-    });
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`server exited (${code ?? signal}) before listening:\n${output}`));
-    });
-  });
+  running.push(server.child);
+  return server;
 }
 
 interface Answer {
