@@ -52,7 +52,7 @@ describe('a host application importing AuthSwitchModule', () => {
     it("keeps the host's DataSource: its own entity and migration live next to AuthSwitch's tables", async () => {
       const dataSource = host.app.get(DataSource);
       const tables = dataSource.entityMetadatas.map((entity) => entity.tableName).sort();
-      expect(tables).toEqual(['projects', 'refresh_families', 'refresh_tokens', 'revocations', 'sessions', 'users']);
+      expect(tables).toEqual(['one_time_tokens', 'projects', 'refresh_families', 'refresh_tokens', 'revocations', 'sessions', 'users']);
       const { token, user } = await apiLogin();
       const created = await host.http().post('/api/projects').set('Authorization', `Bearer ${token}`).send({ name: 'Apollo' }).expect(201);
       expect(created.body).toMatchObject({ name: 'Apollo', ownerId: user.id });

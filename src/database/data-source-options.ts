@@ -3,13 +3,14 @@ import { dirname, join } from 'node:path';
 import { DataSourceOptions } from 'typeorm';
 import { AppConfig } from '../config/app-config';
 import { SessionRecord } from '../sessions/session-record.entity';
+import { OneTimeToken } from '../tokens/one-time-token.entity';
 import { RefreshFamily } from '../tokens/refresh-family.entity';
 import { RefreshToken } from '../tokens/refresh-token.entity';
 import { Revocation } from '../tokens/revocation.entity';
 import { User } from '../users/user.entity';
 
 /** AuthSwitch's entities, for a host DataSource that does not use `autoLoadEntities`. */
-export const AUTH_SWITCH_ENTITIES = [User, RefreshFamily, RefreshToken, Revocation, SessionRecord];
+export const AUTH_SWITCH_ENTITIES = [User, RefreshFamily, RefreshToken, Revocation, SessionRecord, OneTimeToken];
 
 /**
  * Every migration file of src/database/migrations (dist/database/migrations once built): the

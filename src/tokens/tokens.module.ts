@@ -5,6 +5,8 @@ import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-swit
 import { UsersModule } from '../users/users.module';
 import { AccessTokenService } from './access-token.service';
 import { JwksController } from './jwks.controller';
+import { OneTimeToken } from './one-time-token.entity';
+import { OneTimeTokenService } from './one-time-token.service';
 import { RefreshFamily } from './refresh-family.entity';
 import { RefreshToken } from './refresh-token.entity';
 import { RefreshTokenService } from './refresh-token.service';
@@ -28,9 +30,9 @@ const jwtModule = JwtModule.registerAsync({
 });
 
 @Module({
-  imports: [TypeOrmModule.forFeature([RefreshFamily, RefreshToken, Revocation]), UsersModule, jwtModule],
+  imports: [TypeOrmModule.forFeature([RefreshFamily, RefreshToken, Revocation, OneTimeToken]), UsersModule, jwtModule],
   controllers: [JwksController],
-  providers: [AccessTokenService, RefreshTokenService, RevocationService, TokensService],
-  exports: [AccessTokenService, RevocationService, TokensService, JwtModule],
+  providers: [AccessTokenService, RefreshTokenService, RevocationService, TokensService, OneTimeTokenService],
+  exports: [AccessTokenService, RevocationService, TokensService, OneTimeTokenService, JwtModule],
 })
 export class TokensModule {}

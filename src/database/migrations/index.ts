@@ -2,6 +2,7 @@ import { InitialSchema1732300000000 } from './1732300000000-InitialSchema';
 import { RefreshTokenAccessJti1732400000000 } from './1732400000000-RefreshTokenAccessJti';
 import { CredentialVersions1732500000000 } from './1732500000000-CredentialVersions';
 import { RefreshFamilyGroup1732600000000 } from './1732600000000-RefreshFamilyGroup';
+import { OneTimeTokens1732700000000 } from './1732700000000-OneTimeTokens';
 
 /**
  * AuthSwitch's own migrations, in order, for a host application's DataSource
@@ -14,4 +15,5 @@ export const AUTH_SWITCH_MIGRATIONS = [
   RefreshTokenAccessJti1732400000000,
   CredentialVersions1732500000000,
   RefreshFamilyGroup1732600000000,
+  OneTimeTokens1732700000000,
 ];
