@@ -34,6 +34,10 @@ export const AUTH_SWITCH_DEFAULTS = {
   registrationWindowSeconds: 15 * 60,
   revocationSyncIntervalMs: 1000,
   mailFrom: 'AuthSwitch <no-reply@authswitch.invalid>',
+  passwordResetTtlSeconds: 900,
+  maxResetRequestsPerAccount: 5,
+  maxResetRequestsPerAddress: 50,
+  resetWindowSeconds: 15 * 60,
   publicUrl: 'http://127.0.0.1:3000',
 } as const;
 
@@ -75,6 +79,7 @@ export interface AuthSwitchSettings {
   registerLimits?: Partial<AuthSwitchOptions['registerLimits']>;
   revocation?: Partial<AuthSwitchOptions['revocation']>;
   mail?: Partial<AuthSwitchOptions['mail']>;
+  passwordReset?: Partial<AuthSwitchOptions['passwordReset']>;
   /** Where links in mails point (the public address of the pages). */
   publicUrl?: string;
 }
@@ -124,6 +129,14 @@ export interface AuthSwitchOptions {
   };
   /** Links in mails start with this (no trailing slash). */
   publicUrl: string;
+  passwordReset: {
+    /** How long a reset link works. */
+    ttlSeconds: number;
+    /** Reset requests (forgot) and token attempts per account / per client address per window; more get 429. */
+    maxPerAccount: number;
+    maxPerAddress: number;
+    windowSeconds: number;
+  };
 }
 
 /**
@@ -192,5 +205,11 @@ export function resolveAuthSwitchOptions(settings: AuthSwitchSettings | AuthSwit
       dir: input.mail?.dir ?? join(dataDir, 'mail'),
     },
     publicUrl: (input.publicUrl ?? d.publicUrl).replace(/\/+$/, ''),
+    passwordReset: {
+      ttlSeconds: positive(input.passwordReset?.ttlSeconds, d.passwordResetTtlSeconds, 'PASSWORD_RESET_TTL_SECONDS'),
+      maxPerAccount: input.passwordReset?.maxPerAccount ?? d.maxResetRequestsPerAccount,
+      maxPerAddress: input.passwordReset?.maxPerAddress ?? d.maxResetRequestsPerAddress,
+      windowSeconds: input.passwordReset?.windowSeconds ?? d.resetWindowSeconds,
+    },
   };
 }

@@ -1,15 +1,16 @@
 import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
-import { ApiCreatedResponse, ApiNoContentResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiAcceptedResponse, ApiCreatedResponse, ApiNoContentResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import type { Principal } from '../common/authenticated-request';
 import { ApiErrorResponse, ApiStrategySecurity } from '../openapi/decorators';
-import { RegisterDto } from '../users/dto';
+import { ChangePasswordDto, ForgotPasswordDto, RegisterDto, ResetPasswordDto } from '../users/dto';
 import { toPublicUser } from '../users/user.entity';
 import { UsersService } from '../users/users.service';
 import { AuthService } from './auth.service';
 import { CurrentUser, Public } from './decorators';
 import { AuthSwitchRoutesBinding } from './group-routes';
 import { LoginRateLimiter } from './login-rate-limiter';
+import { PasswordService } from './password.service';
 import { UserResponse } from './responses';
 
 /** Group-independent account routes; authenticated ones accept a Bearer token or the session. */
@@ -23,7 +24,40 @@ export class AccountController {
     private readonly users: UsersService,
     private readonly auth: AuthService,
     private readonly limiter: LoginRateLimiter,
+    private readonly passwords: PasswordService,
   ) {}
+
+  @Public()
+  @Post('password/forgot')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Mail a password-reset link, if the account exists (the answer is the same either way)' })
+  @ApiAcceptedResponse({ description: 'Accepted; a mail follows when the account exists' })
+  @ApiErrorResponse(429, 'Too many reset requests for this account or address; see Retry-After', 'Too many password reset attempts; try again later')
+  async forgotPassword(@Body() body: ForgotPasswordDto, @Req() req: Request, @Res({ passthrough: true }) res: Response) {
+    res.setHeader('Cache-Control', 'no-store');
+    await this.passwords.requestReset(body.email, req.ip ?? '');
+    return {};
+  }
+
+  @Public()
+  @Post('password/reset')
+  @HttpCode(204)
+  @ApiOperation({ summary: "Set a new password with a reset link's token; every earlier session and token of the user stops working" })
+  @ApiNoContentResponse({ description: 'Password changed' })
+  @ApiErrorResponse(400, 'Unknown, used, expired or other-purpose token, or an invalid password', 'Invalid or expired token')
+  @ApiErrorResponse(429, 'Too many attempts from this address; see Retry-After', 'Too many password reset attempts; try again later')
+  async resetPassword(@Body() body: ResetPasswordDto, @Req() req: Request): Promise<void> {
+    await this.passwords.reset(body.token, body.password, req.ip ?? '');
+  }
+
+  @Post('password/change')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Change your password; every session and token of yours issued before now stops working, this one included' })
+  @ApiNoContentResponse({ description: 'Password changed' })
+  @ApiErrorResponse(401, 'Not signed in, or the current password is wrong', 'Current password is wrong')
+  async changePassword(@CurrentUser() user: Principal, @Body() body: ChangePasswordDto, @Res({ passthrough: true }) res: Response): Promise<void> {
+    await this.passwords.change(user, body.currentPassword, body.newPassword, res);
+  }
 
   @Public()
   @Post('register')

@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
+import { MailModule } from '../mail/mail.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { TokensModule } from '../tokens/tokens.module';
 import { UsersModule } from '../users/users.module';
@@ -7,6 +8,7 @@ import { AccountController } from './account.controller';
 import { AuthService } from './auth.service';
 import { SessionAuthenticator } from './authenticators';
 import { LoginRateLimiter } from './login-rate-limiter';
+import { PasswordService } from './password.service';
 import { AUTH_SWITCH_PASSPORT, createPassportInstance } from './passport-instance';
 import { RouteGroupGuard } from './route-group.guard';
 import { AnyStrategy } from './strategies/any.strategy';
@@ -19,11 +21,12 @@ import { StrategyNamesCheck } from './strategy-names.check';
  * added by AuthSwitchModule, which knows the configured groups.
  */
 @Module({
-  imports: [PassportModule, UsersModule, TokensModule, SessionsModule],
+  imports: [PassportModule, MailModule, UsersModule, TokensModule, SessionsModule],
   controllers: [AccountController],
   providers: [
     { provide: AUTH_SWITCH_PASSPORT, useFactory: createPassportInstance },
     AuthService,
+    PasswordService,
     LoginRateLimiter,
     SessionAuthenticator,
     JwtStrategy,

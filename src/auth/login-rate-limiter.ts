@@ -43,6 +43,8 @@ export class LoginRateLimiter implements OnModuleInit {
   private byAccount!: RateLimiterAbstract;
   private byAddress!: RateLimiterAbstract;
   private registrations!: RateLimiterAbstract;
+  private resetsByAccount!: RateLimiterAbstract;
+  private resetsByAddress!: RateLimiterAbstract;
   private redisClient: RedisClient | null = null;
 
   constructor(
@@ -67,6 +69,20 @@ export class LoginRateLimiter implements OnModuleInit {
     this.byAddress = await make('address', maxFailuresPerAddress, windowSeconds);
     const { maxPerAddress, windowSeconds: registerWindow } = this.config.registerLimits;
     this.registrations = await make('register', maxPerAddress, registerWindow);
+    const reset = this.config.passwordReset;
+    this.resetsByAccount = await make('reset-account', reset.maxPerAccount, reset.windowSeconds);
+    this.resetsByAddress = await make('reset-address', reset.maxPerAddress, reset.windowSeconds);
+  }
+
+  /**
+   * Counts a password-reset request (per account and per address) or, without an account, a
+   * reset-token attempt (per address): mail floods and token guessing both end in 429.
+   */
+  async takeResetAttempt(address: string, account?: string): Promise<void> {
+    await this.take('Too many password reset attempts; try again later', [
+      ...(account ? [{ limiter: this.resetsByAccount, key: account }] : []),
+      { limiter: this.resetsByAddress, key: address },
+    ]);
   }
 
   /**

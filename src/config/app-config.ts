@@ -48,6 +48,10 @@ const envSchema = z.object({
   LOGIN_FAILURE_WINDOW_SECONDS: positiveInt(15 * 60),
   REGISTER_MAX_PER_ADDRESS: positiveInt(100),
   REGISTER_WINDOW_SECONDS: positiveInt(15 * 60),
+  PASSWORD_RESET_TTL_SECONDS: positiveInt(D.passwordResetTtlSeconds),
+  PASSWORD_RESET_MAX_PER_ACCOUNT: positiveInt(D.maxResetRequestsPerAccount),
+  PASSWORD_RESET_MAX_PER_ADDRESS: positiveInt(D.maxResetRequestsPerAddress),
+  PASSWORD_RESET_WINDOW_SECONDS: positiveInt(D.resetWindowSeconds),
   REVOCATION_SYNC_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
   PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).optional(),
   BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i).default('100kb'),
@@ -149,6 +153,12 @@ export function loadConfig(rawEnv: RawEnv): AppConfig {
     registerLimits: { maxPerAddress: env.REGISTER_MAX_PER_ADDRESS, windowSeconds: env.REGISTER_WINDOW_SECONDS },
     revocation: { syncIntervalMs: env.REVOCATION_SYNC_INTERVAL_MS },
     mail: { smtpUrl: env.SMTP_URL ?? null, from: env.MAIL_FROM },
+    passwordReset: {
+      ttlSeconds: env.PASSWORD_RESET_TTL_SECONDS,
+      maxPerAccount: env.PASSWORD_RESET_MAX_PER_ACCOUNT,
+      maxPerAddress: env.PASSWORD_RESET_MAX_PER_ADDRESS,
+      windowSeconds: env.PASSWORD_RESET_WINDOW_SECONDS,
+    },
     publicUrl: env.PUBLIC_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${env.PORT}`,
   });
 

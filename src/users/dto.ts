@@ -62,3 +62,40 @@ export class SetRolesDto {
   )
   roles: string[];
 }
+
+export class ForgotPasswordDto {
+  @ApiProperty({ format: 'email', maxLength: 320, example: 'ada@example.com' })
+  @Transform(trimLower)
+  @Checks(
+    Required('email'),
+    IsString({ message: 'email must be a string' }),
+    NoNulCharacters(),
+    MaxLength(320, { message: 'email must be at most 320 characters' }),
+  )
+  email: string;
+}
+
+export class ResetPasswordDto {
+  @ApiProperty({ maxLength: 128, description: 'The token of the reset link (`?token=...`).' })
+  @Checks(Required('token'), IsString({ message: 'token must be a string' }), NoNulCharacters(), MaxLength(128, { message: 'token must be at most 128 characters' }))
+  token: string;
+
+  @ApiProperty({ minLength: 8, maxLength: 256, format: 'password' })
+  @Checks(Required('password'), IsString({ message: 'password must be a string' }), NoNulCharacters(), Length(8, 256, { message: 'password must be 8 to 256 characters' }))
+  password: string;
+}
+
+export class ChangePasswordDto {
+  @ApiProperty({ maxLength: 1024, format: 'password' })
+  @Checks(
+    Required('currentPassword'),
+    IsString({ message: 'currentPassword must be a string' }),
+    NoNulCharacters(),
+    MaxLength(1024, { message: 'currentPassword must be at most 1024 characters' }),
+  )
+  currentPassword: string;
+
+  @ApiProperty({ minLength: 8, maxLength: 256, format: 'password' })
+  @Checks(Required('newPassword'), IsString({ message: 'newPassword must be a string' }), NoNulCharacters(), Length(8, 256, { message: 'newPassword must be 8 to 256 characters' }))
+  newPassword: string;
+}

@@ -99,6 +99,39 @@ export class UsersService {
     return user?.credentialVersion ?? 0;
   }
 
+  /**
+   * Sets a new password inside the caller's transaction and ends every credential of the user
+   * in the same UPDATE (as logout-all does). Returns the new version, or null for an unknown user.
+   */
+  async setPassword(tx: EntityManager, id: string, passwordHash: string): Promise<number | null> {
+    const users = tx.getRepository(User);
+    const result = await users
+      .createQueryBuilder()
+      .update(User)
+      .set({ passwordHash, credentialVersion: () => 'credential_version + 1', logoutVersion: () => 'credential_version + 1' })
+      .where('id = :id', { id })
+      .execute();
+    if (!result.affected) return null;
+    const user = await users.findOne({ where: { id }, select: { id: true, credentialVersion: true } });
+    return user?.credentialVersion ?? null;
+  }
+
+  /** The argon2id hash of a new password (hashed before any transaction is opened). */
+  hashPassword(password: string): Promise<string> {
+    return this.hasher.hash(password);
+  }
+
+  /** The user by id, if the password is theirs; null otherwise (same cost either way). */
+  async verifyPasswordOf(id: string, password: string): Promise<User | null> {
+    const user = await this.users.findOneBy({ id });
+    const valid = await this.hasher.verify(user?.passwordHash ?? null, password);
+    return valid && user ? user : null;
+  }
+
+  async findByEmail(email: string): Promise<User | null> {
+    return this.users.findOneBy({ email: normalizeEmail(email) });
+  }
+
   /** Every user whose credential version has ever moved, for the in-process revocation state. */
   async listVersions(): Promise<Array<{ id: string; credentialVersion: number }>> {
     return this.users.find({ where: { credentialVersion: MoreThan(0) }, select: { id: true, credentialVersion: true } });

@@ -1,0 +1,92 @@
+import { BadRequestException, Inject, Injectable, Logger, UnauthorizedException } from '@nestjs/common';
+import type { Response } from 'express';
+import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
+import type { Principal } from '../common/authenticated-request';
+import { MailService } from '../mail/mail.service';
+import { SessionService } from '../sessions/session.service';
+import { OneTimeTokenService } from '../tokens/one-time-token.service';
+import { RevocationService } from '../tokens/revocation.service';
+import { TokensService } from '../tokens/tokens.service';
+import { User } from '../users/user.entity';
+import { normalizeEmail, UsersService } from '../users/users.service';
+import { LoginRateLimiter } from './login-rate-limiter';
+
+/**
+ * Forgotten and changed passwords. A new password ends every session and token of the user
+ * issued before it, through the same versioned cut-off as logout-all, in one transaction.
+ */
+@Injectable()
+export class PasswordService {
+  private readonly logger = new Logger('Password');
+
+  constructor(
+    @Inject(AUTH_SWITCH_OPTIONS) private readonly options: AuthSwitchOptions,
+    private readonly users: UsersService,
+    private readonly oneTimeTokens: OneTimeTokenService,
+    private readonly tokens: TokensService,
+    private readonly sessions: SessionService,
+    private readonly revocation: RevocationService,
+    private readonly limiter: LoginRateLimiter,
+    private readonly mail: MailService,
+  ) {}
+
+  /**
+   * Answers the same way, in about the same time, whether or not the account exists: one
+   * lookup either way, and the token and the mail are made after the answer.
+   */
+  async requestReset(email: string, address: string): Promise<void> {
+    const account = normalizeEmail(email);
+    await this.limiter.takeResetAttempt(address, account);
+    const user = await this.users.findByEmail(account);
+    if (user) setImmediate(() => void this.sendResetLink(user));
+  }
+
+  /** Spends the reset token and sets the password; 400 for any token that is not good. */
+  async reset(token: string, password: string, address: string): Promise<void> {
+    await this.limiter.takeResetAttempt(address);
+    // Hashed before the token is spent: a slow hash must not leave a spent token behind a failure.
+    const passwordHash = await this.users.hashPassword(password);
+    const userId = await this.oneTimeTokens.spend(token, 'password-reset');
+    if (!userId) throw new BadRequestException('Invalid or expired token');
+    await this.replacePassword(userId, passwordHash);
+  }
+
+  /** The signed-in user's own change: the current password first (401 if wrong). */
+  async change(principal: Principal, currentPassword: string, newPassword: string, res: Response): Promise<void> {
+    const user = await this.users.verifyPasswordOf(principal.id, currentPassword);
+    if (!user) throw new UnauthorizedException('Current password is wrong');
+    await this.replacePassword(user.id, await this.users.hashPassword(newPassword));
+    if (principal.via === 'session') this.sessions.clearCookie(res);
+  }
+
+  private async replacePassword(userId: string, passwordHash: string): Promise<void> {
+    await this.revocation.commit(async (tx) => {
+      const version = await this.users.setPassword(tx, userId, passwordHash);
+      if (version === null) return { result: undefined, revocations: [] };
+      await this.tokens.revokeAllFamilies(tx, userId);
+      return { result: undefined, revocations: [{ kind: 'user' as const, subject: userId, version }] };
+    });
+    await this.oneTimeTokens.revokeAll(userId, 'password-reset');
+    try {
+      await this.sessions.destroyAllForUser(userId);
+    } catch (error) {
+      this.logger.warn(`stored sessions were not deleted (${(error as Error).message}); they are refused anyway`);
+    }
+  }
+
+  private async sendResetLink(user: User): Promise<void> {
+    try {
+      const token = await this.oneTimeTokens.issue(user.id, 'password-reset', this.options.passwordReset.ttlSeconds);
+      const link = `${this.options.publicUrl}/reset-password?token=${token}`;
+      const minutes = Math.round(this.options.passwordReset.ttlSeconds / 60);
+      this.mail.send({
+        to: user.email,
+        subject: 'Reset your password',
+        text: `Someone asked to reset the password of this account. To choose a new one, open:\n\n${link}\n\nThe link works once, for ${minutes} minutes. If it was not you, ignore this mail.\n`,
+        html: `<p>Someone asked to reset the password of this account.</p><p><a href="${link}">Choose a new password</a></p><p>The link works once, for ${minutes} minutes. If it was not you, ignore this mail.</p>`,
+      });
+    } catch (error) {
+      this.logger.error(`reset link not sent: ${(error as Error).message}`);
+    }
+  }
+}

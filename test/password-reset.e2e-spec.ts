@@ -1,0 +1,110 @@
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { StorageSetup } from './support/environments';
+import { cookiePair, sessionCookie } from './support/contract-suite';
+import { startApp, TestApp } from './support/test-app';
+import { eventually } from './support/waiting';
+
+/** The mails written so far (no SMTP_URL: .eml files in DATA_DIR/mail), oldest first. */
+function mails(t: TestApp): string[] {
+  const dir = join(t.config.dataDir, 'mail');
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir)
+    .filter((file) => file.endsWith('.eml'))
+    .sort()
+    .map((file) => readFileSync(join(dir, file), 'utf8'));
+}
+
+/** The reset token of the newest mail to this address (quoted-printable soft breaks undone). */
+function resetTokenFor(t: TestApp, email: string): string | undefined {
+  const mail = mails(t).filter((raw) => raw.includes(`To: ${email}`)).pop();
+  const match = mail?.replace(/=\r?\n/g, '').match(/\/reset-password\?token=3D([A-Za-z0-9_-]+)|\/reset-password\?token=([A-Za-z0-9_-]+)/);
+  return match?.[1] ?? match?.[2];
+}
+
+describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('password reset and change on %s', (setup) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp(setup, { PUBLIC_URL: 'https://auth.example.test', PASSWORD_RESET_MAX_PER_ADDRESS: '1000' });
+  });
+  afterAll(() => t.close());
+
+  async function forgot(email: string) {
+    const res = await t.http().post('/auth/password/forgot').send({ email }).expect(202);
+    expect(res.body).toEqual({});
+  }
+
+  it('mails a link for a known account, answers the same for an unknown one, and the link resets the password', async () => {
+    const user = await t.createUser();
+    const before = await t.http().post('/api/auth/login').send({ email: user.email, password: user.password }).expect(200);
+    const browser = await t.http().post('/web/auth/login').send({ email: user.email, password: user.password }).expect(200);
+
+    const count = mails(t).length;
+    await forgot('nobody.at.all@example.test');
+    await forgot(user.email.toUpperCase());
+    await eventually(async () => resetTokenFor(t, user.email) !== undefined);
+    expect(mails(t)).toHaveLength(count + 1); // none for the unknown address
+    expect(mails(t).pop()).toContain('https://auth.example.test/reset-password?token');
+    const token = resetTokenFor(t, user.email)!;
+
+    await t.http().post('/auth/password/reset').send({ token, password: 'short' }).expect(400);
+    await t.http().post('/auth/password/reset').send({ token, password: 'a brand new password' }).expect(204);
+    // Used once; every earlier credential is dead; the new password works, the old does not.
+    const again = await t.http().post('/auth/password/reset').send({ token, password: 'another new password' }).expect(400);
+    expect(again.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Invalid or expired token' });
+    await t.http().get('/api/me').set('Authorization', `Bearer ${before.body.access_token}`).expect(401);
+    await t.http().post('/api/auth/refresh').send({ refresh_token: before.body.refresh_token }).expect(401);
+    await t.http().get('/web/me').set('Cookie', cookiePair(sessionCookie(browser))).expect(401);
+    await t.http().post('/api/auth/login').send({ email: user.email, password: user.password }).expect(401);
+    await t.http().post('/api/auth/login').send({ email: user.email, password: 'a brand new password' }).expect(200);
+  });
+
+  it('refuses unknown tokens with 400 and lets exactly one of parallel resets with one token through', async () => {
+    await t.http().post('/auth/password/reset').send({ token: 'not-a-token', password: 'a brand new password' }).expect(400);
+    const user = await t.createUser();
+    await forgot(user.email);
+    await eventually(async () => resetTokenFor(t, user.email) !== undefined);
+    const token = resetTokenFor(t, user.email)!;
+    const answers = await Promise.all(
+      Array.from({ length: 6 }, (_v, i) => t.http().post('/auth/password/reset').send({ token, password: `parallel password ${i}` })),
+    );
+    expect(answers.map((res) => res.status).sort()).toEqual([204, 400, 400, 400, 400, 400]);
+  });
+
+  it('changes the password of the signed-in user, ending every credential including the current one', async () => {
+    const user = await t.createUser();
+    const login = await t.http().post('/api/auth/login').send({ email: user.email, password: user.password }).expect(200);
+    const bearer = `Bearer ${login.body.access_token}`;
+    await t.http().post('/auth/password/change').send({ currentPassword: user.password, newPassword: 'a changed password' }).expect(401);
+    await t.http().post('/auth/password/change').set('Authorization', bearer).send({ currentPassword: 'wrong password', newPassword: 'a changed password' }).expect(401);
+    await t.http().post('/auth/password/change').set('Authorization', bearer).send({ currentPassword: user.password, newPassword: 'a changed password' }).expect(204);
+    await t.http().get('/api/me').set('Authorization', bearer).expect(401);
+    await t.http().post('/api/auth/login').send({ email: user.email, password: 'a changed password' }).expect(200);
+  });
+
+  it('needs the CSRF token when changing the password with a session', async () => {
+    const user = await t.createUser();
+    const login = await t.http().post('/web/auth/login').send({ email: user.email, password: user.password }).expect(200);
+    const cookie = cookiePair(sessionCookie(login));
+    await t.http().post('/auth/password/change').set('Cookie', cookie).send({ currentPassword: user.password, newPassword: 'a changed password' }).expect(403);
+    await t.http().post('/auth/password/change').set('Cookie', cookie).set('X-CSRF-Token', login.body.csrfToken).send({ currentPassword: user.password, newPassword: 'a changed password' }).expect(204);
+    await t.http().get('/web/me').set('Cookie', cookie).expect(401);
+  });
+});
+
+describe('password reset limits', () => {
+  it('answers 429 with Retry-After once an account has asked too often', async () => {
+    const t = await startApp('sqlite', { PASSWORD_RESET_MAX_PER_ACCOUNT: '2' });
+    try {
+      const user = await t.createUser();
+      await t.http().post('/auth/password/forgot').send({ email: user.email }).expect(202);
+      await t.http().post('/auth/password/forgot').send({ email: user.email }).expect(202);
+      const refused = await t.http().post('/auth/password/forgot').send({ email: user.email }).expect(429);
+      expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+      // Another account from the same address is not held back by that one.
+      await t.http().post('/auth/password/forgot').send({ email: 'someone.else@example.test' }).expect(202);
+    } finally {
+      await t.close();
+    }
+  });
+});
