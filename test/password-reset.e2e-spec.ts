@@ -82,6 +82,29 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('password reset and ch
     await t.http().post('/api/auth/login').send({ email: user.email, password: 'a changed password' }).expect(200);
   });
 
+  it('works from the pages with plain POST forms: /login links to /forgot-password, the mailed link opens /reset-password', async () => {
+    const user = await t.createUser();
+    const login = await t.http().get('/login').expect(200);
+    expect(login.text).toContain('href="/forgot-password"');
+    const page = await t.http().get('/forgot-password').expect(200);
+    expect(page.text).toMatch(/<form method="post" action="\/forgot-password">[\s\S]*name="email"/);
+    const sent = await t.http().post('/forgot-password').type('form').send({ email: user.email }).expect(200);
+    expect(sent.text).toContain('Check your mail');
+    await eventually(async () => resetTokenFor(t, user.email) !== undefined);
+    const token = resetTokenFor(t, user.email)!;
+
+    const form = await t.http().get(`/reset-password?token=${token}`).expect(200);
+    expect(form.headers['referrer-policy']).toBe('no-referrer');
+    expect(form.text).toMatch(/<form method="post" action="\/reset-password">/);
+    expect(form.text).toContain(`name="token" value="${token}"`);
+    expect(form.text).toContain('name="password"');
+    const done = await t.http().post('/reset-password').type('form').send({ token, password: 'a password from the page' }).expect(303);
+    expect(done.headers.location).toBe('/login');
+    const reused = await t.http().post('/reset-password').type('form').send({ token, password: 'a password from the page' }).expect(400);
+    expect(reused.text).toContain('Invalid or expired token');
+    await t.http().post('/api/auth/login').send({ email: user.email, password: 'a password from the page' }).expect(200);
+  });
+
   it('needs the CSRF token when changing the password with a session', async () => {
     const user = await t.createUser();
     const login = await t.http().post('/web/auth/login').send({ email: user.email, password: user.password }).expect(200);

@@ -35,6 +35,6 @@ import { StrategyNamesCheck } from './strategy-names.check';
     RouteGroupGuard,
     StrategyNamesCheck,
   ],
-  exports: [PassportModule, AUTH_SWITCH_PASSPORT, AuthService, SessionAuthenticator, LoginRateLimiter, RouteGroupGuard, JwtStrategy, SessionStrategy, AnyStrategy],
+  exports: [PassportModule, AUTH_SWITCH_PASSPORT, AuthService, PasswordService, SessionAuthenticator, LoginRateLimiter, RouteGroupGuard, JwtStrategy, SessionStrategy, AnyStrategy],
 })
 export class AuthModule {}

@@ -11,6 +11,7 @@ export const AUTH_STRATEGIES: readonly BuiltInStrategy[] = ['session', 'jwt', 'a
 /** Path segments the application itself uses at the top level; a group may not shadow them. */
 const RESERVED_GROUP_NAMES = new Set([
   'auth', 'health', 'login', 'logout', 'register', 'account', 'assets', 'docs', 'docs-json', 'oauth', '.well-known',
+  'forgot-password', 'reset-password', 'verify-email',
 ]);
 
 const GROUP_NAME = /^[a-z][a-z0-9-]{0,31}$/;

@@ -1,4 +1,4 @@
-import { Controller, Get, Header, HttpCode, HttpException, HttpStatus, Inject, NotFoundException, Post, Req, Res } from '@nestjs/common';
+import { Controller, Get, Header, HttpCode, HttpException, HttpStatus, Inject, NotFoundException, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { ClassConstructor, plainToInstance } from 'class-transformer';
 import { validate } from 'class-validator';
@@ -9,14 +9,15 @@ import { SessionAuthenticator } from '../auth/authenticators';
 import { Public } from '../auth/decorators';
 import { LoginDto } from '../auth/dto';
 import { LoginRateLimiter } from '../auth/login-rate-limiter';
+import { PasswordService } from '../auth/password.service';
 import type { AuthenticatedRequest } from '../common/authenticated-request';
 import { isConnectionError } from '../common/store-unavailable.error';
 import { AUTH_SWITCH_ROUTES } from '../auth-switch/auth-switch.options';
 import type { AuthSwitchRoutes } from '../auth/group-routes';
 import { SessionService } from '../sessions/session.service';
-import { RegisterDto } from '../users/dto';
+import { ForgotPasswordDto, RegisterDto, ResetPasswordDto } from '../users/dto';
 import { UsersService } from '../users/users.service';
-import { accountPage, FormState, loginPage, messagePage, PAGES_SCRIPT, registerPage } from './templates';
+import { accountPage, forgotPasswordPage, FormState, loginPage, messagePage, PAGES_SCRIPT, registerPage, resetPasswordPage } from './templates';
 
 /** The answer a form gets when the API would have refused the same request. */
 interface Refusal {
@@ -92,6 +93,7 @@ export class PagesController {
     private readonly auth: AuthService,
     private readonly users: UsersService,
     private readonly limiter: LoginRateLimiter,
+    private readonly passwords: PasswordService,
   ) {
     const sessionGroups = [...routes.groups].filter(([, strategy]) => strategy === 'session').map(([name]) => name);
     this.group = sessionGroups.includes('web') ? 'web' : sessionGroups[0];
@@ -150,6 +152,56 @@ export class PagesController {
       return again(this.refusal(error));
     }
     this.seeOther(res, '/account');
+  }
+
+  @Get('forgot-password')
+  @Header('Content-Type', 'text/html; charset=utf-8')
+  forgotPassword(): string {
+    return forgotPasswordPage(this.pagesGroup());
+  }
+
+  /** The same request as `POST /auth/password/forgot`, and the same answer whether or not the account exists. */
+  @Post('forgot-password')
+  async submitForgotPassword(@Req() req: AuthenticatedRequest, @Res() res: Response): Promise<void> {
+    const group = this.pagesGroup();
+    const body = fields(req);
+    const again = (refusal: Refusal) => this.render(res, refusal, forgotPasswordPage(group, { email: echo(body.email, 320), error: refusal.message }));
+    if (fromAnotherSite(req)) return again(this.crossSiteRefusal());
+    const input = await validated(ForgotPasswordDto, body);
+    if (typeof input === 'string') return again({ status: HttpStatus.BAD_REQUEST, message: input });
+    try {
+      await this.passwords.requestReset(input.email, req.ip ?? '');
+    } catch (error) {
+      return again(this.refusal(error));
+    }
+    res.setHeader('Cache-Control', 'no-store');
+    res.status(HttpStatus.OK).type('html').send(messagePage(group, 'Check your mail', 'If an account uses this address, a link to choose a new password is on its way.', { href: '/login', text: 'Back to sign in' }));
+  }
+
+  @Get('reset-password')
+  resetPassword(@Query('token') token: unknown, @Res() res: Response): void {
+    // The page holds the token: never cached, and never sent on to another site as a Referer.
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    res.type('html').send(resetPasswordPage(this.pagesGroup(), typeof token === 'string' ? token.slice(0, 128) : ''));
+  }
+
+  @Post('reset-password')
+  async submitResetPassword(@Req() req: AuthenticatedRequest, @Res() res: Response): Promise<void> {
+    const group = this.pagesGroup();
+    const body = fields(req);
+    const token = typeof body.token === 'string' ? body.token.slice(0, 128) : '';
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    const again = (refusal: Refusal) => this.render(res, refusal, resetPasswordPage(group, token, { error: refusal.message }));
+    if (fromAnotherSite(req)) return again(this.crossSiteRefusal());
+    const input = await validated(ResetPasswordDto, body);
+    if (typeof input === 'string') return again({ status: HttpStatus.BAD_REQUEST, message: input });
+    try {
+      await this.passwords.reset(input.token, input.password, req.ip ?? '');
+    } catch (error) {
+      return again(this.refusal(error));
+    }
+    this.seeOther(res, '/login');
   }
 
   @Get('account')

@@ -59,7 +59,38 @@ export function loginPage(group: string, state: FormState = {}): string {
 ${errorBox(state.error)}
 <button type="submit">Sign in</button>
 </form>
+<p><a href="/forgot-password">Forgot your password?</a></p>
 <p>No account yet? <a href="/register">Register</a></p>`,
+  );
+}
+
+export function forgotPasswordPage(group: string, state: FormState = {}): string {
+  return layout(
+    'Forgot your password?',
+    group,
+    `<h1>Forgot your password?</h1>
+<p>Give the email of your account; a link to choose a new password will be sent to it.</p>
+<form method="post" action="/forgot-password">
+<label>Email <input type="email" name="email" autocomplete="username" required${valueOf(state.email)}></label>
+${errorBox(state.error)}
+<button type="submit">Send the link</button>
+</form>
+<p><a href="/login">Back to sign in</a></p>`,
+  );
+}
+
+/** The token travels in a hidden field of a POST form, never back into a URL the form makes. */
+export function resetPasswordPage(group: string, token: string, state: FormState = {}): string {
+  return layout(
+    'Choose a new password',
+    group,
+    `<h1>Choose a new password</h1>
+<form method="post" action="/reset-password">
+<input type="hidden" name="token"${valueOf(token)}>
+<label>New password <input type="password" name="password" autocomplete="new-password" minlength="8" maxlength="256" required></label>
+${errorBox(state.error)}
+<button type="submit">Set the password</button>
+</form>`,
   );
 }
 
