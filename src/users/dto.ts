@@ -10,6 +10,15 @@ const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? val
 // field (stopAtFirstError), the CLI all of them. The Swagger plugin cannot see constraints
 // inside Checks(...), so @ApiProperty repeats them for the OpenAPI document.
 
+/** A password being set (register, reset, change): 8 to 256 characters, no NUL. */
+const NewPasswordChecks = (field: string): PropertyDecorator =>
+  Checks(
+    Required(field),
+    IsString({ message: `${field} must be a string` }),
+    NoNulCharacters(),
+    Length(8, 256, { message: `${field} must be 8 to 256 characters` }),
+  );
+
 export class RegisterDto {
   @ApiProperty({ format: 'email', maxLength: 320, example: 'ada@example.com', description: 'Trimmed and lower-cased.' })
   @Transform(trimLower)
@@ -23,12 +32,7 @@ export class RegisterDto {
   email: string;
 
   @ApiProperty({ minLength: 8, maxLength: 256, format: 'password' })
-  @Checks(
-    Required('password'),
-    IsString({ message: 'password must be a string' }),
-    NoNulCharacters(),
-    Length(8, 256, { message: 'password must be 8 to 256 characters' }),
-  )
+  @NewPasswordChecks('password')
   password: string;
 
   @ApiPropertyOptional({ maxLength: 100, example: 'Ada Lovelace', description: 'Display name; trimmed.' })
@@ -81,7 +85,7 @@ export class ResetPasswordDto {
   token: string;
 
   @ApiProperty({ minLength: 8, maxLength: 256, format: 'password' })
-  @Checks(Required('password'), IsString({ message: 'password must be a string' }), NoNulCharacters(), Length(8, 256, { message: 'password must be 8 to 256 characters' }))
+  @NewPasswordChecks('password')
   password: string;
 }
 
@@ -96,6 +100,6 @@ export class ChangePasswordDto {
   currentPassword: string;
 
   @ApiProperty({ minLength: 8, maxLength: 256, format: 'password' })
-  @Checks(Required('newPassword'), IsString({ message: 'newPassword must be a string' }), NoNulCharacters(), Length(8, 256, { message: 'newPassword must be 8 to 256 characters' }))
+  @NewPasswordChecks('newPassword')
   newPassword: string;
 }
