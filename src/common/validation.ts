@@ -1,5 +1,5 @@
 import { ValidationPipe } from '@nestjs/common';
-import { IsDefined, ValidateBy, ValidationOptions } from 'class-validator';
+import { IsDefined, IsString, MaxLength, ValidateBy, ValidationOptions } from 'class-validator';
 
 /**
  * Applies property decorators so that class-validator checks them in the order written.
@@ -18,6 +18,16 @@ export function Checks(...decorators: PropertyDecorator[]): PropertyDecorator {
 /** Missing or null. class-validator always runs IsDefined before the other constraints. */
 export function Required(field: string): PropertyDecorator {
   return IsDefined({ message: `${field} is required` });
+}
+
+/** A required string field of bounded length without NUL: presence, type, content, size. */
+export function RequiredText(field: string, maxLength: number): PropertyDecorator {
+  return Checks(
+    Required(field),
+    IsString({ message: `${field} must be a string` }),
+    NoNulCharacters(),
+    MaxLength(maxLength, { message: `${field} must be at most ${maxLength} characters` }),
+  );
 }
 
 export const NO_NUL = 'noNulCharacters';

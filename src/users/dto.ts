@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsEmail, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
-import { Checks, NoNulCharacters, Required } from '../common/validation';
+import { Checks, NoNulCharacters, Required, RequiredText } from '../common/validation';
 
 const trimLower = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim().toLowerCase() : value);
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
@@ -70,18 +70,13 @@ export class SetRolesDto {
 export class ForgotPasswordDto {
   @ApiProperty({ format: 'email', maxLength: 320, example: 'ada@example.com' })
   @Transform(trimLower)
-  @Checks(
-    Required('email'),
-    IsString({ message: 'email must be a string' }),
-    NoNulCharacters(),
-    MaxLength(320, { message: 'email must be at most 320 characters' }),
-  )
+  @RequiredText('email', 320)
   email: string;
 }
 
 export class ResetPasswordDto {
   @ApiProperty({ maxLength: 128, description: 'The token of the reset link (`?token=...`).' })
-  @Checks(Required('token'), IsString({ message: 'token must be a string' }), NoNulCharacters(), MaxLength(128, { message: 'token must be at most 128 characters' }))
+  @RequiredText('token', 128)
   token: string;
 
   @ApiProperty({ minLength: 8, maxLength: 256, format: 'password' })
@@ -91,12 +86,7 @@ export class ResetPasswordDto {
 
 export class ChangePasswordDto {
   @ApiProperty({ maxLength: 1024, format: 'password' })
-  @Checks(
-    Required('currentPassword'),
-    IsString({ message: 'currentPassword must be a string' }),
-    NoNulCharacters(),
-    MaxLength(1024, { message: 'currentPassword must be at most 1024 characters' }),
-  )
+  @RequiredText('currentPassword', 1024)
   currentPassword: string;
 
   @ApiProperty({ minLength: 8, maxLength: 256, format: 'password' })
