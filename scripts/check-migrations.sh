@@ -3,7 +3,8 @@
 # a scratch SQLite file, then asks TypeORM's generator whether it would change anything.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-db=authswitch_migration_check
+# One database per run, so that two checks (two worktrees, two CI jobs) never share one.
+db=authswitch_migration_check_$$
 data_dir=$(mktemp -d)
 trap 'rm -rf "$data_dir"; su postgres -c "psql -qc \"DROP DATABASE IF EXISTS $db\"" >/dev/null 2>&1 || true' EXIT
 su postgres -c "psql -qc \"DROP DATABASE IF EXISTS $db\"" >/dev/null

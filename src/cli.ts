@@ -50,7 +50,8 @@ async function createUser(args: string[]): Promise<number> {
   const config = loadConfigFromEnvironment();
   const app = await NestFactory.createApplicationContext(cliModule(config), { logger: ['error'] });
   try {
-    const user = await app.get(UsersService).create({ email: input.email, password: input.password, name: input.name, roles });
+    // The operator typed the address and vouches for it: no verification mail, no lock-out.
+    const user = await app.get(UsersService).create({ email: input.email, password: input.password, name: input.name, roles, emailVerified: true });
     console.log(user.id);
     return 0;
   } catch (error) {

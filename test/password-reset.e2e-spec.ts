@@ -1,25 +1,12 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { StorageSetup } from './support/environments';
 import { cookiePair, sessionCookie } from './support/contract-suite';
+import { linkToken, mails } from './support/mailbox';
 import { startApp, TestApp } from './support/test-app';
 import { eventually } from './support/waiting';
 
-/** The mails written so far (no SMTP_URL: .eml files in DATA_DIR/mail), oldest first. */
-function mails(t: TestApp): string[] {
-  const dir = join(t.config.dataDir, 'mail');
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir)
-    .filter((file) => file.endsWith('.eml'))
-    .sort()
-    .map((file) => readFileSync(join(dir, file), 'utf8'));
-}
-
-/** The reset token of the newest mail to this address (quoted-printable soft breaks undone). */
+/** The reset token of the newest mail to this address. */
 function resetTokenFor(t: TestApp, email: string): string | undefined {
-  const mail = mails(t).filter((raw) => raw.includes(`To: ${email}`)).pop();
-  const match = mail?.replace(/=\r?\n/g, '').match(/\/reset-password\?token=3D([A-Za-z0-9_-]+)|\/reset-password\?token=([A-Za-z0-9_-]+)/);
-  return match?.[1] ?? match?.[2];
+  return linkToken(t, email, '/reset-password');
 }
 
 describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('password reset and change on %s', (setup) => {

@@ -39,6 +39,8 @@ export const AUTH_SWITCH_DEFAULTS = {
   maxResetRequestsPerAddress: 50,
   resetWindowSeconds: 15 * 60,
   publicUrl: 'http://127.0.0.1:3000',
+  emailVerifyTtlSeconds: 86_400,
+  requireEmailVerification: false,
 } as const;
 
 /** What a host passes to `AuthSwitchModule.forRoot()`: everything optional but the stores. */
@@ -80,6 +82,7 @@ export interface AuthSwitchSettings {
   revocation?: Partial<AuthSwitchOptions['revocation']>;
   mail?: Partial<AuthSwitchOptions['mail']>;
   passwordReset?: Partial<AuthSwitchOptions['passwordReset']>;
+  emailVerification?: Partial<AuthSwitchOptions['emailVerification']>;
   /** Where links in mails point (the public address of the pages). */
   publicUrl?: string;
 }
@@ -136,6 +139,12 @@ export interface AuthSwitchOptions {
     maxPerAccount: number;
     maxPerAddress: number;
     windowSeconds: number;
+  };
+  emailVerification: {
+    /** How long the link mailed at registration (or by resend) works. */
+    ttlSeconds: number;
+    /** Refuse sign-in (403) until the address is verified. */
+    required: boolean;
   };
 }
 
@@ -210,6 +219,10 @@ export function resolveAuthSwitchOptions(settings: AuthSwitchSettings | AuthSwit
       maxPerAccount: input.passwordReset?.maxPerAccount ?? d.maxResetRequestsPerAccount,
       maxPerAddress: input.passwordReset?.maxPerAddress ?? d.maxResetRequestsPerAddress,
       windowSeconds: input.passwordReset?.windowSeconds ?? d.resetWindowSeconds,
+    },
+    emailVerification: {
+      ttlSeconds: positive(input.emailVerification?.ttlSeconds, d.emailVerifyTtlSeconds, 'EMAIL_VERIFY_TTL_SECONDS'),
+      required: input.emailVerification?.required ?? d.requireEmailVerification,
     },
   };
 }

@@ -3,13 +3,14 @@ import { ApiAcceptedResponse, ApiCreatedResponse, ApiNoContentResponse, ApiOpera
 import type { Request, Response } from 'express';
 import type { Principal } from '../common/authenticated-request';
 import { ApiErrorResponse, ApiStrategySecurity } from '../openapi/decorators';
-import { ChangePasswordDto, ForgotPasswordDto, RegisterDto, ResetPasswordDto } from '../users/dto';
+import { ChangePasswordDto, ForgotPasswordDto, RegisterDto, ResetPasswordDto, VerifyEmailDto } from '../users/dto';
 import { toPublicUser } from '../users/user.entity';
 import { UsersService } from '../users/users.service';
 import { AuthService } from './auth.service';
 import { CurrentUser, Public } from './decorators';
 import { AuthSwitchRoutesBinding } from './group-routes';
 import { LoginRateLimiter } from './login-rate-limiter';
+import { EmailVerificationService } from './email-verification.service';
 import { PasswordService } from './password.service';
 import { UserResponse } from './responses';
 
@@ -25,6 +26,7 @@ export class AccountController {
     private readonly auth: AuthService,
     private readonly limiter: LoginRateLimiter,
     private readonly passwords: PasswordService,
+    private readonly verification: EmailVerificationService,
   ) {}
 
   @Public()
@@ -70,7 +72,30 @@ export class AccountController {
     // Counted per address before any work, so a burst cannot create accounts past the limit.
     await this.limiter.takeRegistration(req.ip ?? '');
     // Roles are never taken from the client: every new account is a plain user.
-    return toPublicUser(await this.users.create({ email: body.email, password: body.password, name: body.name }));
+    const user = await this.users.create({ email: body.email, password: body.password, name: body.name });
+    this.verification.sendAfterRegistration(user);
+    return toPublicUser(user);
+  }
+
+  @Public()
+  @Post('email/verify')
+  @HttpCode(204)
+  @ApiOperation({ summary: "Confirm the address with the token of the link mailed at registration; `GET /{group}/me` then shows `emailVerified: true`" })
+  @ApiNoContentResponse({ description: 'Address verified' })
+  @ApiErrorResponse(400, 'Unknown, used, expired or other-purpose token', 'Invalid or expired token')
+  @ApiErrorResponse(429, 'Too many token attempts from this address; see Retry-After', 'Too many attempts from this address; try again later')
+  async verifyEmail(@Body() body: VerifyEmailDto, @Req() req: Request): Promise<void> {
+    await this.verification.verify(body.token, req.ip ?? '');
+  }
+
+  @Post('email/resend')
+  @HttpCode(202)
+  @ApiOperation({ summary: 'Mail a new verification link to the signed-in user (nothing is sent once the address is verified)' })
+  @ApiAcceptedResponse({ description: 'Accepted; a mail follows unless the address is verified already' })
+  @ApiErrorResponse(429, 'Too many verification mails for this account or address; see Retry-After', 'Too many verification mails requested; try again later')
+  async resendVerification(@CurrentUser() user: Principal, @Req() req: Request) {
+    await this.verification.resend(user.id, req.ip ?? '');
+    return {};
   }
 
   @Post('logout-all')

@@ -6,6 +6,7 @@ import { TokensModule } from '../tokens/tokens.module';
 import { UsersModule } from '../users/users.module';
 import { AccountController } from './account.controller';
 import { AuthService } from './auth.service';
+import { EmailVerificationService } from './email-verification.service';
 import { SessionAuthenticator } from './authenticators';
 import { LoginRateLimiter } from './login-rate-limiter';
 import { PasswordService } from './password.service';
@@ -27,6 +28,7 @@ import { StrategyNamesCheck } from './strategy-names.check';
     { provide: AUTH_SWITCH_PASSPORT, useFactory: createPassportInstance },
     AuthService,
     PasswordService,
+    EmailVerificationService,
     LoginRateLimiter,
     SessionAuthenticator,
     JwtStrategy,
@@ -35,6 +37,6 @@ import { StrategyNamesCheck } from './strategy-names.check';
     RouteGroupGuard,
     StrategyNamesCheck,
   ],
-  exports: [PassportModule, AUTH_SWITCH_PASSPORT, AuthService, PasswordService, SessionAuthenticator, LoginRateLimiter, RouteGroupGuard, JwtStrategy, SessionStrategy, AnyStrategy],
+  exports: [PassportModule, AUTH_SWITCH_PASSPORT, AuthService, PasswordService, EmailVerificationService, SessionAuthenticator, LoginRateLimiter, RouteGroupGuard, JwtStrategy, SessionStrategy, AnyStrategy],
 })
 export class AuthModule {}

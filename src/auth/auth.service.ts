@@ -1,4 +1,5 @@
-import { Injectable, Logger, NotFoundException, UnauthorizedException } from '@nestjs/common';
+import { ForbiddenException, Inject, Injectable, Logger, NotFoundException, UnauthorizedException } from '@nestjs/common';
+import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
 import type { Request, Response } from 'express';
 import type { Principal } from '../common/authenticated-request';
 import { usesJwt, usesSessions, type AuthStrategy } from '../config/route-groups';
@@ -24,6 +25,7 @@ export class AuthService {
   private readonly logger = new Logger('Auth');
 
   constructor(
+    @Inject(AUTH_SWITCH_OPTIONS) private readonly options: AuthSwitchOptions,
     private readonly users: UsersService,
     private readonly tokens: TokensService,
     private readonly sessions: SessionService,
@@ -41,6 +43,10 @@ export class AuthService {
     const user = await this.users.verifyCredentials(account, password);
     if (!user) throw new UnauthorizedException('Invalid credentials');
     await this.limiter.forgiveLogin(attempt);
+    // Said only after the right password, so it tells nothing to someone guessing addresses.
+    if (this.options.emailVerification.required && !user.emailVerified) {
+      throw new ForbiddenException('Email address not verified; follow the link in the mail we sent');
+    }
     return user;
   }
 
@@ -58,6 +64,7 @@ export class AuthService {
         email: user.email,
         name: user.name,
         roles: user.roles,
+        emailVerified: user.emailVerified,
         version: user.credentialVersion,
         createdAt: Date.now(),
         userAgent: String(req.headers['user-agent'] ?? '').slice(0, 200),

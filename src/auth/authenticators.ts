@@ -28,7 +28,7 @@ export class SessionAuthenticator {
       return null;
     }
     req.authSession = { id: snapshot.id, csrfToken: snapshot.csrfToken };
-    return { id: auth.userId, email: auth.email, name: auth.name, roles: auth.roles, via: 'session' };
+    return { id: auth.userId, email: auth.email, name: auth.name, roles: auth.roles, ...(auth.emailVerified ? { emailVerified: true } : {}), via: 'session' };
   }
 
   async authenticate(req: AuthenticatedRequest, res: Response): Promise<Principal> {

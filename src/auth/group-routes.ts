@@ -9,10 +9,11 @@ import { RouteGroupGuard } from './route-group.guard';
 import type { AuthStrategy } from '../config/route-groups';
 import { TokensService } from '../tokens/tokens.service';
 import { SetRolesDto } from '../users/dto';
+import { UsersService } from '../users/users.service';
 import { AuthService } from './auth.service';
 import { CurrentUser, Public, Roles, RouteGroup } from './decorators';
 import { LoginDto, LogoutDto, RefreshDto } from './dto';
-import { AnyLoginResponse, CsrfTokenResponse, SessionLoginResponse, TokenPairResponse, UserResponse } from './responses';
+import { AnyLoginResponse, CsrfTokenResponse, MeResponse, SessionLoginResponse, TokenPairResponse, UserResponse } from './responses';
 
 /** The route groups of one AuthSwitch module, resolved at start-up. */
 export interface AuthSwitchRoutes {
@@ -50,13 +51,17 @@ abstract class GroupRoutes {
   constructor(
     protected readonly auth: AuthService,
     protected readonly tokens: TokensService,
+    protected readonly users: UsersService,
   ) {}
 
   @Get('me')
   @ApiOperation({ summary: 'The signed-in user' })
-  @ApiOkResponse({ type: UserResponse, description: 'The user the credential belongs to' })
-  me(@CurrentUser() user: Principal) {
-    return { id: user.id, email: user.email, name: user.name, roles: user.roles };
+  @ApiOkResponse({ type: MeResponse, description: 'The user the credential belongs to' })
+  async me(@CurrentUser() user: Principal) {
+    // A credential signed after verification says so; one that does not is checked against the
+    // row (verification does not end credentials, so an older one must not answer false).
+    const emailVerified = user.emailVerified === true || (await this.users.isEmailVerified(user.id));
+    return { id: user.id, email: user.email, name: user.name, roles: user.roles, emailVerified };
   }
 }
 

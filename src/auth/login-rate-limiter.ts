@@ -86,6 +86,22 @@ export class LoginRateLimiter implements OnModuleInit {
   }
 
   /**
+   * Counts an attempt to spend a mailed token (email verification) from this address, on the
+   * same per-address budget as reset tokens: guessing tokens of any purpose ends in 429.
+   */
+  async takeTokenAttempt(address: string): Promise<void> {
+    await this.take('Too many attempts from this address; try again later', [{ limiter: this.resetsByAddress, key: address }]);
+  }
+
+  /** Counts a request for another verification mail, per account and per address. */
+  async takeVerificationMail(address: string, userId: string): Promise<void> {
+    await this.take('Too many verification mails requested; try again later', [
+      { limiter: this.resetsByAccount, key: `verify:${userId}` },
+      { limiter: this.resetsByAddress, key: address },
+    ]);
+  }
+
+  /**
    * Counts a login attempt against the account and the address before the password is checked.
    * Throws 429 (with Retry-After) once either limit is passed, 503 if the counters cannot be
    * reached. Give the attempt to `forgiveLogin` when it succeeds.

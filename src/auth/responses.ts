@@ -22,6 +22,12 @@ export class UserResponse {
   roles: string[];
 }
 
+/** `GET /{group}/me`: the user, and whether they have confirmed their address. */
+export class MeResponse extends UserResponse {
+  /** True once the link mailed at registration (or a resent one) has been followed. */
+  emailVerified: boolean;
+}
+
 /** The session's CSRF token, to send back in `X-CSRF-Token` on every unsafe request. */
 export class CsrfTokenResponse {
   /** Send it in the `X-CSRF-Token` header of POST, PUT, PATCH and DELETE requests. */

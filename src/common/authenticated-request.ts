@@ -7,6 +7,8 @@ export interface Principal {
   email: string;
   name: string;
   roles: string[];
+  /** True when the credential says the address was verified; otherwise unknown (ask UsersService). */
+  emailVerified?: boolean;
   /** How this request was authenticated. */
   via: 'session' | 'jwt' | (string & {});
   /** JWT only: the access token's id and expiry (seconds), for logout. */

@@ -52,6 +52,8 @@ const envSchema = z.object({
   PASSWORD_RESET_MAX_PER_ACCOUNT: positiveInt(D.maxResetRequestsPerAccount),
   PASSWORD_RESET_MAX_PER_ADDRESS: positiveInt(D.maxResetRequestsPerAddress),
   PASSWORD_RESET_WINDOW_SECONDS: positiveInt(D.resetWindowSeconds),
+  EMAIL_VERIFY_TTL_SECONDS: positiveInt(D.emailVerifyTtlSeconds),
+  REQUIRE_EMAIL_VERIFICATION: bool.default('false'),
   REVOCATION_SYNC_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
   PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).optional(),
   BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i).default('100kb'),
@@ -159,6 +161,7 @@ export function loadConfig(rawEnv: RawEnv): AppConfig {
       maxPerAddress: env.PASSWORD_RESET_MAX_PER_ADDRESS,
       windowSeconds: env.PASSWORD_RESET_WINDOW_SECONDS,
     },
+    emailVerification: { ttlSeconds: env.EMAIL_VERIFY_TTL_SECONDS, required: env.REQUIRE_EMAIL_VERIFICATION },
     publicUrl: env.PUBLIC_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${env.PORT}`,
   });
 

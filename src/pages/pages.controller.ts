@@ -9,6 +9,7 @@ import { SessionAuthenticator } from '../auth/authenticators';
 import { Public } from '../auth/decorators';
 import { LoginDto } from '../auth/dto';
 import { LoginRateLimiter } from '../auth/login-rate-limiter';
+import { EmailVerificationService } from '../auth/email-verification.service';
 import { PasswordService } from '../auth/password.service';
 import type { AuthenticatedRequest } from '../common/authenticated-request';
 import { isConnectionError } from '../common/store-unavailable.error';
@@ -94,6 +95,7 @@ export class PagesController {
     private readonly users: UsersService,
     private readonly limiter: LoginRateLimiter,
     private readonly passwords: PasswordService,
+    private readonly verification: EmailVerificationService,
   ) {
     const sessionGroups = [...routes.groups].filter(([, strategy]) => strategy === 'session').map(([name]) => name);
     this.group = sessionGroups.includes('web') ? 'web' : sessionGroups[0];
@@ -147,6 +149,7 @@ export class PagesController {
       await this.limiter.takeRegistration(req.ip ?? '');
       // Roles are never taken from the client: every new account is a plain user.
       const user = await this.users.create({ email: input.email, password: input.password, name: input.name });
+      this.verification.sendAfterRegistration(user);
       await this.auth.login(group, 'session', user, req, res);
     } catch (error) {
       return again(this.refusal(error));
@@ -202,6 +205,22 @@ export class PagesController {
       return again(this.refusal(error));
     }
     this.seeOther(res, '/login');
+  }
+
+  /** The link mailed at registration: verifies on opening (the mail proves the mailbox), then says so. */
+  @Get('verify-email')
+  async verifyEmail(@Query('token') token: unknown, @Req() req: AuthenticatedRequest, @Res() res: Response): Promise<void> {
+    const group = this.pagesGroup();
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Referrer-Policy', 'no-referrer');
+    const link = { href: '/account', text: 'Go to your account' };
+    try {
+      await this.verification.verify(typeof token === 'string' ? token.slice(0, 128) : '', req.ip ?? '');
+    } catch (error) {
+      const refusal = this.refusal(error);
+      return this.render(res, refusal, messagePage(group, 'Address not verified', refusal.message, link));
+    }
+    res.status(HttpStatus.OK).type('html').send(messagePage(group, 'Address verified', 'Thank you: your email address is confirmed.', link));
   }
 
   @Get('account')

@@ -4,6 +4,8 @@ export interface SessionAuth {
   email: string;
   name: string;
   roles: string[];
+  /** Whether the address was verified at sign-in (true stays true; false is checked again where it matters). */
+  emailVerified?: boolean;
   /** The user's credential version the session was built from; older than the user's = revoked. */
   version: number;
   createdAt: number;

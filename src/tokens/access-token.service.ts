@@ -23,6 +23,8 @@ export interface AccessTokenClaims {
   fam?: string;
   /** The route group the token was issued for; group routes accept only their own tokens. */
   grp?: string;
+  /** Present (true) when the user had verified their address when the token was signed. */
+  evf?: true;
 }
 
 /** What ties a token to revocable state and to its group. */
@@ -37,6 +39,7 @@ export interface AccessTokenSubject {
   email: string;
   name: string;
   roles: string[];
+  emailVerified?: boolean;
 }
 
 /** Why a token was refused; the HTTP answer is always the same 401. */
@@ -88,6 +91,7 @@ export class AccessTokenService {
       ver: stamp.version ?? 0,
       ...(stamp.familyId ? { fam: stamp.familyId } : {}),
       ...(stamp.group ? { grp: stamp.group } : {}),
+      ...(subject.emailVerified ? { evf: true as const } : {}),
     };
     // iss, aud, kid and the algorithm come from the JwtModule options (the key ring's signing
     // key). The header's typ marks an access token (RFC 9068): other JWTs that an application
@@ -146,7 +150,7 @@ function memoKey(token: string): string {
 
 /** The claims of a verified payload, or InvalidAccessTokenError when one is missing or mistyped. */
 export function readAccessTokenClaims(payload: Record<string, unknown>): AccessTokenClaims {
-  const { sub, jti, iat, exp, email, name, roles, ver = 0, fam, grp } = payload;
+  const { sub, jti, iat, exp, email, name, roles, ver = 0, fam, grp, evf } = payload;
   if (
     typeof sub !== 'string' ||
     typeof jti !== 'string' ||
@@ -158,9 +162,10 @@ export function readAccessTokenClaims(payload: Record<string, unknown>): AccessT
     !roles.every((role) => typeof role === 'string') ||
     typeof ver !== 'number' ||
     (fam !== undefined && typeof fam !== 'string') ||
-    (grp !== undefined && typeof grp !== 'string')
+    (grp !== undefined && typeof grp !== 'string') ||
+    (evf !== undefined && evf !== true)
   ) {
     throw new InvalidAccessTokenError('malformed claims');
   }
-  return { sub, jti, iat, exp, email, name, roles, ver, ...(fam !== undefined ? { fam } : {}), ...(grp !== undefined ? { grp } : {}) };
+  return { sub, jti, iat, exp, email, name, roles, ver, ...(fam !== undefined ? { fam } : {}), ...(grp !== undefined ? { grp } : {}), ...(evf ? { evf } : {}) };
 }

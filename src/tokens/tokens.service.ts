@@ -13,7 +13,7 @@ export interface TokenPair {
 }
 
 /** The user as a credential is built from it: profile, roles and the version they belong to. */
-export type CredentialSubject = Pick<User, 'id' | 'email' | 'name' | 'roles' | 'credentialVersion'>;
+export type CredentialSubject = Pick<User, 'id' | 'email' | 'name' | 'roles' | 'credentialVersion'> & Partial<Pick<User, 'emailVerified'>>;
 
 /** Issues, rotates and revokes the tokens of JWT route groups. */
 @Injectable()

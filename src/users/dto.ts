@@ -93,3 +93,9 @@ export class ChangePasswordDto {
   @NewPasswordChecks('newPassword')
   newPassword: string;
 }
+
+export class VerifyEmailDto {
+  @ApiProperty({ maxLength: 128, description: 'The token of the verification link (`?token=...`).' })
+  @RequiredText('token', 128)
+  token: string;
+}

@@ -20,6 +20,14 @@ export class User {
   roles: string[];
 
   /**
+   * Whether the owner of the address has proved it (followed the link mailed at registration).
+   * It only ever turns true, which is why a credential that says so may be believed without a
+   * lookup, while one that says false is checked against this row.
+   */
+  @Column({ name: 'email_verified', type: 'boolean', default: false })
+  emailVerified: boolean;
+
+  /**
    * Every credential (access token, session) is stamped with the version of the user row it was
    * built from; one stamped with an older version is refused. Bumped, in the same statement as
    * the change, by anything that must invalidate what was issued before: a role change,

@@ -2,6 +2,7 @@ import { ConflictException, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { EntityManager, MoreThan, QueryFailedError, Repository } from 'typeorm';
+import { LRUCache } from 'lru-cache';
 import { PasswordHasher } from './password-hasher';
 import { User } from './user.entity';
 
@@ -10,7 +11,12 @@ export interface NewUser {
   password: string;
   name?: string;
   roles?: string[];
+  /** Set by an operator who vouches for the address (the CLI); registration leaves it false. */
+  emailVerified?: boolean;
 }
+
+/** How many users known to be verified are remembered (each saves /me a lookup). */
+const VERIFIED_MEMO_SIZE = 100_000;
 
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
@@ -19,6 +25,9 @@ export function normalizeEmail(email: string): string {
 /** Users and their credentials. The only place that queries the users table. */
 @Injectable()
 export class UsersService {
+  /** Users known to have verified their address; true never turns false, so it may be kept. */
+  private readonly verified = new LRUCache<string, true>({ max: VERIFIED_MEMO_SIZE });
+
   constructor(
     @InjectRepository(User) private readonly users: Repository<User>,
     private readonly hasher: PasswordHasher,
@@ -33,6 +42,7 @@ export class UsersService {
       name: input.name?.trim() ?? '',
       passwordHash: await this.hasher.hash(input.password),
       roles: input.roles && input.roles.length > 0 ? [...new Set(input.roles)] : ['user'],
+      emailVerified: input.emailVerified ?? false,
       credentialVersion: 0,
       logoutVersion: 0,
     });
@@ -126,6 +136,25 @@ export class UsersService {
     const user = await this.users.findOneBy({ id });
     const valid = await this.hasher.verify(user?.passwordHash ?? null, password);
     return valid && user ? user : null;
+  }
+
+  /**
+   * Marks the address verified. A plain conditional UPDATE: verifying twice (two clicks, two
+   * tabs) is harmless. Returns false for an unknown user.
+   */
+  async markEmailVerified(id: string): Promise<boolean> {
+    await this.users.update({ id, emailVerified: false }, { emailVerified: true });
+    const user = await this.users.findOne({ where: { id }, select: { id: true, emailVerified: true } });
+    if (user?.emailVerified) this.verified.set(id, true);
+    return user?.emailVerified ?? false;
+  }
+
+  /** Whether the user has verified their address (remembered once true). */
+  async isEmailVerified(id: string): Promise<boolean> {
+    if (this.verified.has(id)) return true;
+    const user = await this.users.findOne({ where: { id }, select: { id: true, emailVerified: true } });
+    if (user?.emailVerified) this.verified.set(id, true);
+    return user?.emailVerified ?? false;
   }
 
   async findByEmail(email: string): Promise<User | null> {

@@ -154,7 +154,7 @@ export function describeContract(setup: StorageSetup): void {
       const user = await t.createUser();
       const { cookie } = await sessionLogin(user.email, user.password);
       const me = await t.http().get('/web/me').set('Cookie', cookie).expect(200);
-      expect(me.body).toEqual({ id: user.id, email: user.email, name: 'Test User', roles: ['user'] });
+      expect(me.body).toEqual({ id: user.id, email: user.email, name: 'Test User', roles: ['user'], emailVerified: false });
       expect(me.headers['cache-control']).toBe('no-store');
       const anonymous = await t.http().get('/web/me').expect(401);
       expectErrorShape(anonymous.body, 401);
@@ -235,7 +235,7 @@ export function describeContract(setup: StorageSetup): void {
       const user = await t.createUser();
       const { access_token } = await jwtLogin(user.email, user.password);
       const me = await t.http().get('/api/me').set('Authorization', `Bearer ${access_token}`).expect(200);
-      expect(me.body).toEqual({ id: user.id, email: user.email, name: 'Test User', roles: ['user'] });
+      expect(me.body).toEqual({ id: user.id, email: user.email, name: 'Test User', roles: ['user'], emailVerified: false });
       expect(me.headers['cache-control']).toBe('no-store');
       await t.http().get('/api/me').expect(401);
       await t.http().get('/api/me').set('Authorization', 'Basic Zm9vOmJhcg==').expect(401);

@@ -105,6 +105,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       name: claims.name,
       // A copy: the remembered claims must not change if a handler edits the user.
       roles: [...claims.roles],
+      ...(claims.evf ? { emailVerified: true } : {}),
       via: 'jwt',
       jti: claims.jti,
       exp: claims.exp,

@@ -1,0 +1,65 @@
+import { BadRequestException, Inject, Injectable, Logger } from '@nestjs/common';
+import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
+import { MailService } from '../mail/mail.service';
+import { OneTimeTokenService } from '../tokens/one-time-token.service';
+import { User } from '../users/user.entity';
+import { UsersService } from '../users/users.service';
+import { LoginRateLimiter } from './login-rate-limiter';
+
+/**
+ * Proving ownership of an address: registration (and resend) mails a single-use link; spending
+ * its token marks the address verified. The link's token is worth nothing for anything else.
+ */
+@Injectable()
+export class EmailVerificationService {
+  private readonly logger = new Logger('EmailVerification');
+
+  constructor(
+    @Inject(AUTH_SWITCH_OPTIONS) private readonly options: AuthSwitchOptions,
+    private readonly users: UsersService,
+    private readonly oneTimeTokens: OneTimeTokenService,
+    private readonly limiter: LoginRateLimiter,
+    private readonly mail: MailService,
+  ) {}
+
+  /** After registration: the link goes out after the answer, never delaying or failing it. */
+  sendAfterRegistration(user: Pick<User, 'id' | 'email'>): void {
+    setImmediate(() => void this.sendLink(user));
+  }
+
+  /** Spends the token and marks the address verified; 400 for any token that is not good. */
+  async verify(token: string, address: string): Promise<void> {
+    // Guessing tokens costs attempts from the address, like reset tokens.
+    await this.limiter.takeTokenAttempt(address);
+    const userId = await this.oneTimeTokens.spend(token, 'email-verify');
+    if (!userId || !(await this.users.markEmailVerified(userId))) throw new BadRequestException('Invalid or expired token');
+    // The other links still in flight for this address are of no use any more.
+    await this.oneTimeTokens.revokeAll(userId, 'email-verify');
+  }
+
+  /** A new link for the signed-in user, unless the address is verified already (same answer). */
+  async resend(userId: string, address: string): Promise<void> {
+    await this.limiter.takeVerificationMail(address, userId);
+    if (await this.users.isEmailVerified(userId)) return;
+    const user = await this.users.findById(userId);
+    if (user) setImmediate(() => void this.sendLink(user));
+  }
+
+  private async sendLink(user: Pick<User, 'id' | 'email'>): Promise<void> {
+    try {
+      const ttl = this.options.emailVerification.ttlSeconds;
+      const token = await this.oneTimeTokens.issue(user.id, 'email-verify', ttl);
+      const link = `${this.options.publicUrl}/verify-email?token=${token}`;
+      const hours = Math.max(1, Math.round(ttl / 3600));
+      const lifetime = `${hours} hour${hours === 1 ? '' : 's'}`;
+      this.mail.send({
+        to: user.email,
+        subject: 'Confirm your email address',
+        text: `Please confirm that this address is yours by opening:\n\n${link}\n\nThe link works once, for ${lifetime}. If you did not create an account, ignore this mail.\n`,
+        html: `<p>Please confirm that this address is yours.</p><p><a href="${link}">Confirm my address</a></p><p>The link works once, for ${lifetime}. If you did not create an account, ignore this mail.</p>`,
+      });
+    } catch (error) {
+      this.logger.error(`verification link not sent: ${(error as Error).message}`);
+    }
+  }
+}

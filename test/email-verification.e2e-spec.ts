@@ -1,0 +1,160 @@
+import type { StorageSetup } from './support/environments';
+import { cookiePair, sessionCookie } from './support/contract-suite';
+import { linkToken, mailsTo } from './support/mailbox';
+import { startApp, TestApp, uniqueEmail } from './support/test-app';
+import { eventually } from './support/waiting';
+
+const PASSWORD = 'correct horse battery';
+
+/** Registers through the API, as a browser or client would; the mail follows the answer. */
+async function register(t: TestApp, email = uniqueEmail('verify')): Promise<{ id: string; email: string }> {
+  const res = await t.http().post('/auth/register').send({ email, password: PASSWORD, name: 'Vera' }).expect(201);
+  return { id: res.body.id, email };
+}
+
+async function verificationToken(t: TestApp, email: string, after = 0): Promise<string> {
+  await eventually(async () => mailsTo(t, email).length > after);
+  return linkToken(t, email, '/verify-email')!;
+}
+
+describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('email verification on %s', (setup) => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startApp(setup, { PUBLIC_URL: 'https://auth.example.test', PASSWORD_RESET_MAX_PER_ADDRESS: '1000' });
+  });
+  afterAll(() => t.close());
+
+  it('mails a link at registration; following it turns emailVerified true for credentials issued before and after', async () => {
+    const user = await register(t);
+    const jwt = await t.http().post('/api/auth/login').send({ email: user.email, password: PASSWORD }).expect(200);
+    const web = await t.http().post('/web/auth/login').send({ email: user.email, password: PASSWORD }).expect(200);
+    const bearer = `Bearer ${jwt.body.access_token}`;
+    const cookie = cookiePair(sessionCookie(web));
+    expect((await t.http().get('/api/me').set('Authorization', bearer).expect(200)).body).toEqual({
+      id: user.id,
+      email: user.email,
+      name: 'Vera',
+      roles: ['user'],
+      emailVerified: false,
+    });
+    expect((await t.http().get('/web/me').set('Cookie', cookie).expect(200)).body.emailVerified).toBe(false);
+
+    const token = await verificationToken(t, user.email);
+    const mail = mailsTo(t, user.email).pop()!;
+    expect(mail).toContain('Subject: Confirm your email address');
+    expect(mail.replace(/=\r?\n/g, '')).toContain('https://auth.example.test/verify-email?token=3D');
+    await t.http().post('/auth/email/verify').send({ token }).expect(204);
+
+    // The credentials from before the verification say so at once, and so do new ones.
+    expect((await t.http().get('/api/me').set('Authorization', bearer).expect(200)).body.emailVerified).toBe(true);
+    expect((await t.http().get('/web/me').set('Cookie', cookie).expect(200)).body.emailVerified).toBe(true);
+    const later = await t.http().post('/api/auth/login').send({ email: user.email, password: PASSWORD }).expect(200);
+    expect((await t.http().get('/api/me').set('Authorization', `Bearer ${later.body.access_token}`).expect(200)).body.emailVerified).toBe(true);
+    // Verification ends no credential.
+    await t.http().post('/api/auth/refresh').send({ refresh_token: jwt.body.refresh_token }).expect(200);
+  });
+
+  it('refuses used, unknown and other-purpose tokens with 400, and lets one of parallel uses through', async () => {
+    const user = await register(t);
+    const token = await verificationToken(t, user.email);
+    const answers = await Promise.all(Array.from({ length: 6 }, () => t.http().post('/auth/email/verify').send({ token })));
+    expect(answers.map((res) => res.status).sort()).toEqual([204, 400, 400, 400, 400, 400]);
+    const used = answers.find((res) => res.status === 400)!;
+    expect(used.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Invalid or expired token' });
+
+    await t.http().post('/auth/email/verify').send({ token: 'no-such-token' }).expect(400);
+    await t.http().post('/auth/email/verify').send({}).expect(400);
+    await t.http().post('/auth/email/verify').send({ token: 'x'.repeat(129) }).expect(400);
+
+    // A password-reset token is no verification token, and the reset token survives the attempt.
+    const other = await register(t);
+    await verificationToken(t, other.email);
+    await t.http().post('/auth/password/forgot').send({ email: other.email }).expect(202);
+    await eventually(async () => linkToken(t, other.email, '/reset-password') !== undefined);
+    const resetToken = linkToken(t, other.email, '/reset-password')!;
+    await t.http().post('/auth/email/verify').send({ token: resetToken }).expect(400);
+    const login = await t.http().post('/api/auth/login').send({ email: other.email, password: PASSWORD }).expect(200);
+    expect((await t.http().get('/api/me').set('Authorization', `Bearer ${login.body.access_token}`)).body.emailVerified).toBe(false);
+    await t.http().post('/auth/password/reset').send({ token: resetToken, password: 'another good password' }).expect(204);
+  });
+
+  it('resends a link to the signed-in user (any strategy, CSRF with a session), and none once verified', async () => {
+    const user = await register(t);
+    await verificationToken(t, user.email);
+    await t.http().post('/auth/email/resend').expect(401);
+
+    const web = await t.http().post('/web/auth/login').send({ email: user.email, password: PASSWORD }).expect(200);
+    const cookie = cookiePair(sessionCookie(web));
+    await t.http().post('/auth/email/resend').set('Cookie', cookie).expect(403);
+    const accepted = await t.http().post('/auth/email/resend').set('Cookie', cookie).set('X-CSRF-Token', web.body.csrfToken).expect(202);
+    expect(accepted.body).toEqual({});
+    const second = await verificationToken(t, user.email, 1);
+    await t.http().post('/auth/email/verify').send({ token: second }).expect(204);
+
+    const jwt = await t.http().post('/api/auth/login').send({ email: user.email, password: PASSWORD }).expect(200);
+    await t.http().post('/auth/email/resend').set('Authorization', `Bearer ${jwt.body.access_token}`).expect(202);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(mailsTo(t, user.email)).toHaveLength(2);
+  });
+
+  it('verifies from the page the mail links to, and the pages register sends the mail too', async () => {
+    const email = uniqueEmail('page');
+    await t.http().post('/register').type('form').send({ email, password: PASSWORD, name: 'Paige' }).expect(303);
+    const token = await verificationToken(t, email);
+    const page = await t.http().get(`/verify-email?token=${token}`).expect(200);
+    expect(page.headers['referrer-policy']).toBe('no-referrer');
+    expect(page.headers['cache-control']).toBe('no-store');
+    expect(page.text).toContain('Address verified');
+    const again = await t.http().get(`/verify-email?token=${token}`).expect(400);
+    expect(again.text).toContain('Invalid or expired token');
+    await t.http().get('/verify-email').expect(400);
+    const login = await t.http().post('/api/auth/login').send({ email, password: PASSWORD }).expect(200);
+    expect((await t.http().get('/api/me').set('Authorization', `Bearer ${login.body.access_token}`)).body.emailVerified).toBe(true);
+  });
+});
+
+describe('email verification required and limited', () => {
+  it('refuses sign-in with 403 until the address is verified (REQUIRE_EMAIL_VERIFICATION=true)', async () => {
+    const t = await startApp('sqlite', { REQUIRE_EMAIL_VERIFICATION: 'true' });
+    try {
+      const user = await register(t);
+      const refused = await t.http().post('/api/auth/login').send({ email: user.email, password: PASSWORD }).expect(403);
+      expect(refused.body).toEqual({ statusCode: 403, error: 'Forbidden', message: expect.stringContaining('Email address not verified') });
+      await t.http().post('/web/auth/login').send({ email: user.email, password: PASSWORD }).expect(403);
+      // A wrong password still answers as before: the 403 tells nothing to a guesser.
+      await t.http().post('/api/auth/login').send({ email: user.email, password: 'not the password' }).expect(401);
+      const page = await t.http().post('/login').type('form').send({ email: user.email, password: PASSWORD }).expect(403);
+      expect(page.text).toContain('Email address not verified');
+
+      await t.http().post('/auth/email/verify').send({ token: await verificationToken(t, user.email) }).expect(204);
+      await t.http().post('/api/auth/login').send({ email: user.email, password: PASSWORD }).expect(200);
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('answers 429 with Retry-After to token guessing from one address and to resend floods', async () => {
+    const t = await startApp('sqlite', { PASSWORD_RESET_MAX_PER_ADDRESS: '4', PASSWORD_RESET_MAX_PER_ACCOUNT: '2' });
+    try {
+      for (let i = 0; i < 4; i++) await t.http().post('/auth/email/verify').send({ token: `guess-${i}` }).expect(400);
+      const limited = await t.http().post('/auth/email/verify').send({ token: 'guess-5' }).expect(429);
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+      expect(limited.body).toMatchObject({ statusCode: 429, message: 'Too many attempts from this address; try again later' });
+    } finally {
+      await t.close();
+    }
+
+    const u = await startApp('sqlite', { PASSWORD_RESET_MAX_PER_ACCOUNT: '2' });
+    try {
+      const user = await u.createUser();
+      const login = await u.http().post('/api/auth/login').send({ email: user.email, password: user.password }).expect(200);
+      const bearer = `Bearer ${login.body.access_token}`;
+      await u.http().post('/auth/email/resend').set('Authorization', bearer).expect(202);
+      await u.http().post('/auth/email/resend').set('Authorization', bearer).expect(202);
+      const limited = await u.http().post('/auth/email/resend').set('Authorization', bearer).expect(429);
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    } finally {
+      await u.close();
+    }
+  });
+});
