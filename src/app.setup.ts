@@ -3,6 +3,7 @@ import express, { NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
 import { answerClientErrorsAsJson } from './common/client-error';
 import { sendError } from './common/error-response';
+import { oauthErrorBody } from './clients/oauth-error';
 import { AppConfig } from './config/app-config';
 import { APP_CONFIG } from './config/config.module';
 import { setupOpenApi } from './openapi/openapi';
@@ -19,8 +20,10 @@ export function configureApp(app: NestExpressApplication): NestExpressApplicatio
   app.set('trust proxy', config.trustProxy);
   app.use(helmet());
   app.use(express.json({ limit: config.bodyLimit }));
-  // HTML forms (the pages' POST routes only: the API keeps its JSON-only bodies).
-  app.use(['/login', '/register', '/logout', '/forgot-password', '/reset-password'], express.urlencoded({ extended: false, limit: config.bodyLimit }));
+  // HTML forms (the pages' POST routes) and the OAuth token endpoint (RFC 6749 is form-encoded);
+  // the rest of the API keeps its JSON-only bodies. extended: false makes a repeated field an
+  // array, which the token endpoint refuses (RFC 6749 §3.2: no parameter twice).
+  app.use(['/login', '/register', '/logout', '/forgot-password', '/reset-password', '/oauth/token'], express.urlencoded({ extended: false, limit: config.bodyLimit }));
   app.use(bodyErrors);
   // Swagger UI at /docs, the document at /docs-json (OPENAPI_ENABLED; off in production by default).
   if (config.openApiEnabled) setupOpenApi(app, config);
@@ -32,9 +35,15 @@ export function configureApp(app: NestExpressApplication): NestExpressApplicatio
 }
 
 /** Turns body-parser failures into the contract's errors (400, 413, 415) instead of HTML. */
-function bodyErrors(error: unknown, _req: Request, res: Response, next: NextFunction): void {
+function bodyErrors(error: unknown, req: Request, res: Response, next: NextFunction): void {
   const failure = error as { type?: string; status?: number } | undefined;
   if (!failure || typeof failure.status !== 'number') return next(error);
+  // OAuth clients read RFC 6749's error codes: an unreadable token request is invalid_request.
+  if (req.path === '/oauth/token' && failure.status === 400) {
+    res.status(400).setHeader('Cache-Control', 'no-store');
+    res.json(oauthErrorBody(400, 'invalid_request', 'Unreadable request body'));
+    return;
+  }
   if (failure.type === 'entity.too.large') return sendError(res, 413, 'Request body too large');
   if (failure.type === 'entity.parse.failed') return sendError(res, 400, 'Malformed JSON body');
   if (failure.status >= 400 && failure.status < 500) return sendError(res, failure.status, 'Unreadable request body');

@@ -13,12 +13,14 @@ export {
 } from './auth-switch/auth-switch.options';
 export type { AuthSwitchOptions, AuthSwitchSettings } from './auth-switch/auth-switch.options';
 
-export { CurrentUser, Public, Roles, RouteGroup } from './auth/decorators';
+export { CurrentUser, Public, Roles, RouteGroup, Scopes, UsersOnly } from './auth/decorators';
 export { RouteGroupGuard } from './auth/route-group.guard';
 export { JwtStrategy } from './auth/strategies/jwt.strategy';
 export { SessionStrategy } from './auth/strategies/session.strategy';
 export { AnyStrategy } from './auth/strategies/any.strategy';
 export { AuthService } from './auth/auth.service';
+export { ClientsModule } from './clients/clients.module';
+export { ClientsService } from './clients/clients.service';
 export { LoginRateLimiter } from './auth/login-rate-limiter';
 export type { AuthSwitchRoutes } from './auth/group-routes';
 

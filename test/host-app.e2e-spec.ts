@@ -11,6 +11,7 @@ import { ApiKeyStrategy, hostModule, HostOptions } from './host-app/host.module'
 import { freshDataDir, TEST_LOG_LEVEL } from './support/environments';
 import { cookiePair, sessionCookie } from './support/contract-suite';
 import { createTestApplication, uniqueEmail } from './support/test-app';
+import { ClientsService } from '../src/clients/clients.service';
 
 /** Boots the host application (not the AuthSwitch server) on a SQLite file of its own. */
 async function startHost(options: Omit<HostOptions, 'dataDir'>) {
@@ -52,7 +53,7 @@ describe('a host application importing AuthSwitchModule', () => {
     it("keeps the host's DataSource: its own entity and migration live next to AuthSwitch's tables", async () => {
       const dataSource = host.app.get(DataSource);
       const tables = dataSource.entityMetadatas.map((entity) => entity.tableName).sort();
-      expect(tables).toEqual(['one_time_tokens', 'projects', 'refresh_families', 'refresh_tokens', 'revocations', 'sessions', 'users']);
+      expect(tables).toEqual(['client_assertions', 'clients', 'one_time_tokens', 'projects', 'refresh_families', 'refresh_tokens', 'revocations', 'sessions', 'users']);
       const { token, user } = await apiLogin();
       const created = await host.http().post('/api/projects').set('Authorization', `Bearer ${token}`).send({ name: 'Apollo' }).expect(201);
       expect(created.body).toMatchObject({ name: 'Apollo', ownerId: user.id });
@@ -64,6 +65,36 @@ describe('a host application importing AuthSwitchModule', () => {
       await host.http().get('/api/projects').expect(401);
       const { token } = await apiLogin();
       await host.http().get('/api/projects/admin').set('Authorization', `Bearer ${token}`).expect(403);
+    });
+
+    it('lets @Roles govern users and @Scopes machine clients: a route accepts users, clients, or both', async () => {
+      const clients = host.app.get(ClientsService);
+      const tokenFor = async (scopes: string[]) => {
+        const { clientId, secret } = await clients.create({ name: 'Reporter', scopes });
+        const res = await host.http().post('/oauth/token').send({ grant_type: 'client_credentials', client_id: clientId, client_secret: secret }).expect(200);
+        return `Bearer ${res.body.access_token}`;
+      };
+      const reader = await tokenFor(['reports:read']);
+      const reportsAdmin = await tokenFor(['reports:admin']);
+      const user = `Bearer ${(await apiLogin()).token}`;
+      const admin = await host.user(['admin']);
+      const adminLogin = await host.http().post('/api/auth/login').send({ email: admin.email, password: admin.password }).expect(200);
+      const adminUser = `Bearer ${adminLogin.body.access_token}`;
+      const get = (path: string, auth: string) => host.http().get(path).set('Authorization', auth);
+
+      expect((await get('/api/reports', reader).expect(200)).body.for).toMatch(/^client_/);
+      expect((await get('/api/reports', reportsAdmin).expect(403)).body.message).toBe('Insufficient scope');
+      await get('/api/reports', user).expect(403);
+      expect((await get('/api/reports/admin', reportsAdmin).expect(200)).body).toEqual({ kind: 'client' });
+      expect((await get('/api/reports/admin', adminUser).expect(200)).body).toEqual({ kind: 'user' });
+      await get('/api/reports/admin', reader).expect(403);
+      await get('/api/reports/admin', user).expect(403);
+      await get('/api/reports/mine', user).expect(200);
+      await get('/api/reports/mine', reader).expect(403);
+      expect((await get('/api/reports/status', reader).expect(200)).body).toEqual({ kind: 'client' });
+      expect((await get('/api/reports/status', user).expect(200)).body).toEqual({ kind: 'user' });
+      // A role-only host route is closed to clients.
+      await get('/api/projects/admin', reportsAdmin).expect(403);
     });
 
     it('no built-in route shadows a feature route: /partners/me is the host controller', async () => {

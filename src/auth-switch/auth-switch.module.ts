@@ -1,6 +1,7 @@
 import { ConfigurableModuleBuilder, DynamicModule, Module, Provider } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { AuthModule } from '../auth/auth.module';
+import { ClientsModule } from '../clients/clients.module';
 import { adminController, AuthSwitchRoutes, groupControllers } from '../auth/group-routes';
 import { RouteGroupGuard } from '../auth/route-group.guard';
 import { AuthStrategy, resolveRouteSettings } from '../config/route-groups';
@@ -66,7 +67,7 @@ function withRoutes(definition: DynamicModule, routes: AuthSwitchRoutes): Dynami
     { provide: AUTH_SWITCH_ROUTES, useValue: routes },
   ];
   if (routes.globalGuard) providers.push({ provide: APP_GUARD, useExisting: RouteGroupGuard });
-  const features = [RedisModule, MailModule, UsersModule, TokensModule, SessionsModule, AuthModule];
+  const features = [RedisModule, MailModule, UsersModule, TokensModule, SessionsModule, AuthModule, ClientsModule];
   return {
     ...definition,
     // Global: the feature modules below (and the host) read the options from here.

@@ -40,6 +40,9 @@ export const AUTH_SWITCH_DEFAULTS = {
   resetWindowSeconds: 15 * 60,
   publicUrl: 'http://127.0.0.1:3000',
   emailVerifyTtlSeconds: 86_400,
+  maxClientFailuresPerClient: 20,
+  maxClientFailuresPerAddress: 100,
+  clientFailureWindowSeconds: 15 * 60,
   requireEmailVerification: false,
 } as const;
 
@@ -83,6 +86,7 @@ export interface AuthSwitchSettings {
   mail?: Partial<AuthSwitchOptions['mail']>;
   passwordReset?: Partial<AuthSwitchOptions['passwordReset']>;
   emailVerification?: Partial<AuthSwitchOptions['emailVerification']>;
+  clientLimits?: Partial<AuthSwitchOptions['clientLimits']>;
   /** Where links in mails point (the public address of the pages). */
   publicUrl?: string;
 }
@@ -145,6 +149,12 @@ export interface AuthSwitchOptions {
     ttlSeconds: number;
     /** Refuse sign-in (403) until the address is verified. */
     required: boolean;
+  };
+  /** Failed client authentications (POST /oauth/token) per client id / per address per window; more get 429. */
+  clientLimits: {
+    maxFailuresPerClient: number;
+    maxFailuresPerAddress: number;
+    windowSeconds: number;
   };
 }
 
@@ -223,6 +233,11 @@ export function resolveAuthSwitchOptions(settings: AuthSwitchSettings | AuthSwit
     emailVerification: {
       ttlSeconds: positive(input.emailVerification?.ttlSeconds, d.emailVerifyTtlSeconds, 'EMAIL_VERIFY_TTL_SECONDS'),
       required: input.emailVerification?.required ?? d.requireEmailVerification,
+    },
+    clientLimits: {
+      maxFailuresPerClient: input.clientLimits?.maxFailuresPerClient ?? d.maxClientFailuresPerClient,
+      maxFailuresPerAddress: input.clientLimits?.maxFailuresPerAddress ?? d.maxClientFailuresPerAddress,
+      windowSeconds: input.clientLimits?.windowSeconds ?? d.clientFailureWindowSeconds,
     },
   };
 }

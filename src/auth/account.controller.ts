@@ -7,7 +7,7 @@ import { ChangePasswordDto, ForgotPasswordDto, RegisterDto, ResetPasswordDto, Ve
 import { toPublicUser } from '../users/user.entity';
 import { UsersService } from '../users/users.service';
 import { AuthService } from './auth.service';
-import { CurrentUser, Public } from './decorators';
+import { CurrentUser, Public, UsersOnly } from './decorators';
 import { AuthSwitchRoutesBinding } from './group-routes';
 import { LoginRateLimiter } from './login-rate-limiter';
 import { EmailVerificationService } from './email-verification.service';
@@ -52,6 +52,7 @@ export class AccountController {
     await this.passwords.reset(body.token, body.password, req.ip ?? '');
   }
 
+  @UsersOnly()
   @Post('password/change')
   @HttpCode(204)
   @ApiOperation({ summary: 'Change your password; every session and token of yours issued before now stops working, this one included' })
@@ -88,6 +89,7 @@ export class AccountController {
     await this.verification.verify(body.token, req.ip ?? '');
   }
 
+  @UsersOnly()
   @Post('email/resend')
   @HttpCode(202)
   @ApiOperation({ summary: 'Mail a new verification link to the signed-in user (nothing is sent once the address is verified)' })
@@ -98,6 +100,7 @@ export class AccountController {
     return {};
   }
 
+  @UsersOnly()
   @Post('logout-all')
   @HttpCode(204)
   @ApiOperation({ summary: "Sign out everywhere: end every session and revoke every token of the user's" })

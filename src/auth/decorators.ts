@@ -4,12 +4,27 @@ import type { AuthenticatedRequest, Principal } from '../common/authenticated-re
 export const IS_PUBLIC = 'authswitch:public';
 export const REQUIRED_ROLES = 'authswitch:roles';
 export const ROUTE_GROUP = 'authswitch:route-group';
+export const REQUIRED_SCOPES = 'authswitch:scopes';
+export const USERS_ONLY = 'authswitch:users-only';
 
 /** The route needs no credentials. */
 export const Public = (): CustomDecorator => SetMetadata(IS_PUBLIC, true);
 
-/** The user needs at least one of these roles (403 otherwise). */
+/**
+ * Who may call a route, once authenticated:
+ * - no decorator: users and machine clients alike;
+ * - `@Roles(...)`: users holding one of the roles (clients hold no roles: 403);
+ * - `@Scopes(...)`: clients whose token has one of the scopes (users hold no scopes: 403);
+ * - both: either of the two;
+ * - `@UsersOnly()`: any user, no client.
+ */
 export const Roles = (...roles: string[]): CustomDecorator => SetMetadata(REQUIRED_ROLES, roles);
+
+/** A machine client needs at least one of these scopes in its token (403 otherwise); see Roles. */
+export const Scopes = (...scopes: string[]): CustomDecorator => SetMetadata(REQUIRED_SCOPES, scopes);
+
+/** Only people: a machine client's token gets 403 (routes about an account, a session, a password). */
+export const UsersOnly = (): CustomDecorator => SetMetadata(USERS_ONLY, true);
 
 /**
  * Puts a controller or route in a route group of AUTH_ROUTE_GROUPS; the group's strategy

@@ -11,7 +11,7 @@ import { TokensService } from '../tokens/tokens.service';
 import { SetRolesDto } from '../users/dto';
 import { UsersService } from '../users/users.service';
 import { AuthService } from './auth.service';
-import { CurrentUser, Public, Roles, RouteGroup } from './decorators';
+import { CurrentUser, Public, Roles, RouteGroup, UsersOnly } from './decorators';
 import { LoginDto, LogoutDto, RefreshDto } from './dto';
 import { AnyLoginResponse, CsrfTokenResponse, MeResponse, SessionLoginResponse, TokenPairResponse, UserResponse } from './responses';
 
@@ -56,8 +56,9 @@ abstract class GroupRoutes {
 
   @Get('me')
   @ApiOperation({ summary: 'The signed-in user' })
-  @ApiOkResponse({ type: MeResponse, description: 'The user the credential belongs to' })
+  @ApiOkResponse({ type: MeResponse, description: 'The user the credential belongs to (for a client token: `{client_id, scope}`, see ClientMeResponse)' })
   async me(@CurrentUser() user: Principal) {
+    if (user.kind === 'client') return { client_id: user.clientId, scope: (user.scopes ?? []).join(' ') };
     // A credential signed after verification says so; one that does not is checked against the
     // row (verification does not end credentials, so an older one must not answer false).
     const emailVerified = user.emailVerified === true || (await this.users.isEmailVerified(user.id));
@@ -81,6 +82,7 @@ abstract class SignInRoutes extends GroupRoutes {
     return this.auth.login(name!, strategy, user, req, res);
   }
 
+  @UsersOnly()
   @Post('auth/logout')
   @HttpCode(204)
   @ApiOperation({ summary: 'Sign out: end the session, or revoke the refresh token given (and its family)' })

@@ -45,6 +45,8 @@ export class LoginRateLimiter implements OnModuleInit {
   private registrations!: RateLimiterAbstract;
   private resetsByAccount!: RateLimiterAbstract;
   private resetsByAddress!: RateLimiterAbstract;
+  private clientsById!: RateLimiterAbstract;
+  private clientsByAddress!: RateLimiterAbstract;
   private redisClient: RedisClient | null = null;
 
   constructor(
@@ -72,6 +74,9 @@ export class LoginRateLimiter implements OnModuleInit {
     const reset = this.config.passwordReset;
     this.resetsByAccount = await make('reset-account', reset.maxPerAccount, reset.windowSeconds);
     this.resetsByAddress = await make('reset-address', reset.maxPerAddress, reset.windowSeconds);
+    const clients = this.config.clientLimits;
+    this.clientsById = await make('client', clients.maxFailuresPerClient, clients.windowSeconds);
+    this.clientsByAddress = await make('client-address', clients.maxFailuresPerAddress, clients.windowSeconds);
   }
 
   /**
@@ -110,6 +115,19 @@ export class LoginRateLimiter implements OnModuleInit {
     const taken = await this.take('Too many failed login attempts; try again later', [
       { limiter: this.byAccount, key: account },
       { limiter: this.byAddress, key: address },
+    ]);
+    return { taken };
+  }
+
+  /**
+   * Counts a client authentication (POST /oauth/token) against the claimed client id and the
+   * address, before anything is checked; `forgiveLogin` gives it back when it succeeds, so only
+   * failures count.
+   */
+  async takeClientAttempt(clientId: string, address: string): Promise<LoginAttempt> {
+    const taken = await this.take('Too many failed client authentications; try again later', [
+      { limiter: this.clientsById, key: clientId },
+      { limiter: this.clientsByAddress, key: address },
     ]);
     return { taken };
   }

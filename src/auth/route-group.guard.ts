@@ -5,7 +5,7 @@ import passport from 'passport';
 import { AUTH_SWITCH_ROUTES } from '../auth-switch/auth-switch.options';
 import type { AuthenticatedRequest, Principal } from '../common/authenticated-request';
 import type { AuthStrategy } from '../config/route-groups';
-import { IS_PUBLIC, REQUIRED_ROLES, ROUTE_GROUP } from './decorators';
+import { IS_PUBLIC, REQUIRED_ROLES, REQUIRED_SCOPES, ROUTE_GROUP, USERS_ONLY } from './decorators';
 import type { AuthSwitchRoutes } from './group-routes';
 import { AUTH_SWITCH_PASSPORT, hasStrategy, PassportInstance } from './passport-instance';
 
@@ -14,6 +14,8 @@ interface RoutePolicy {
   group: string | undefined;
   isPublic: boolean;
   roles: string[];
+  scopes: string[];
+  usersOnly: boolean;
 }
 
 type Outcome = { user: Principal } | { error: unknown };
@@ -76,9 +78,9 @@ export class RouteGroupGuard implements CanActivate {
   private authorize(policy: RoutePolicy, req: CheckedRequest, res: Response, user: Principal): boolean {
     // Personal data must not be kept by browsers or shared caches.
     res.setHeader('Cache-Control', 'no-store');
-    const roles = Array.isArray(user.roles) ? user.roles : [];
-    if (policy.roles.length > 0 && !policy.roles.some((role) => roles.includes(role))) {
-      throw new ForbiddenException('Insufficient role');
+    if (!allowed(policy, user)) {
+      if (user.kind === 'client') throw new ForbiddenException(policy.scopes.length > 0 ? 'Insufficient scope' : 'This route is not open to client tokens');
+      throw new ForbiddenException(policy.roles.length > 0 ? 'Insufficient role' : 'This route is only open to client tokens');
     }
     return (req[CHECKED] = true);
   }
@@ -95,11 +97,28 @@ export class RouteGroupGuard implements CanActivate {
         group: this.reflector.getAllAndOverride<string>(ROUTE_GROUP, targets),
         isPublic: this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets) ?? false,
         roles: this.reflector.getAllAndOverride<string[]>(REQUIRED_ROLES, targets) ?? [],
+        scopes: this.reflector.getAllAndOverride<string[]>(REQUIRED_SCOPES, targets) ?? [],
+        usersOnly: this.reflector.getAllAndOverride<boolean>(USERS_ONLY, targets) ?? false,
       };
       byHandler.set(handler, policy);
     }
     return policy;
   }
+}
+
+/**
+ * Roles govern users, scopes govern clients. A route that names neither is open to both; one
+ * that names only roles is closed to clients, only scopes closed to users, both: either may pass.
+ */
+function allowed(policy: RoutePolicy, user: Principal): boolean {
+  const restricted = policy.roles.length > 0 || policy.scopes.length > 0;
+  if (user.kind === 'client') {
+    if (policy.usersOnly) return false;
+    const scopes = Array.isArray(user.scopes) ? user.scopes : [];
+    return restricted ? policy.scopes.some((scope) => scopes.includes(scope)) : true;
+  }
+  const roles = Array.isArray(user.roles) ? user.roles : [];
+  return restricted ? policy.roles.some((role) => roles.includes(role)) : true;
 }
 
 /**

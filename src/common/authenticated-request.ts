@@ -3,6 +3,9 @@ import type { AuthStrategy } from '../config/route-groups';
 
 /** Who made the request, and how they proved it. */
 export interface Principal {
+  /** A person (the default when absent) or a machine client (client credentials). */
+  kind?: 'user' | 'client';
+  /** Users: the user id. Clients: the client id. */
   id: string;
   email: string;
   name: string;
@@ -16,6 +19,9 @@ export interface Principal {
   exp?: number;
   /** JWT only: the route group the token was issued for. */
   group?: string;
+  /** Clients only: the client id (also `id`) and the scopes its token was granted. */
+  clientId?: string;
+  scopes?: string[];
 }
 
 export interface AuthenticatedRequest extends Request {

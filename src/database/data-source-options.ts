@@ -1,3 +1,4 @@
+import { Client, UsedClientAssertion } from '../clients/client.entity';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DataSourceOptions } from 'typeorm';
@@ -10,7 +11,7 @@ import { Revocation } from '../tokens/revocation.entity';
 import { User } from '../users/user.entity';
 
 /** AuthSwitch's entities, for a host DataSource that does not use `autoLoadEntities`. */
-export const AUTH_SWITCH_ENTITIES = [User, RefreshFamily, RefreshToken, Revocation, SessionRecord, OneTimeToken];
+export const AUTH_SWITCH_ENTITIES = [User, RefreshFamily, RefreshToken, Revocation, SessionRecord, OneTimeToken, Client, UsedClientAssertion];
 
 /**
  * Every migration file of src/database/migrations (dist/database/migrations once built): the

@@ -92,13 +92,17 @@ export function buildDocument(app: INestApplication, config: AppConfig): OpenAPI
         type: 'http',
         scheme: 'bearer',
         bearerFormat: 'JWT',
-        description: 'An access token from the login or refresh of a jwt (or any) group: `Authorization: Bearer <access_token>`. It is valid only in the group it was issued for.',
+        description:
+          'An access token from the login or refresh of a jwt (or any) group: `Authorization: Bearer <access_token>`. A user\'s token is valid only in the group it was issued for; ' +
+          'a machine client\'s token (POST /oauth/token) in every jwt and any group, on routes open to clients.',
       },
       BEARER_SCHEME,
-    );
+    )
+    .addBasicAuth({ type: 'http', scheme: 'basic', description: 'client_secret_basic: the client id and secret (POST /oauth/token only).' }, 'client_secret_basic');
   for (const [group, strategy] of config.routeGroups) builder.addTag(group, groupDescription(group, strategy));
   builder
     .addTag('account', 'Registration and signing out everywhere; authenticated routes take either credential.')
+    .addTag('oauth', 'Machine clients: the client-credentials grant (RFC 6749 §4.4) with a secret or a signed assertion (RFC 7523).')
     .addTag('keys', 'Public keys for services that verify access tokens themselves.')
     .addTag('health', 'Liveness and readiness.');
 

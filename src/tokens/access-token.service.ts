@@ -25,6 +25,10 @@ export interface AccessTokenClaims {
   grp?: string;
   /** Present (true) when the user had verified their address when the token was signed. */
   evf?: true;
+  /** Client tokens only (RFC 9068): the machine client, equal to `sub`. User tokens never carry it. */
+  client_id?: string;
+  /** Client tokens only: the granted scopes, space-separated. */
+  scope?: string;
 }
 
 /** What ties a token to revocable state and to its group. */
@@ -100,6 +104,16 @@ export class AccessTokenService {
     return { token, claims };
   }
 
+  /**
+   * A machine client's token: `sub` = `client_id`, its scopes, and no roles, profile, group or
+   * refresh family. Accepted by every jwt and any group; @Scopes decides where it is of use.
+   */
+  signForClient(clientId: string, scopes: readonly string[], issuedAt: number): { token: string; claims: AccessTokenClaims } {
+    const claims = { sub: clientId, client_id: clientId, scope: scopes.join(' '), jti: randomUUID(), iat: issuedAt, exp: issuedAt + this.ttlSeconds };
+    const token = this.jwt.sign({ ...claims }, { header: { typ: ACCESS_TOKEN_TYPE } as JwtHeader });
+    return { token, claims: readAccessTokenClaims(claims) };
+  }
+
   /** The claims of a token verified before and not yet expired, synchronously; else undefined. */
   recall(token: string): AccessTokenClaims | undefined {
     const key = memoKey(token);
@@ -150,6 +164,7 @@ function memoKey(token: string): string {
 
 /** The claims of a verified payload, or InvalidAccessTokenError when one is missing or mistyped. */
 export function readAccessTokenClaims(payload: Record<string, unknown>): AccessTokenClaims {
+  if (payload.client_id !== undefined) return readClientClaims(payload);
   const { sub, jti, iat, exp, email, name, roles, ver = 0, fam, grp, evf } = payload;
   if (
     typeof sub !== 'string' ||
@@ -168,4 +183,22 @@ export function readAccessTokenClaims(payload: Record<string, unknown>): AccessT
     throw new InvalidAccessTokenError('malformed claims');
   }
   return { sub, jti, iat, exp, email, name, roles, ver, ...(fam !== undefined ? { fam } : {}), ...(grp !== undefined ? { grp } : {}), ...(evf ? { evf } : {}) };
+}
+
+/** A client token's claims, with an empty profile so that every reader sees one shape. */
+function readClientClaims(payload: Record<string, unknown>): AccessTokenClaims {
+  const { sub, jti, iat, exp, client_id, scope } = payload;
+  if (
+    typeof client_id !== 'string' ||
+    sub !== client_id ||
+    typeof jti !== 'string' ||
+    typeof iat !== 'number' ||
+    typeof exp !== 'number' ||
+    typeof scope !== 'string' ||
+    payload.roles !== undefined ||
+    payload.grp !== undefined
+  ) {
+    throw new InvalidAccessTokenError('malformed claims');
+  }
+  return { sub: client_id, jti, iat, exp, email: '', name: '', roles: [], ver: 0, client_id, scope };
 }

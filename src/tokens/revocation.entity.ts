@@ -1,7 +1,7 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 import { bigintMs } from '../common/transformers';
 
-export type RevocationKind = 'token' | 'family' | 'user';
+export type RevocationKind = 'token' | 'family' | 'user' | 'client';
 
 /**
  * The revocation log: every revocation is a row, written in the same transaction as the change
@@ -9,7 +9,8 @@ export type RevocationKind = 'token' | 'family' | 'user';
  * missed a broadcast reads what it missed instead of trusting a stale copy.
  * - token: one access token (`subject` = jti) until it expires;
  * - family: every access token issued from a refresh family (`subject` = family id);
- * - user: the user's credential version is now `version`.
+ * - user: the user's credential version is now `version`;
+ * - client: every access token of a machine client (`subject` = client id).
  */
 @Entity('revocations')
 export class Revocation {

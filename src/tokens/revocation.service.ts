@@ -11,7 +11,7 @@ import { Revocation, RevocationKind } from './revocation.entity';
 
 /** A revocation to record: what is revoked, and until when (token, family) or from which version (user). */
 export type NewRevocation =
-  | { kind: 'token' | 'family'; subject: string; expiresAt: number }
+  | { kind: 'token' | 'family' | 'client'; subject: string; expiresAt: number }
   | { kind: 'user'; subject: string; version: number };
 
 interface RevocationEvent {
@@ -29,6 +29,8 @@ export interface CredentialStamp {
   version: number;
   jti?: string;
   familyId?: string;
+  /** Client tokens: the machine client they were issued to. */
+  clientId?: string;
 }
 
 const PRUNE_INTERVAL_MS = 60_000;
@@ -70,6 +72,7 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Revocation');
   private readonly revokedTokens = new Map<string, number>();
   private readonly revokedFamilies = new Map<string, number>();
+  private readonly revokedClients = new Map<string, number>();
   private readonly versions = new Map<string, number>();
   private publisher: RedisClient | null = null;
   private subscriber: RedisClient | null = null;
@@ -142,6 +145,7 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     return (
       (stamp.jti !== undefined && this.revokedTokens.has(stamp.jti)) ||
       (stamp.familyId !== undefined && this.revokedFamilies.has(stamp.familyId)) ||
+      (stamp.clientId !== undefined && this.revokedClients.has(stamp.clientId)) ||
       stamp.version < (this.versions.get(stamp.userId) ?? 0)
     );
   }
@@ -220,6 +224,7 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     this.track(Number(event.seq));
     if (event.kind === 'token' && event.expiresAt !== null) this.revokedTokens.set(event.subject, Number(event.expiresAt));
     else if (event.kind === 'family' && event.expiresAt !== null) this.revokedFamilies.set(event.subject, Number(event.expiresAt));
+    else if (event.kind === 'client' && event.expiresAt !== null) this.revokedClients.set(event.subject, Number(event.expiresAt));
     else if (event.kind === 'user' && event.version !== null) this.raiseVersion(event.subject, Number(event.version));
   }
 
@@ -303,12 +308,12 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     this.syncFailing = Boolean(error);
   }
 
-  /** Loads the whole state: unexpired token and family entries, and every raised user version. */
+  /** Loads the whole state: unexpired token, family and client entries, and every raised user version. */
   private async fullReload(): Promise<void> {
     const started = performance.now();
     const now = Date.now();
     const newest = await this.log.createQueryBuilder('r').select('MAX(r.seq)', 'max').getRawOne<{ max: number | string | null }>();
-    const entries = await this.log.find({ where: { kind: In(['token', 'family']), expiresAt: MoreThan(now) } });
+    const entries = await this.log.find({ where: { kind: In(['token', 'family', 'client']), expiresAt: MoreThan(now) } });
     const versions = await this.users.listVersions();
     entries.forEach((entry) => this.apply({ ...entry, seq: 0 }));
     for (const { id, credentialVersion } of versions) this.raiseVersion(id, credentialVersion);
@@ -321,7 +326,7 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
 
   private async prune(): Promise<void> {
     const now = Date.now();
-    for (const map of [this.revokedTokens, this.revokedFamilies]) {
+    for (const map of [this.revokedTokens, this.revokedFamilies, this.revokedClients]) {
       for (const [key, expiresAt] of map) if (expiresAt <= now) map.delete(key);
     }
     try {

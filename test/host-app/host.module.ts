@@ -6,7 +6,7 @@ import type { Request } from 'express';
 import { join } from 'node:path';
 import { Strategy } from 'passport-strategy';
 import { Repository } from 'typeorm';
-import { AUTH_SWITCH_MIGRATIONS, AuthSwitchModule, CurrentUser, Principal, Public, Roles, RouteGroup } from '../../src';
+import { AUTH_SWITCH_MIGRATIONS, AuthSwitchModule, CurrentUser, Principal, Public, Roles, RouteGroup, Scopes, UsersOnly } from '../../src';
 import { CreateProjects1900000000000, Project } from './project.entity';
 
 /**
@@ -83,6 +83,39 @@ export class ProjectsController {
   }
 }
 
+/** Who may call what: roles govern users, scopes govern machine clients. */
+@Controller('api/reports')
+@RouteGroup('api')
+export class ReportsController {
+  /** Clients with the scope; users (who hold no scopes) get 403. */
+  @Scopes('reports:read')
+  @Get()
+  list(@CurrentUser() caller: Principal) {
+    return { reports: [], for: caller.clientId };
+  }
+
+  /** Either an admin user or a client with `reports:admin`. */
+  @Roles('admin')
+  @Scopes('reports:admin')
+  @Get('admin')
+  admin(@CurrentUser() caller: Principal) {
+    return { kind: caller.kind ?? 'user' };
+  }
+
+  /** People only. */
+  @UsersOnly()
+  @Get('mine')
+  mine(@CurrentUser('id') id: string) {
+    return { owner: id };
+  }
+
+  /** No decorator: users and clients alike. */
+  @Get('status')
+  status(@CurrentUser() caller: Principal) {
+    return { kind: caller.kind ?? 'user' };
+  }
+}
+
 /** Nest's own AuthGuard, with AuthSwitch's strategies, for hosts without the global guard. */
 @Controller('guarded')
 export class GuardedController {
@@ -131,7 +164,7 @@ export function hostModule(options: HostOptions) {
       }),
       ProjectsModule,
     ],
-    controllers: [PartnersController, PartnerFeedController, GuardedController],
+    controllers: [PartnersController, PartnerFeedController, GuardedController, ReportsController],
     providers: [ApiKeyStrategy],
   })
   class HostModule {}

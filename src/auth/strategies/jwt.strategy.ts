@@ -92,6 +92,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
   private principalFor(req: AuthenticatedRequest, claims: AccessTokenClaims): Principal {
     // A feed that is not current could miss a revocation: 503 rather than trust the token.
     this.revocation.assertCurrent();
+    if (claims.client_id !== undefined) return this.clientPrincipal(claims, claims.client_id);
     if (this.revocation.isRevoked({ userId: claims.sub, version: claims.ver, jti: claims.jti, familyId: claims.fam })) {
       throw new UnauthorizedException('Token has been revoked');
     }
@@ -110,6 +111,28 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       jti: claims.jti,
       exp: claims.exp,
       ...(claims.grp ? { group: claims.grp } : {}),
+    };
+  }
+
+  /**
+   * A machine client's token: revoked with its client (clients:revoke) or alone (its jti). Not
+   * bound to a group: a client token is accepted by every jwt and any group, and @Scopes decides.
+   */
+  private clientPrincipal(claims: AccessTokenClaims, clientId: string): Principal {
+    if (this.revocation.isRevoked({ userId: clientId, version: 0, jti: claims.jti, clientId })) {
+      throw new UnauthorizedException('Token has been revoked');
+    }
+    return {
+      kind: 'client',
+      id: clientId,
+      clientId,
+      scopes: claims.scope ? claims.scope.split(' ') : [],
+      email: '',
+      name: '',
+      roles: [],
+      via: 'jwt',
+      jti: claims.jti,
+      exp: claims.exp,
     };
   }
 }

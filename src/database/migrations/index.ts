@@ -4,6 +4,7 @@ import { CredentialVersions1732500000000 } from './1732500000000-CredentialVersi
 import { RefreshFamilyGroup1732600000000 } from './1732600000000-RefreshFamilyGroup';
 import { OneTimeTokens1732700000000 } from './1732700000000-OneTimeTokens';
 import { EmailVerification1733000000000 } from './1733000000000-EmailVerification';
+import { Clients1733100000000 } from './1733100000000-Clients';
 
 /**
  * AuthSwitch's own migrations, in order, for a host application's DataSource
@@ -18,4 +19,5 @@ export const AUTH_SWITCH_MIGRATIONS = [
   RefreshFamilyGroup1732600000000,
   OneTimeTokens1732700000000,
   EmailVerification1733000000000,
+  Clients1733100000000,
 ];

@@ -1,0 +1,244 @@
+import { spawnSync } from 'node:child_process';
+import { generateKeyPairSync, KeyObject, randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { decode, sign, SignOptions } from 'jsonwebtoken';
+import type { RawEnv } from '../src/config/app-config';
+import { freshDataDir, StorageSetup, testEnv } from './support/environments';
+import { startAppWithEnv, TestApp } from './support/test-app';
+import { eventually } from './support/waiting';
+
+const ROOT = join(__dirname, '..');
+const PUBLIC_URL = 'https://auth.example.test';
+const TOKEN_URL = `${PUBLIC_URL}/oauth/token`;
+const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+
+/** The operator's CLI, a process of its own, on the apps' configuration. */
+function cli(env: RawEnv, ...args: string[]) {
+  const result = spawnSync('node', ['dist/cli.js', ...args], { cwd: ROOT, env: { ...process.env, ...env, LOG_LEVEL: 'error' }, encoding: 'utf8', timeout: 60_000 });
+  return { code: result.status, stdout: result.stdout.trim(), stderr: result.stderr.trim() };
+}
+
+function createClient(env: RawEnv, ...args: string[]): { client_id: string; client_secret?: string } {
+  const result = cli(env, 'clients:create', ...args);
+  expect(result.stderr).toBe('');
+  expect(result.code).toBe(0);
+  return JSON.parse(result.stdout.split('\n').pop()!);
+}
+
+const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+
+function assertion(key: KeyObject, clientId: string, claims: Record<string, unknown> = {}, options: SignOptions = {}): string {
+  return sign({ jti: randomUUID(), ...claims }, key, { algorithm: 'ES256', issuer: clientId, subject: clientId, audience: TOKEN_URL, expiresIn: 60, ...options });
+}
+
+describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('machine clients on %s, two instances', (setup) => {
+  let env: RawEnv;
+  let a: TestApp;
+  let b: TestApp;
+  let secretClient: { client_id: string; client_secret?: string };
+  let keyClient: { client_id: string };
+  const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+
+  beforeAll(async () => {
+    env = testEnv(setup, { PUBLIC_URL, REVOCATION_SYNC_INTERVAL_MS: '250', CLIENT_AUTH_MAX_FAILURES_PER_ADDRESS: '10000', CLIENT_AUTH_MAX_FAILURES_PER_CLIENT: '10000' });
+    a = await startAppWithEnv(env);
+    b = await startAppWithEnv(env);
+    secretClient = createClient(env, '--name', 'Reports', '--scopes', 'reports:read,reports:write');
+    const keyFile = join(env.DATA_DIR!, 'client-public.pem');
+    writeFileSync(keyFile, keys.publicKey.export({ type: 'spki', format: 'pem' }));
+    keyClient = createClient(env, '--name', 'Signer', '--scopes', 'billing:read', '--public-key-file', keyFile);
+  });
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+  });
+
+  it('clients:create prints the id and a secret once; with a public key, no secret; clients:list shows neither secret nor digest', () => {
+    expect(secretClient.client_id).toMatch(/^client_[0-9a-f]{24}$/);
+    expect(secretClient.client_secret).toMatch(/^[A-Za-z0-9_-]{43}$/);
+    expect(Object.keys(keyClient)).toEqual(['client_id']);
+    const list = cli(env, 'clients:list');
+    expect(list.code).toBe(0);
+    expect(list.stdout).not.toContain(secretClient.client_secret);
+    const rows = JSON.parse(list.stdout) as Array<Record<string, unknown>>;
+    expect(rows).toEqual(
+      expect.arrayContaining([
+        { client_id: secretClient.client_id, name: 'Reports', scopes: ['reports:read', 'reports:write'], authentication: 'client_secret', createdAt: expect.any(String), revokedAt: null },
+        { client_id: keyClient.client_id, name: 'Signer', scopes: ['billing:read'], authentication: 'private_key_jwt', createdAt: expect.any(String), revokedAt: null },
+      ]),
+    );
+  });
+
+  it('client_secret_basic (form-encoded): a scoped token, no-store, no refresh token, no roles', async () => {
+    const res = await a
+      .http()
+      .post('/oauth/token')
+      .set('Authorization', basic(secretClient.client_id, secretClient.client_secret!))
+      .type('form')
+      .send({ grant_type: 'client_credentials' })
+      .expect(200);
+    expect(res.headers['cache-control']).toBe('no-store');
+    expect(res.headers.pragma).toBe('no-cache');
+    expect(res.body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 900, scope: 'reports:read reports:write' });
+    const token = decode(res.body.access_token, { complete: true })!;
+    expect(token.header).toMatchObject({ alg: 'ES256', typ: 'at+jwt', kid: expect.any(String) });
+    const claims = token.payload as Record<string, unknown>;
+    expect(claims).toEqual({
+      sub: secretClient.client_id,
+      client_id: secretClient.client_id,
+      scope: 'reports:read reports:write',
+      iss: 'authswitch',
+      aud: 'authswitch-api',
+      iat: expect.any(Number),
+      exp: expect.any(Number),
+      jti: expect.any(String),
+    });
+    // Accepted by the other instance and by jwt groups; /api/me tells who the client is.
+    const me = await b.http().get('/api/me').set('Authorization', `Bearer ${res.body.access_token}`).expect(200);
+    expect(me.body).toEqual({ client_id: secretClient.client_id, scope: 'reports:read reports:write' });
+    // Not a person: no session group, no account routes, no admin routes.
+    await a.http().get('/web/me').set('Authorization', `Bearer ${res.body.access_token}`).expect(401);
+    await a.http().post('/auth/logout-all').set('Authorization', `Bearer ${res.body.access_token}`).expect(403);
+    await a.http().post('/api/auth/logout').set('Authorization', `Bearer ${res.body.access_token}`).expect(403);
+    await a.http().put(`/api/admin/users/${randomUUID()}/roles`).set('Authorization', `Bearer ${res.body.access_token}`).send({ roles: ['admin'] }).expect(403);
+  });
+
+  it('client_secret_post, as JSON and as a form, with a subset of the scopes', async () => {
+    const json = await a.http().post('/oauth/token').send({ grant_type: 'client_credentials', client_id: secretClient.client_id, client_secret: secretClient.client_secret, scope: 'reports:read' }).expect(200);
+    expect(json.body.scope).toBe('reports:read');
+    const form = await b
+      .http()
+      .post('/oauth/token')
+      .type('form')
+      .send({ grant_type: 'client_credentials', client_id: secretClient.client_id, client_secret: secretClient.client_secret, scope: 'reports:write reports:read' })
+      .expect(200);
+    expect(form.body.scope).toBe('reports:write reports:read');
+    const me = await a.http().get('/api/me').set('Authorization', `Bearer ${json.body.access_token}`).expect(200);
+    expect(me.body).toEqual({ client_id: secretClient.client_id, scope: 'reports:read' });
+  });
+
+  it('private_key_jwt: an assertion signed with the client key, each jti once across instances', async () => {
+    const signed = assertion(keys.privateKey, keyClient.client_id);
+    const body = { grant_type: 'client_credentials', client_assertion_type: JWT_BEARER, client_assertion: signed };
+    const res = await a.http().post('/oauth/token').type('form').send(body).expect(200);
+    expect(res.body).toEqual({ access_token: expect.any(String), token_type: 'Bearer', expires_in: 900, scope: 'billing:read' });
+    await b.http().get('/api/me').set('Authorization', `Bearer ${res.body.access_token}`).expect(200);
+    // The same assertion again, on the other instance: refused.
+    const replay = await b.http().post('/oauth/token').type('form').send(body).expect(401);
+    expect(replay.body).toEqual({ statusCode: 401, error: 'invalid_client', message: expect.any(String), error_description: expect.any(String) });
+    // The issuer is an accepted audience too, and client_id may name the client.
+    const toIssuer = assertion(keys.privateKey, keyClient.client_id, {}, { audience: 'authswitch' });
+    await a.http().post('/oauth/token').send({ ...body, client_id: keyClient.client_id, client_assertion: toIssuer }).expect(200);
+  });
+
+  it('parallel uses of one assertion: exactly one token', async () => {
+    for (let trial = 0; trial < 3; trial++) {
+      const body = { grant_type: 'client_credentials', client_assertion_type: JWT_BEARER, client_assertion: assertion(keys.privateKey, keyClient.client_id) };
+      const answers = await Promise.all(Array.from({ length: 6 }, (_v, i) => (i % 2 ? a : b).http().post('/oauth/token').send(body)));
+      expect(answers.map((res) => res.status).sort()).toEqual([200, 401, 401, 401, 401, 401]);
+    }
+  });
+
+  it('refuses assertions that are long-lived, for another audience, badly signed, or not iss = sub', async () => {
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const bad = [
+      assertion(keys.privateKey, keyClient.client_id, {}, { expiresIn: 600 }),
+      assertion(keys.privateKey, keyClient.client_id, {}, { audience: 'https://elsewhere.example/token' }),
+      assertion(other.privateKey, keyClient.client_id),
+      assertion(keys.privateKey, keyClient.client_id, {}, { subject: 'someone-else' }),
+      assertion(keys.privateKey, keyClient.client_id, {}, { expiresIn: -60 }),
+      sign({ jti: randomUUID() }, keys.privateKey, { algorithm: 'ES256', issuer: keyClient.client_id, subject: keyClient.client_id, audience: TOKEN_URL, noTimestamp: true }),
+      // The public key as an HMAC secret: the algorithm is pinned to the key's, so no.
+      sign({ jti: randomUUID() }, keys.publicKey.export({ type: 'spki', format: 'pem' }), { algorithm: 'HS256', issuer: keyClient.client_id, subject: keyClient.client_id, audience: TOKEN_URL, expiresIn: 60 }),
+      // A secret client cannot sign assertions (it has no key).
+      assertion(keys.privateKey, secretClient.client_id),
+    ];
+    for (const client_assertion of bad) {
+      const res = await a.http().post('/oauth/token').send({ grant_type: 'client_credentials', client_assertion_type: JWT_BEARER, client_assertion });
+      expect({ status: res.status, error: res.body.error }).toEqual({ status: 401, error: 'invalid_client' });
+    }
+    // No jti: refused as well.
+    const noJti = sign({}, keys.privateKey, { algorithm: 'ES256', issuer: keyClient.client_id, subject: keyClient.client_id, audience: TOKEN_URL, expiresIn: 60 });
+    await a.http().post('/oauth/token').send({ grant_type: 'client_credentials', client_assertion_type: JWT_BEARER, client_assertion: noJti }).expect(401);
+  });
+
+  it('answers RFC 6749 errors in the API shape', async () => {
+    const expectError = async (res: { status: number; body: Record<string, unknown>; headers: Record<string, string> }, status: number, error: string) => {
+      expect(res.status).toBe(status);
+      expect(res.body).toEqual({ statusCode: status, error, message: expect.any(String), error_description: res.body.message });
+      expect(res.headers['cache-control']).toBe('no-store');
+    };
+    const creds = { client_id: secretClient.client_id, client_secret: secretClient.client_secret };
+    await expectError(await a.http().post('/oauth/token').send(creds), 400, 'invalid_request');
+    await expectError(await a.http().post('/oauth/token').send({ ...creds, grant_type: 'password' }), 400, 'unsupported_grant_type');
+    await expectError(await a.http().post('/oauth/token').send({ ...creds, grant_type: 'client_credentials', scope: 'reports:read admin' }), 400, 'invalid_scope');
+    const none = await a.http().post('/oauth/token').send({ grant_type: 'client_credentials' });
+    await expectError(none, 401, 'invalid_client');
+    expect(none.headers['www-authenticate']).toMatch(/^Basic /);
+    await expectError(await a.http().post('/oauth/token').send({ ...creds, client_secret: 'wrong', grant_type: 'client_credentials' }), 401, 'invalid_client');
+    await expectError(await a.http().post('/oauth/token').send({ ...creds, client_id: 'client_000000000000000000000000', grant_type: 'client_credentials' }), 401, 'invalid_client');
+    const wrongBasic = await a.http().post('/oauth/token').set('Authorization', basic(secretClient.client_id, 'wrong')).send({ grant_type: 'client_credentials' });
+    await expectError(wrongBasic, 401, 'invalid_client');
+    expect(wrongBasic.headers['www-authenticate']).toMatch(/^Basic realm=/);
+    // Two methods at once, a repeated parameter, an unreadable body, a non-string value.
+    await expectError(await a.http().post('/oauth/token').set('Authorization', basic(secretClient.client_id, secretClient.client_secret!)).send({ ...creds, grant_type: 'client_credentials' }), 400, 'invalid_request');
+    await expectError(await a.http().post('/oauth/token').type('form').send('grant_type=client_credentials&grant_type=client_credentials'), 400, 'invalid_request');
+    await expectError(await a.http().post('/oauth/token').set('Content-Type', 'application/json').send('{"grant_type":'), 400, 'invalid_request');
+    await expectError(await a.http().post('/oauth/token').send({ ...creds, grant_type: ['client_credentials'] }), 400, 'invalid_request');
+    await expectError(await a.http().post('/oauth/token').send({ grant_type: 'client_credentials', client_assertion_type: 'urn:other', client_assertion: 'x.y.z' }), 400, 'invalid_request');
+  });
+
+  it('clients:revoke (another process) ends the client on every instance within seconds, and it gets no more tokens', async () => {
+    const doomed = createClient(env, '--name', 'Doomed', '--scopes', 'reports:read');
+    const res = await a.http().post('/oauth/token').set('Authorization', basic(doomed.client_id, doomed.client_secret!)).send({ grant_type: 'client_credentials' }).expect(200);
+    const bearer = `Bearer ${res.body.access_token}`;
+    await a.http().get('/api/me').set('Authorization', bearer).expect(200);
+    await b.http().get('/api/me').set('Authorization', bearer).expect(200);
+
+    const revoked = cli(env, 'clients:revoke', '--client-id', doomed.client_id);
+    expect(revoked.code).toBe(0);
+    const since = Date.now();
+    await eventually(async () => (await a.http().get('/api/me').set('Authorization', bearer)).status === 401 && (await b.http().get('/api/me').set('Authorization', bearer)).status === 401, 5000);
+    expect(Date.now() - since).toBeLessThan(5000);
+    const again = await b.http().post('/oauth/token').set('Authorization', basic(doomed.client_id, doomed.client_secret!)).send({ grant_type: 'client_credentials' }).expect(401);
+    expect(again.body.error).toBe('invalid_client');
+    expect(cli(env, 'clients:revoke', '--client-id', doomed.client_id).code).toBe(1);
+  });
+});
+
+describe('machine clients: CLI input and limits', () => {
+  it('clients:create refuses bad names, scopes and keys with a clear message', () => {
+    const env = { DATA_DIR: freshDataDir() };
+    expect(cli(env, 'clients:create', '--scopes', 'a').stderr).toMatch(/--name is required/);
+    expect(cli(env, 'clients:create', '--name', 'x', '--scopes', 'a b,"c"').stderr).toMatch(/invalid scope/);
+    const keyFile = join(env.DATA_DIR, 'private.pem');
+    writeFileSync(keyFile, generateKeyPairSync('ec', { namedCurve: 'P-256' }).privateKey.export({ type: 'pkcs8', format: 'pem' }));
+    const privateKey = cli(env, 'clients:create', '--name', 'x', '--scopes', 'a', '--public-key-file', keyFile);
+    expect(privateKey.code).toBe(2);
+    expect(privateKey.stderr).toMatch(/private key/);
+    const weak = join(env.DATA_DIR, 'p384.pem');
+    writeFileSync(weak, generateKeyPairSync('ec', { namedCurve: 'P-384' }).publicKey.export({ type: 'spki', format: 'pem' }));
+    expect(cli(env, 'clients:create', '--name', 'x', '--scopes', 'a', '--public-key-file', weak).stderr).toMatch(/P-256/);
+    expect(cli(env, 'clients:revoke').code).toBe(2);
+  });
+
+  it('limits failed client authentications per client (429, Retry-After), also for a parallel burst, and successes do not count', async () => {
+    const env = testEnv('sqlite', { CLIENT_AUTH_MAX_FAILURES_PER_CLIENT: '3' });
+    const t = await startAppWithEnv(env);
+    try {
+      const client = createClient(env, '--name', 'Limited', '--scopes', 'a');
+      const ok = () => t.http().post('/oauth/token').send({ grant_type: 'client_credentials', client_id: client.client_id, client_secret: client.client_secret });
+      for (let i = 0; i < 5; i++) expect((await ok()).status).toBe(200);
+      const wrong = () => t.http().post('/oauth/token').send({ grant_type: 'client_credentials', client_id: client.client_id, client_secret: 'wrong' });
+      const burst = await Promise.all(Array.from({ length: 12 }, wrong));
+      expect(burst.filter((res) => res.status === 401)).toHaveLength(3);
+      expect(burst.filter((res) => res.status === 429)).toHaveLength(9);
+      const limited = await ok();
+      expect(limited.status).toBe(429);
+      expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+    } finally {
+      await t.close();
+    }
+  });
+});
