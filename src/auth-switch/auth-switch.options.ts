@@ -21,6 +21,8 @@ export const AUTH_SWITCH_DEFAULTS = {
   clockToleranceSeconds: 5,
   accessTokenTtlSeconds: 15 * 60,
   refreshTokenTtlSeconds: 30 * 24 * 3600,
+  // 0: a refresh token is strictly single-use (a second presentation revokes its family).
+  refreshReuseGraceSeconds: 0,
   jwksMaxAgeSeconds: 300,
   // Sized for the live access tokens, not a small constant: an LRU smaller than the set of
   // tokens in use misses on every request once clients cycle through it. About 30 MB per
@@ -72,6 +74,11 @@ export interface AuthSwitchSettings {
     clockToleranceSeconds?: number;
     accessTokenTtlSeconds?: number;
     refreshTokenTtlSeconds?: number;
+    /**
+     * How long after a refresh token was spent presenting it again returns the same successor
+     * pair (two tabs, a retried request) instead of revoking its family. 0 (default): strict.
+     */
+    refreshReuseGraceSeconds?: number;
     /** `Cache-Control: max-age` of the JWKS document. */
     jwksMaxAgeSeconds?: number;
     /** How many verified access tokens are remembered (each skips the signature check again). */
@@ -108,6 +115,8 @@ export interface AuthSwitchOptions {
     clockToleranceSeconds: number;
     accessTokenTtlSeconds: number;
     refreshTokenTtlSeconds: number;
+    /** Seconds after a spend during which the spent token answers its successor pair again; 0 = strict. */
+    refreshReuseGraceSeconds: number;
     jwksMaxAgeSeconds: number;
     verifiedTokenCacheSize: number;
   };
@@ -187,6 +196,11 @@ export function resolveAuthSwitchOptions(settings: AuthSwitchSettings | AuthSwit
     if (!Number.isFinite(result) || result <= 0) throw new ConfigError(variable, `must be a positive number (got ${result})`);
     return result;
   };
+  const nonNegativeInt = (value: number | undefined, fallback: number, variable: string): number => {
+    const result = value ?? fallback;
+    if (!Number.isSafeInteger(result) || result < 0) throw new ConfigError(variable, `must be a non-negative integer (got ${result})`);
+    return result;
+  };
   return {
     production,
     session: {
@@ -202,6 +216,7 @@ export function resolveAuthSwitchOptions(settings: AuthSwitchSettings | AuthSwit
       clockToleranceSeconds: jwt.clockToleranceSeconds ?? d.clockToleranceSeconds,
       accessTokenTtlSeconds: positive(jwt.accessTokenTtlSeconds, d.accessTokenTtlSeconds, 'ACCESS_TOKEN_TTL_SECONDS'),
       refreshTokenTtlSeconds: positive(jwt.refreshTokenTtlSeconds, d.refreshTokenTtlSeconds, 'REFRESH_TOKEN_TTL_SECONDS'),
+      refreshReuseGraceSeconds: nonNegativeInt(jwt.refreshReuseGraceSeconds, d.refreshReuseGraceSeconds, 'REFRESH_REUSE_GRACE_SECONDS'),
       jwksMaxAgeSeconds: jwt.jwksMaxAgeSeconds ?? d.jwksMaxAgeSeconds,
       verifiedTokenCacheSize: positive(jwt.verifiedTokenCacheSize, d.verifiedTokenCacheSize, 'JWT_VERIFIED_CACHE_SIZE'),
     },

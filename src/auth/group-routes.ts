@@ -124,8 +124,14 @@ class JwtGroupRoutes extends SignInRoutes {
   @Public()
   @Post('auth/refresh')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Trade a refresh token for a new token pair (the old refresh token is spent)' })
-  @ApiOkResponse({ type: TokenPairResponse, description: 'A new token pair' })
+  @ApiOperation({
+    summary: 'Trade a refresh token for a new token pair (the old refresh token is spent)',
+    description:
+      'A spent refresh token presented again is a reuse: its family and every token issued from it are revoked. ' +
+      'With REFRESH_REUSE_GRACE_SECONDS set, a repeat within that many seconds of the spend (a second tab, a retried request) ' +
+      'instead answers the same pair as the first presentation, while that pair is unused and the family alive.',
+  })
+  @ApiOkResponse({ type: TokenPairResponse, description: 'A new token pair (within the reuse grace, the pair already handed out for this token)' })
   @ApiErrorResponse(401, 'Unknown, expired, revoked or already spent refresh token, or one issued for another group', 'Invalid refresh token')
   async refresh(@Body() body: RefreshDto, @Req() req: AuthenticatedRequest, @Res({ passthrough: true }) res: Response) {
     res.setHeader('Cache-Control', 'no-store');

@@ -116,6 +116,11 @@ describe('loadConfig', () => {
     expect(config.revocation.syncIntervalMs).toBe(250);
   });
 
+  it('reads the refresh reuse grace: 0 (strict) by default', () => {
+    expect(loadConfig({ DATA_DIR: dataDir() }).jwt.refreshReuseGraceSeconds).toBe(0);
+    expect(loadConfig({ DATA_DIR: dataDir(), REFRESH_REUSE_GRACE_SECONDS: '30' }).jwt.refreshReuseGraceSeconds).toBe(30);
+  });
+
   it('generates development secrets once and reuses them', () => {
     const dir = dataDir();
     const first = loadConfig({ DATA_DIR: dir });
@@ -144,6 +149,8 @@ describe('loadConfig', () => {
     [{ REVOCATION_SYNC_INTERVAL_MS: '99' }, 'REVOCATION_SYNC_INTERVAL_MS'],
     [{ REVOCATION_SYNC_INTERVAL_MS: '60001' }, 'REVOCATION_SYNC_INTERVAL_MS'],
     [{ REVOCATION_SYNC_INTERVAL_MS: '1.5' }, 'REVOCATION_SYNC_INTERVAL_MS'],
+    [{ REFRESH_REUSE_GRACE_SECONDS: '-1' }, 'REFRESH_REUSE_GRACE_SECONDS'],
+    [{ REFRESH_REUSE_GRACE_SECONDS: '2.5' }, 'REFRESH_REUSE_GRACE_SECONDS'],
     [{ REGISTER_MAX_PER_ADDRESS: '0' }, 'REGISTER_MAX_PER_ADDRESS'],
     [{ REGISTER_WINDOW_SECONDS: '-1' }, 'REGISTER_WINDOW_SECONDS'],
   ])('names the variable at fault for %p', (env, variable) => {

@@ -4,8 +4,9 @@ import { User } from '../users/user.entity';
 
 /**
  * One refresh token. Only a SHA-256 hash of the opaque token is stored. Each token is
- * single-use (`used_at` is set by a conditional update); whether it is revoked is a property of
- * its family (RefreshFamily), never of the row.
+ * single-use (`used_at` is set by a conditional update), but for the optional reuse grace
+ * (`successor`); whether it is revoked is a property of its family (RefreshFamily), never of
+ * the row.
  */
 @Entity('refresh_tokens')
 export class RefreshToken {
@@ -37,4 +38,13 @@ export class RefreshToken {
 
   @Column({ name: 'used_at', type: 'bigint', nullable: true, transformer: bigintMs })
   usedAt: number | null;
+
+  /**
+   * With REFRESH_REUSE_GRACE_SECONDS: the pair this token was traded for, sealed (AES-256-GCM)
+   * under a key derived from this token's plaintext, so that a retry within the grace gets the
+   * same pair back. Without the token it opens to no one. Written once, by the refresh that
+   * spent the token; null otherwise. Not loaded unless asked for.
+   */
+  @Column({ type: 'text', nullable: true, select: false })
+  successor?: string | null;
 }

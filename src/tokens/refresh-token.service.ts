@@ -1,12 +1,16 @@
 import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { EntityManager, IsNull, Repository } from 'typeorm';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
 import { User } from '../users/user.entity';
 import { RefreshFamily } from './refresh-family.entity';
 import { RefreshToken } from './refresh-token.entity';
 import { RevocationService } from './revocation.service';
+import { openSuccessor, sealSuccessor } from './successor-seal';
+import type { TokenPair } from './tokens.service';
 
 function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -16,12 +20,22 @@ function hashToken(token: string): string {
 export const SPEND_DEADLINE_MS = 30_000;
 /** Clocks of different instances may differ by this much (beyond the verifier's tolerance). */
 const CLOCK_MARGIN_MS = 5 * 60_000;
+/** Within the reuse grace, how long a retry waits for the winning refresh to seal its pair, and how often it looks. */
+const SUCCESSOR_WAIT_MS = 5_000;
+const SUCCESSOR_POLL_MS = 30;
 
 /** What a spent refresh token vouches for: the user as read after spending it, and its family. */
 export interface SpentRefreshToken {
   user: User;
   familyId: string;
   spentAt: number;
+  /** The spent token's row, where the pair traded for it is sealed (reuse grace). */
+  tokenId: string;
+}
+
+/** A retry within the reuse grace: the pair the token was already traded for, as it was handed out. */
+export interface ReplayedRefresh {
+  replayed: TokenPair;
 }
 
 /**
@@ -29,6 +43,10 @@ export interface SpentRefreshToken {
  * means it leaked (or the client is confused), so its family is revoked, and with it every
  * access token issued from the family (they carry its id). Revocation lives on the family row,
  * so a successor inserted by a refresh that raced the revocation is born dead.
+ *
+ * With REFRESH_REUSE_GRACE_SECONDS > 0, the refresh that spent a token seals the pair it hands
+ * out onto the spent token's row (sealSuccessor), and a presentation of that token again within
+ * the grace gets the same pair back (replay) instead of revoking: two tabs, a retried request.
  */
 @Injectable()
 export class RefreshTokenService {
@@ -67,8 +85,11 @@ export class RefreshTokenService {
    * other is a reuse and revokes the family. Only after spending are the family and the user
    * read, so a logout-all or reuse that committed first is always seen, and one that commits
    * later still wins: the family is judged again at every use.
+   *
+   * With a reuse grace, a presentation that loses the spend may instead get the pair the token
+   * was already traded for (see replay()); without one, the code path is the strict one.
    */
-  async spend(token: string, group: string): Promise<SpentRefreshToken> {
+  async spend(token: string, group: string): Promise<SpentRefreshToken | ReplayedRefresh> {
     const found = typeof token === 'string' ? await this.findWithGroup(token) : null;
     if (!found) throw this.invalid();
     const { record, familyGroup } = found;
@@ -78,6 +99,7 @@ export class RefreshTokenService {
     const now = Date.now();
     const spent = await this.tokens.update({ id: record.id, usedAt: IsNull() }, { usedAt: now });
     if (!spent.affected) {
+      if (this.config.jwt.refreshReuseGraceSeconds > 0) return this.replay(token, record, familyGroup, group);
       await this.revokeFamily(record.familyId);
       throw this.invalid();
     }
@@ -86,7 +108,102 @@ export class RefreshTokenService {
     if (record.expiresAt <= now) throw this.invalid();
     const user = await this.userOfLiveFamily(record.familyId, record.userId, group);
     if (!user) throw this.invalid();
-    return { user, familyId: record.familyId, spentAt: now };
+    return { user, familyId: record.familyId, spentAt: now, tokenId: record.id };
+  }
+
+  /**
+   * Reuse grace, for the winner of the spend: stores the pair it is about to hand out on the spent
+   * token's row, sealed under a key derived from that token (successor-seal.ts), so that the
+   * database never holds a usable credential. Written once (`successor IS NULL`): only the winner
+   * of the spend writes here, so a miss means the row is gone (user deleted) and nothing is
+   * handed out. Does nothing without a grace.
+   */
+  async sealSuccessor(token: string, tokenId: string, pair: TokenPair): Promise<void> {
+    if (this.config.jwt.refreshReuseGraceSeconds <= 0) return;
+    const sealed = sealSuccessor(token, tokenId, JSON.stringify(pair));
+    const stored = await this.tokens.update({ id: tokenId, successor: IsNull() }, { successor: sealed });
+    if (!stored.affected) throw this.invalid();
+  }
+
+  /**
+   * A presentation that lost the spend, with a reuse grace. It gets the pair the winner handed
+   * out when all of these hold, and otherwise counts as a reuse and revokes the family as the
+   * strict mode does:
+   * - the token was spent at most REFRESH_REUSE_GRACE_SECONDS ago (`used_at`, the winner's clock),
+   *   and not after it expired (an expired token was refused and has no successor);
+   * - it is shown in its family's group, and the family is alive (userOfLiveFamily), judged both
+   *   before waiting and after the pair has appeared;
+   * - it is its family's newest spent token: its successor has not been spent itself.
+   * If the winner never seals a pair (it failed, or the family was revoked meanwhile), the answer
+   * is 401 without revoking anything.
+   *
+   * Why the interleavings are safe:
+   * - N presentations at once, on any instances: the conditional UPDATE of `used_at` lets exactly
+   *   one through (the database serialises it). The winner seals once (`successor IS NULL`) before
+   *   it answers; every loser opens that one sealed value, so all answers are the same pair.
+   * - A loser never answers before the winner has sealed: it only reads the row. If the winner
+   *   fails after spending, no pair appears and the losers answer 401 after SUCCESSOR_WAIT_MS;
+   *   the family is not revoked (nobody has a successor to misuse).
+   * - "Newest" is checked on the successor's own row after opening the pair. The successor's
+   *   plaintext is known only to the winner until the seal is written, so it cannot be spent
+   *   before the seal exists; once it has been spent (the client rotated on), showing the older
+   *   token is a reuse whatever the grace. A rotation of the successor that commits just after
+   *   this check is the same as the retry having arrived a moment earlier: the client then holds
+   *   the successor twice, and its next use is judged like any other.
+   * - Logout-all (or a revocation) that committed before the final liveness read: that read sees
+   *   the revoked family in the database (the truth, whatever this instance's in-process state)
+   *   and nothing is handed out. One that commits after it: the pair handed out is exactly what
+   *   the winner handed out just before, with the same fate: its refresh token is refused at its
+   *   next use (the family is judged at every use) and its access token carries the family id
+   *   and a user version that the revocation has made stale.
+   * - Outside the grace, or a token older than the newest: the family is revoked as in strict
+   *   mode, so a thief replaying a captured token later still trips reuse detection.
+   */
+  private async replay(token: string, record: RefreshToken, familyGroup: string | null, group: string): Promise<ReplayedRefresh> {
+    const reuse = async (): Promise<UnauthorizedException> => {
+      await this.revokeFamily(record.familyId);
+      return this.invalid();
+    };
+    // `used_at` as the winner stamped it (the row was read before our spend failed).
+    const usedAt = (await this.tokens.findOneBy({ id: record.id }))?.usedAt ?? null;
+    if (usedAt === null) throw this.invalid(); // the row is gone: its user was deleted
+    const withinGrace = Date.now() - usedAt <= this.config.jwt.refreshReuseGraceSeconds * 1000;
+    if (!withinGrace || record.expiresAt <= usedAt || (familyGroup !== null && familyGroup !== group)) throw await reuse();
+    // A family from before groups were bound may still be being bound by the winner: judged after the wait.
+    if (familyGroup !== null && !(await this.userOfLiveFamily(record.familyId, record.userId, group))) throw await reuse();
+
+    const sealed = await this.awaitSuccessor(record.id, usedAt);
+    if (sealed === null) throw this.invalid();
+    const opened = openSuccessor(token, record.id, sealed);
+    const pair = opened === null ? null : (JSON.parse(opened) as TokenPair);
+    if (!pair || typeof pair.refresh_token !== 'string' || typeof pair.access_token !== 'string') throw await reuse();
+    const successor = await this.tokens.findOneBy({ tokenHash: hashToken(pair.refresh_token) });
+    if (!successor || successor.familyId !== record.familyId || successor.usedAt !== null) throw await reuse();
+    const alive = await this.userOfLiveFamily(record.familyId, record.userId, group);
+    if (!alive || this.revocation.isFamilyRevoked(record.familyId)) throw await reuse();
+    return { replayed: pair };
+  }
+
+  /**
+   * Polls the spent row for the pair its winner seals, until it appears, the family is revoked, or
+   * SUCCESSOR_WAIT_MS have passed (the winner never signs later than SPEND_DEADLINE_MS after the
+   * spend either). Null when no pair is coming.
+   */
+  private async awaitSuccessor(tokenId: string, usedAt: number): Promise<string | null> {
+    const deadline = performance.now() + Math.min(SUCCESSOR_WAIT_MS, Math.max(0, usedAt + SPEND_DEADLINE_MS - Date.now()));
+    for (;;) {
+      const row = await this.tokens
+        .createQueryBuilder('token')
+        .innerJoin(RefreshFamily, 'family', 'family.id = token.family_id')
+        .select('token.successor', 'successor')
+        .addSelect('family.revoked_at', 'revoked_at')
+        .where('token.id = :tokenId', { tokenId })
+        .getRawOne<{ successor: string | null; revoked_at: unknown }>();
+      if (!row || row.revoked_at !== null) return null;
+      if (row.successor) return row.successor;
+      if (performance.now() >= deadline) return null;
+      await sleep(SUCCESSOR_POLL_MS);
+    }
   }
 
   /** The token's row and its family's route group, in one query. */

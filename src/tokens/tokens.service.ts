@@ -36,9 +36,14 @@ export class TokensService {
    * meanwhile, nothing is handed out; if the user changed meanwhile (a role change), the access
    * token is built again from the new row, rather than leaving the client with a spent token
    * and nothing in exchange.
+   *
+   * With a reuse grace (REFRESH_REUSE_GRACE_SECONDS), the pair is sealed onto the spent token
+   * before it is handed out, and a retry of that token within the grace gets this same pair.
    */
   async refresh(refreshToken: string, group: string): Promise<TokenPair> {
-    const { user: spentBy, familyId, spentAt } = await this.refreshTokens.spend(refreshToken, group);
+    const spent = await this.refreshTokens.spend(refreshToken, group);
+    if ('replayed' in spent) return spent.replayed;
+    const { user: spentBy, familyId, spentAt, tokenId } = spent;
     const nextRefreshToken = await this.refreshTokens.issue(spentBy.id, familyId);
     let user: CredentialSubject | null = spentBy;
     for (let attempt = 1; user && attempt <= 3; attempt++) {
@@ -46,7 +51,9 @@ export class TokensService {
       if (Date.now() - spentAt > SPEND_DEADLINE_MS) break;
       const accessToken = this.signAccess(user, familyId, group);
       if (!this.revocation.isRevoked({ userId: user.id, version: user.credentialVersion, familyId })) {
-        return { access_token: accessToken, refresh_token: nextRefreshToken, token_type: 'Bearer', expires_in: this.accessTokens.ttlSeconds };
+        const pair: TokenPair = { access_token: accessToken, refresh_token: nextRefreshToken, token_type: 'Bearer', expires_in: this.accessTokens.ttlSeconds };
+        await this.refreshTokens.sealSuccessor(refreshToken, tokenId, pair);
+        return pair;
       }
       if (this.revocation.isFamilyRevoked(familyId)) break;
       user = await this.refreshTokens.userOfLiveFamily(familyId, spentBy.id, group);

@@ -3,6 +3,7 @@ import { RefreshTokenAccessJti1732400000000 } from './1732400000000-RefreshToken
 import { CredentialVersions1732500000000 } from './1732500000000-CredentialVersions';
 import { RefreshFamilyGroup1732600000000 } from './1732600000000-RefreshFamilyGroup';
 import { OneTimeTokens1732700000000 } from './1732700000000-OneTimeTokens';
+import { RefreshSuccessor1732800000000 } from './1732800000000-RefreshSuccessor';
 import { EmailVerification1733000000000 } from './1733000000000-EmailVerification';
 import { Clients1733100000000 } from './1733100000000-Clients';
 
@@ -18,6 +19,7 @@ export const AUTH_SWITCH_MIGRATIONS = [
   CredentialVersions1732500000000,
   RefreshFamilyGroup1732600000000,
   OneTimeTokens1732700000000,
+  RefreshSuccessor1732800000000,
   EmailVerification1733000000000,
   Clients1733100000000,
 ];
