@@ -20,7 +20,7 @@ export function configureApp(app: NestExpressApplication): NestExpressApplicatio
   app.use(helmet());
   app.use(express.json({ limit: config.bodyLimit }));
   // HTML forms (the pages' POST routes only: the API keeps its JSON-only bodies).
-  app.use(['/login', '/register', '/logout', '/forgot-password', '/reset-password'], express.urlencoded({ extended: false, limit: config.bodyLimit }));
+  app.use(['/login', '/register', '/logout', '/forgot-password', '/reset-password', '/account/sessions/end'], express.urlencoded({ extended: false, limit: config.bodyLimit }));
   app.use(bodyErrors);
   // Swagger UI at /docs, the document at /docs-json (OPENAPI_ENABLED; off in production by default).
   if (config.openApiEnabled) setupOpenApi(app, config);

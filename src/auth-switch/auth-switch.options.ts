@@ -39,6 +39,9 @@ export const AUTH_SWITCH_DEFAULTS = {
   maxResetRequestsPerAddress: 50,
   resetWindowSeconds: 15 * 60,
   publicUrl: 'http://127.0.0.1:3000',
+  // How often the last use of sessions and refresh families is written, and at most how often
+  // one sign-in is marked used (internal; tests shorten it).
+  deviceActivityFlushMs: 60_000,
 } as const;
 
 /** What a host passes to `AuthSwitchModule.forRoot()`: everything optional but the stores. */
@@ -82,6 +85,8 @@ export interface AuthSwitchSettings {
   passwordReset?: Partial<AuthSwitchOptions['passwordReset']>;
   /** Where links in mails point (the public address of the pages). */
   publicUrl?: string;
+  /** Internal (tests): how often last-use marks of sessions and refresh families are written. */
+  deviceActivityFlushMs?: number;
 }
 
 /** The options after defaults, secrets and keys are resolved. */
@@ -137,6 +142,11 @@ export interface AuthSwitchOptions {
     maxPerAddress: number;
     windowSeconds: number;
   };
+  /**
+   * How often each instance writes the last use of sessions and refresh families, which is also
+   * the most often one sign-in is marked used. Not an environment setting; tests shorten it.
+   */
+  deviceActivityFlushMs: number;
 }
 
 /**
@@ -211,5 +221,6 @@ export function resolveAuthSwitchOptions(settings: AuthSwitchSettings | AuthSwit
       maxPerAddress: input.passwordReset?.maxPerAddress ?? d.maxResetRequestsPerAddress,
       windowSeconds: input.passwordReset?.windowSeconds ?? d.resetWindowSeconds,
     },
+    deviceActivityFlushMs: positive(input.deviceActivityFlushMs, d.deviceActivityFlushMs, 'deviceActivityFlushMs'),
   };
 }

@@ -14,6 +14,8 @@ export interface Principal {
   exp?: number;
   /** JWT only: the route group the token was issued for. */
   group?: string;
+  /** JWT only: the refresh family the access token was issued from (its `fam` claim). */
+  familyId?: string;
 }
 
 export interface AuthenticatedRequest extends Request {

@@ -3,6 +3,7 @@ import { RefreshTokenAccessJti1732400000000 } from './1732400000000-RefreshToken
 import { CredentialVersions1732500000000 } from './1732500000000-CredentialVersions';
 import { RefreshFamilyGroup1732600000000 } from './1732600000000-RefreshFamilyGroup';
 import { OneTimeTokens1732700000000 } from './1732700000000-OneTimeTokens';
+import { DeviceActivity1732900000000 } from './1732900000000-DeviceActivity';
 
 /**
  * AuthSwitch's own migrations, in order, for a host application's DataSource
@@ -16,4 +17,5 @@ export const AUTH_SWITCH_MIGRATIONS = [
   CredentialVersions1732500000000,
   RefreshFamilyGroup1732600000000,
   OneTimeTokens1732700000000,
+  DeviceActivity1732900000000,
 ];
