@@ -149,6 +149,41 @@ describe('pages in a real browser', () => {
     await context.close();
   });
 
+  it("ends another browser's session with its button on the account page, and that browser is signed out", async () => {
+    const user = await t.createUser({ password: 'two browsers password' });
+    const signIn = async () => {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      await page.goto(`${base}/login`);
+      await page.fill('input[name="email"]', user.email);
+      await page.fill('input[name="password"]', 'two browsers password');
+      await page.click('button[type="submit"]');
+      await page.waitForURL(`${base}/account`);
+      return { context, page };
+    };
+    const first = await signIn();
+    const second = await signIn();
+
+    await first.page.reload();
+    const rows = first.page.locator('#sessions tbody tr');
+    expect(await rows.count()).toBe(2);
+    // The row that is not this browser's: its button ends the second browser's session.
+    const backOnAccount = first.page.waitForResponse((response) => new URL(response.url()).pathname === '/account' && response.request().method() === 'GET');
+    await rows.filter({ hasNotText: 'this browser' }).locator('button.end-session').click();
+    await backOnAccount;
+    await first.page.waitForLoadState();
+    expect(first.page.url()).toBe(`${base}/account`);
+    expect(await first.page.locator('#sessions tbody tr').count()).toBe(1);
+    expect(await first.page.textContent('#sessions tbody tr')).toContain('this browser');
+
+    await second.page.goto(`${base}/account`);
+    expect(second.page.url()).toBe(`${base}/login`);
+    await first.page.goto(`${base}/account`);
+    expect(first.page.url()).toBe(`${base}/account`);
+    await first.context.close();
+    await second.context.close();
+  });
+
   it('still posts the form, not a GET, when the script fails to load', async () => {
     const user = await t.createUser({ password: 'script blocked password' });
     const context = await browser.newContext();

@@ -166,12 +166,13 @@ describe('form pages without scripts: markup and refusals (sqlite)', () => {
       register: (await t.http().get('/register').expect(200)).text,
       account: (await t.http().get('/account').set('Cookie', cookiePair(sessionCookie(signedIn))).expect(200)).text,
     };
-    const expected = { login: '/login', register: '/register', account: '/logout' };
+    // The account page: an end button per sign-in (one here), then the logout form.
+    const expected = { login: ['/login'], register: ['/register'], account: ['/account/sessions/end', '/logout'] };
     for (const [name, html] of Object.entries(pages)) {
       const { forms, overrides, passwordsOutsidePostForms } = await formsOf(html);
       // The raw markup too: every <form tag the parser saw carries the attribute itself.
       expect((html.match(/<form\b/gi) ?? []).length).toBe(forms.length);
-      expect(forms).toEqual([{ method: 'post', action: expected[name as keyof typeof expected] }]);
+      expect(forms).toEqual(expected[name as keyof typeof expected].map((action) => ({ method: 'post', action })));
       expect(overrides).toEqual([]);
       expect(passwordsOutsidePostForms).toBe(0);
     }

@@ -46,6 +46,9 @@ export const AUTH_SWITCH_DEFAULTS = {
   maxClientFailuresPerAddress: 100,
   clientFailureWindowSeconds: 15 * 60,
   requireEmailVerification: false,
+  // How often the last use of sessions and refresh families is written, and at most how often
+  // one sign-in is marked used (internal; tests shorten it).
+  deviceActivityFlushMs: 60_000,
 } as const;
 
 /** What a host passes to `AuthSwitchModule.forRoot()`: everything optional but the stores. */
@@ -96,6 +99,8 @@ export interface AuthSwitchSettings {
   clientLimits?: Partial<AuthSwitchOptions['clientLimits']>;
   /** Where links in mails point (the public address of the pages). */
   publicUrl?: string;
+  /** Internal (tests): how often last-use marks of sessions and refresh families are written. */
+  deviceActivityFlushMs?: number;
 }
 
 /** The options after defaults, secrets and keys are resolved. */
@@ -165,6 +170,11 @@ export interface AuthSwitchOptions {
     maxFailuresPerAddress: number;
     windowSeconds: number;
   };
+  /**
+   * How often each instance writes the last use of sessions and refresh families, which is also
+   * the most often one sign-in is marked used. Not an environment setting; tests shorten it.
+   */
+  deviceActivityFlushMs: number;
 }
 
 /**
@@ -254,5 +264,6 @@ export function resolveAuthSwitchOptions(settings: AuthSwitchSettings | AuthSwit
       maxFailuresPerAddress: input.clientLimits?.maxFailuresPerAddress ?? d.maxClientFailuresPerAddress,
       windowSeconds: input.clientLimits?.windowSeconds ?? d.clientFailureWindowSeconds,
     },
+    deviceActivityFlushMs: positive(input.deviceActivityFlushMs, d.deviceActivityFlushMs, 'deviceActivityFlushMs'),
   };
 }

@@ -1,13 +1,17 @@
 import { Module } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
+import { TypeOrmModule } from '@nestjs/typeorm';
 import { MailModule } from '../mail/mail.module';
 import { SessionsModule } from '../sessions/sessions.module';
+import { RefreshFamily } from '../tokens/refresh-family.entity';
 import { TokensModule } from '../tokens/tokens.module';
 import { UsersModule } from '../users/users.module';
 import { AccountController } from './account.controller';
 import { AuthService } from './auth.service';
 import { EmailVerificationService } from './email-verification.service';
 import { SessionAuthenticator } from './authenticators';
+import { DevicesController } from './devices.controller';
+import { DevicesService } from './devices.service';
 import { LoginRateLimiter } from './login-rate-limiter';
 import { PasswordService } from './password.service';
 import { AUTH_SWITCH_PASSPORT, createPassportInstance } from './passport-instance';
@@ -22,8 +26,8 @@ import { StrategyNamesCheck } from './strategy-names.check';
  * added by AuthSwitchModule, which knows the configured groups.
  */
 @Module({
-  imports: [PassportModule, MailModule, UsersModule, TokensModule, SessionsModule],
-  controllers: [AccountController],
+  imports: [PassportModule, MailModule, UsersModule, TokensModule, SessionsModule, TypeOrmModule.forFeature([RefreshFamily])],
+  controllers: [AccountController, DevicesController],
   providers: [
     { provide: AUTH_SWITCH_PASSPORT, useFactory: createPassportInstance },
     AuthService,
@@ -31,12 +35,13 @@ import { StrategyNamesCheck } from './strategy-names.check';
     EmailVerificationService,
     LoginRateLimiter,
     SessionAuthenticator,
+    DevicesService,
     JwtStrategy,
     SessionStrategy,
     AnyStrategy,
     RouteGroupGuard,
     StrategyNamesCheck,
   ],
-  exports: [PassportModule, AUTH_SWITCH_PASSPORT, AuthService, PasswordService, EmailVerificationService, SessionAuthenticator, LoginRateLimiter, RouteGroupGuard, JwtStrategy, SessionStrategy, AnyStrategy],
+  exports: [PassportModule, AUTH_SWITCH_PASSPORT, AuthService, PasswordService, EmailVerificationService, SessionAuthenticator, DevicesService, LoginRateLimiter, RouteGroupGuard, JwtStrategy, SessionStrategy, AnyStrategy],
 })
 export class AuthModule {}

@@ -57,6 +57,8 @@ export class AuthService {
    */
   async login(group: string, strategy: AuthStrategy, user: User, req: Request, res: Response): Promise<LoginResult> {
     const result: LoginResult = {};
+    // Where the sign-in comes from, as the device list shows it (bounded, like the columns).
+    const device = { ip: (req.ip ?? '').slice(0, 64), userAgent: String(req.headers['user-agent'] ?? '').slice(0, 200) };
     if (usesSessions(strategy)) {
       result.user = toPublicUser(user);
       result.csrfToken = await this.sessions.establish(req, res, {
@@ -67,11 +69,11 @@ export class AuthService {
         emailVerified: user.emailVerified,
         version: user.credentialVersion,
         createdAt: Date.now(),
-        userAgent: String(req.headers['user-agent'] ?? '').slice(0, 200),
-        ip: req.ip ?? '',
+        userAgent: device.userAgent,
+        ip: device.ip,
       });
     }
-    if (usesJwt(strategy)) Object.assign(result, await this.tokens.issueForLogin(user, group));
+    if (usesJwt(strategy)) Object.assign(result, await this.tokens.issueForLogin(user, group, device));
     // Checked once more before handing out: the account changed (roles, logout-all) while the
     // credentials were being built, so they are already dead. Say so instead of returning them.
     if (this.revocation.isRevoked({ userId: user.id, version: user.credentialVersion })) {

@@ -2,6 +2,7 @@ import { ForbiddenException, Injectable, UnauthorizedException } from '@nestjs/c
 import type { Response } from 'express';
 import type { AuthenticatedRequest, Principal } from '../common/authenticated-request';
 import { hasValidCsrfToken, needsCsrfCheck } from '../sessions/csrf';
+import { DeviceActivity } from '../sessions/device-activity';
 import { SessionService } from '../sessions/session.service';
 import { RevocationService } from '../tokens/revocation.service';
 
@@ -11,6 +12,7 @@ export class SessionAuthenticator {
   constructor(
     private readonly sessions: SessionService,
     private readonly revocation: RevocationService,
+    private readonly activity: DeviceActivity,
   ) {}
 
   /**
@@ -28,6 +30,7 @@ export class SessionAuthenticator {
       return null;
     }
     req.authSession = { id: snapshot.id, csrfToken: snapshot.csrfToken };
+    this.activity.markSession(snapshot.id);
     return { id: auth.userId, email: auth.email, name: auth.name, roles: auth.roles, ...(auth.emailVerified ? { emailVerified: true } : {}), via: 'session' };
   }
 

@@ -82,3 +82,28 @@ export class JsonWebKeyResponse {
 export class JwksResponse {
   keys: JsonWebKeyResponse[];
 }
+
+/** One sign-in of the user: a web session, or a refresh-token family (a JWT client's login). */
+export class DeviceResponse {
+  /** An opaque handle for `DELETE /auth/sessions/{id}`; never a session id or a token. */
+  @ApiProperty({ example: 'Qm9vbGVhbkZpZWxkc0FyZQ' })
+  id: string;
+
+  @ApiProperty({ enum: ['session', 'refresh'], description: '`session`: a web session (cookie); `refresh`: a refresh-token family and its access tokens.' })
+  kind: 'session' | 'refresh';
+
+  /** True for the sign-in this request was made with. */
+  current: boolean;
+
+  @ApiProperty({ format: 'date-time' })
+  createdAt: string;
+
+  @ApiProperty({ format: 'date-time', description: 'The last use, recorded at most about once a minute; the creation time when never used since.' })
+  lastUsedAt: string;
+
+  /** The client address the sign-in came from. */
+  ip: string;
+
+  /** The User-Agent it came with (at most 200 characters). */
+  userAgent: string;
+}

@@ -22,6 +22,8 @@ export interface Principal {
   /** Clients only: the client id (also `id`) and the scopes its token was granted. */
   clientId?: string;
   scopes?: string[];
+  /** JWT only: the refresh family the access token was issued from (its `fam` claim). */
+  familyId?: string;
 }
 
 export interface AuthenticatedRequest extends Request {

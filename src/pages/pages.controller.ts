@@ -7,6 +7,7 @@ import { timingSafeEqual } from 'node:crypto';
 import { AuthService } from '../auth/auth.service';
 import { SessionAuthenticator } from '../auth/authenticators';
 import { Public } from '../auth/decorators';
+import { DevicesService } from '../auth/devices.service';
 import { LoginDto } from '../auth/dto';
 import { LoginRateLimiter } from '../auth/login-rate-limiter';
 import { EmailVerificationService } from '../auth/email-verification.service';
@@ -96,6 +97,7 @@ export class PagesController {
     private readonly limiter: LoginRateLimiter,
     private readonly passwords: PasswordService,
     private readonly verification: EmailVerificationService,
+    private readonly devices: DevicesService,
   ) {
     const sessionGroups = [...routes.groups].filter(([, strategy]) => strategy === 'session').map(([name]) => name);
     this.group = sessionGroups.includes('web') ? 'web' : sessionGroups[0];
@@ -229,8 +231,35 @@ export class PagesController {
     res.setHeader('Cache-Control', 'no-store');
     const user = await this.sessionAuth.current(req, res);
     if (!user) return res.redirect(302, '/login');
-    const sessions = await this.sessions.listForUser(user.id, req.authSession?.id);
-    res.type('html').send(accountPage(group, user, sessions, req.authSession?.csrfToken ?? ''));
+    const devices = await this.devices.list(user, req);
+    res.type('html').send(accountPage(group, user, devices, req.authSession?.csrfToken ?? ''));
+  }
+
+  /**
+   * The account page's "End" button of one sign-in (a form per row, `id` and `_csrf` fields),
+   * as `DELETE /auth/sessions/:id` does it. Back to /account, or to /login when the session
+   * that ended is this browser's own.
+   */
+  @Post('account/sessions/end')
+  async submitEndSession(@Req() req: AuthenticatedRequest, @Res() res: Response): Promise<void> {
+    const group = this.pagesGroup();
+    const refuse = (refusal: Refusal) =>
+      this.render(res, refusal, messagePage(group, 'Not ended', refusal.message, { href: '/account', text: 'Back to your account' }));
+    if (fromAnotherSite(req)) return refuse(this.crossSiteRefusal());
+    let signedOut: boolean;
+    try {
+      const user = await this.sessionAuth.current(req, res);
+      if (!user) return this.seeOther(res, '/login');
+      const body = fields(req);
+      if (!sameToken(body._csrf, req.authSession?.csrfToken)) {
+        return refuse({ status: HttpStatus.FORBIDDEN, message: 'Missing or invalid CSRF token; reload your account page and try again' });
+      }
+      const ended = await this.devices.end(user, body.id, req, res);
+      signedOut = ended.kind === 'session' && ended.current;
+    } catch (error) {
+      return refuse(this.refusal(error));
+    }
+    this.seeOther(res, signedOut ? '/login' : '/account');
   }
 
   /**

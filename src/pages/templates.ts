@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Principal } from '../common/authenticated-request';
-import type { ActiveSession } from '../sessions/session-data';
+import type { Device } from '../auth/devices.service';
 
 function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
@@ -110,11 +110,20 @@ ${errorBox(state.error)}
   );
 }
 
-export function accountPage(group: string, user: Principal, sessions: ActiveSession[], csrfToken: string): string {
-  const rows = sessions
+const DEVICE_KINDS: Record<Device['kind'], string> = { session: 'Web session', refresh: 'App (refresh token)' };
+
+/**
+ * The account page: the user's sign-ins (web sessions and refresh-token families), each with a
+ * plain POST form that ends it, and the logout form. Every form carries the session's CSRF
+ * token in `_csrf`, since a form cannot send the header the API wants.
+ */
+export function accountPage(group: string, user: Principal, devices: Device[], csrfToken: string): string {
+  const csrfField = `<input type="hidden" name="_csrf" value="${escapeHtml(csrfToken)}">`;
+  const rows = devices
     .map(
-      (session) =>
-        `<tr><td>${escapeHtml(session.createdAt)}</td><td>${escapeHtml(session.ip)}</td><td>${escapeHtml(session.userAgent)}</td><td>${session.current ? 'this browser' : ''}</td></tr>`,
+      (device) =>
+        `<tr><td>${escapeHtml(DEVICE_KINDS[device.kind])}</td><td>${escapeHtml(device.createdAt)}</td><td>${escapeHtml(device.lastUsedAt)}</td><td>${escapeHtml(device.ip)}</td><td>${escapeHtml(device.userAgent)}</td><td>${device.current ? (device.kind === 'session' ? 'this browser' : 'this client') : ''}</td>` +
+        `<td><form method="post" action="/account/sessions/end">${csrfField}<input type="hidden" name="id" value="${escapeHtml(device.id)}"><button type="submit" class="end-session">${device.current ? 'Sign out here' : 'End'}</button></form></td></tr>`,
     )
     .join('\n');
   return layout(
@@ -122,14 +131,14 @@ export function accountPage(group: string, user: Principal, sessions: ActiveSess
     group,
     `<h1>Your account</h1>
 <p>Signed in as <strong id="email">${escapeHtml(user.email)}</strong>${user.name ? ` (${escapeHtml(user.name)})` : ''}.</p>
-<h2>Active sessions</h2>
-<table id="sessions"><thead><tr><th>Since</th><th>Address</th><th>Browser</th><th></th></tr></thead>
+<h2>Where you are signed in</h2>
+<table id="sessions"><thead><tr><th>Kind</th><th>Since</th><th>Last used</th><th>Address</th><th>Browser</th><th></th><th></th></tr></thead>
 <tbody>
 ${rows}
 </tbody></table>
 ${errorBox(undefined)}
 <form method="post" action="/logout" data-action="logout">
-<input type="hidden" name="_csrf" value="${escapeHtml(csrfToken)}">
+${csrfField}
 <button type="submit" id="logout">Log out</button>
 </form>`,
     `<meta name="csrf-token" content="${escapeHtml(csrfToken)}">`,

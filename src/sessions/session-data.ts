@@ -27,11 +27,13 @@ export interface SessionSnapshot {
   csrfToken: string | undefined;
 }
 
-/** A session as the account page lists it. */
-export interface ActiveSession {
-  id: string;
-  createdAt: string;
-  userAgent: string;
-  ip: string;
-  current: boolean;
+/**
+ * A live session of a user as the store holds it, for the device list. The id never leaves the
+ * server: the list shows an opaque handle instead (src/auth/devices.service.ts).
+ */
+export interface StoredSession {
+  sid: string;
+  auth: SessionAuth;
+  /** The last use as last written (see DeviceActivity); null when none was. */
+  lastUsedAt: number | null;
 }

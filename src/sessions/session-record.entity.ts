@@ -17,4 +17,11 @@ export class SessionRecord {
   @Index('IDX_sessions_expires')
   @Column({ name: 'expires_at', type: 'bigint', transformer: bigintMs })
   expiresAt: number;
+
+  /**
+   * The last use of the session, as last written (at most about once a minute), kept outside
+   * `data` so that writing it never rewrites, or brings back, the session itself.
+   */
+  @Column({ name: 'last_used_at', type: 'bigint', nullable: true, transformer: bigintMs })
+  lastUsedAt: number | null;
 }

@@ -10,7 +10,7 @@ import { StoreUnavailableError } from '../common/store-unavailable.error';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
 import { RedisClient, RedisService } from '../redis/redis.service';
 import { newCsrfToken } from './csrf';
-import { ActiveSession, SessionAuth, SessionSnapshot } from './session-data';
+import { SessionAuth, SessionSnapshot, StoredSession } from './session-data';
 import { SessionRecord } from './session-record.entity';
 import { TypeormSessionStore } from './typeorm-session.store';
 
@@ -144,18 +144,42 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
     res.clearCookie(cookieName, { path: '/', httpOnly: true, sameSite: 'lax', secure: secureCookie });
   }
 
-  async listForUser(userId: string, currentSid?: string): Promise<ActiveSession[]> {
+  /** The user's live sessions, with their last use as last written (see DeviceActivity). */
+  async listForUser(userId: string): Promise<StoredSession[]> {
     const sessions = this.dbStore ? await this.dbStore.listForUser(userId) : await this.listInRedis(userId);
     return sessions
       .filter(({ session }) => session.auth?.userId === userId)
-      .map(({ sid, session }) => ({
-        id: sid.slice(0, 8),
-        createdAt: new Date(session.auth!.createdAt).toISOString(),
-        userAgent: session.auth!.userAgent,
-        ip: session.auth!.ip,
-        current: sid === currentSid,
-      }))
-      .sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+      .map(({ sid, session, lastUsedAt }) => ({ sid, auth: session.auth!, lastUsedAt }));
+  }
+
+  /**
+   * Ends one session of the user by its id (not the request's own: see destroy). The store
+   * entry goes, so every instance refuses the cookie on its next request.
+   */
+  async destroyById(userId: string, sid: string): Promise<void> {
+    await this.call((done) => this.store.destroy(sid, done));
+    await this.untrack(userId, sid);
+  }
+
+  /**
+   * Writes last-use marks (sid → ms), each by its sid alone and never through the session's
+   * data, so that a session destroyed meanwhile is not brought back: with Redis a key of its
+   * own beside the session (expiring like one), in the database a column the store never
+   * writes.
+   */
+  async recordLastUse(marks: ReadonlyMap<string, number>): Promise<void> {
+    if (marks.size === 0) return;
+    if (this.dbStore) {
+      for (const [sid, at] of marks) await this.dbStore.recordLastUse(sid, at);
+      return;
+    }
+    const multi = this.redisClient!.multi();
+    for (const [sid, at] of marks) multi.set(this.seenKey(sid), String(at), { EX: this.config.session.ttlSeconds });
+    await multi.exec();
+  }
+
+  private seenKey(sid: string): string {
+    return `${this.redis.keyPrefix}session-seen:${sid}`;
   }
 
   /** Destroys every session of the user, wherever it was created. */
@@ -163,19 +187,22 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
     if (this.dbStore) return this.dbStore.destroyAllForUser(userId);
     const client = this.redisClient!;
     const sids = await client.sMembers(this.userIndexKey(userId));
-    await client.del([this.userIndexKey(userId), ...sids.map((sid) => this.sessionPrefix + sid)]);
+    await client.del([this.userIndexKey(userId), ...sids.flatMap((sid) => [this.sessionPrefix + sid, this.seenKey(sid)])]);
   }
 
-  private async listInRedis(userId: string): Promise<Array<{ sid: string; session: SessionData }>> {
+  private async listInRedis(userId: string): Promise<Array<{ sid: string; session: SessionData; lastUsedAt: number | null }>> {
     const client = this.redisClient!;
     const sids = await client.sMembers(this.userIndexKey(userId));
     if (sids.length === 0) return [];
-    const values = await client.mGet(sids.map((sid) => this.sessionPrefix + sid));
-    const found: Array<{ sid: string; session: SessionData }> = [];
+    // The sessions and their last-use keys in one round trip.
+    const values = await client.mGet([...sids.map((sid) => this.sessionPrefix + sid), ...sids.map((sid) => this.seenKey(sid))]);
+    const found: Array<{ sid: string; session: SessionData; lastUsedAt: number | null }> = [];
     const gone: string[] = [];
-    values.forEach((value, index) => {
-      if (value) found.push({ sid: sids[index], session: JSON.parse(value) as SessionData });
-      else gone.push(sids[index]);
+    sids.forEach((sid, index) => {
+      const value = values[index];
+      const seen = Number(values[sids.length + index] ?? NaN);
+      if (value) found.push({ sid, session: JSON.parse(value) as SessionData, lastUsedAt: Number.isFinite(seen) ? seen : null });
+      else gone.push(sid);
     });
     if (gone.length > 0) await client.sRem(this.userIndexKey(userId), gone);
     return found;
@@ -188,7 +215,7 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
   }
 
   private async untrack(userId: string, sid: string): Promise<void> {
-    if (this.redisClient) await this.redisClient.sRem(this.userIndexKey(userId), sid);
+    if (this.redisClient) await this.redisClient.multi().sRem(this.userIndexKey(userId), sid).del(this.seenKey(sid)).exec();
   }
 
   /** A callback-style session operation as a promise; a store error becomes a 503. */

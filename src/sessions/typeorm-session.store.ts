@@ -40,9 +40,22 @@ export class TypeormSessionStore extends Store {
     callback?.();
   }
 
-  async listForUser(userId: string): Promise<Array<{ sid: string; session: SessionData }>> {
+  async listForUser(userId: string): Promise<Array<{ sid: string; session: SessionData; lastUsedAt: number | null }>> {
     const rows = await this.records.find({ where: { userId, expiresAt: MoreThan(Date.now()) } });
-    return rows.map((row) => ({ sid: row.sid, session: JSON.parse(row.data) as SessionData }));
+    return rows.map((row) => ({ sid: row.sid, session: JSON.parse(row.data) as SessionData, lastUsedAt: row.lastUsedAt }));
+  }
+
+  /**
+   * Records a last use by sid alone, never through `data`: a session destroyed meanwhile has no
+   * row to update, so it stays destroyed. Only moves forward (instances flush independently).
+   */
+  async recordLastUse(sid: string, at: number): Promise<void> {
+    await this.records
+      .createQueryBuilder()
+      .update()
+      .set({ lastUsedAt: at })
+      .where('sid = :sid AND (last_used_at IS NULL OR last_used_at < :at)', { sid, at })
+      .execute();
   }
 
   async destroyAllForUser(userId: string): Promise<void> {

@@ -38,4 +38,15 @@ export class RefreshFamily {
 
   @Column({ name: 'revoked_at', type: 'bigint', nullable: true, transformer: bigintMs })
   revokedAt: number | null;
+
+  /** Where the login came from (the client address and User-Agent); null for older families. */
+  @Column({ type: 'varchar', length: 64, nullable: true })
+  ip: string | null;
+
+  @Column({ name: 'user_agent', type: 'varchar', length: 200, nullable: true })
+  userAgent: string | null;
+
+  /** The last use (a refresh or an access token) as last written, at most about once a minute; null: none since login. */
+  @Column({ name: 'last_used_at', type: 'bigint', nullable: true, transformer: bigintMs })
+  lastUsedAt: number | null;
 }

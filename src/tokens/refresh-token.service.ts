@@ -16,6 +16,12 @@ function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
 }
 
+/** Where a login came from, as the device list shows it. */
+export interface LoginDevice {
+  ip: string;
+  userAgent: string;
+}
+
 /** A refresh that took longer than this between spending its token and signing is refused. */
 export const SPEND_DEADLINE_MS = 30_000;
 /** Clocks of different instances may differ by this much (beyond the verifier's tolerance). */
@@ -57,10 +63,10 @@ export class RefreshTokenService {
     private readonly revocation: RevocationService,
   ) {}
 
-  /** Starts a family for a login, stamped with the user version the login read. */
-  async startFamily(user: Pick<User, 'id' | 'credentialVersion'>, group: string): Promise<string> {
+  /** Starts a family for a login, stamped with the user version the login read and where it came from. */
+  async startFamily(user: Pick<User, 'id' | 'credentialVersion'>, group: string, device?: LoginDevice): Promise<string> {
     const id = randomUUID();
-    await this.families.insert({ id, userId: user.id, userVersion: user.credentialVersion, routeGroup: group, createdAt: Date.now(), revokedAt: null });
+    await this.families.insert({ id, userId: user.id, userVersion: user.credentialVersion, routeGroup: group, createdAt: Date.now(), revokedAt: null, ip: device?.ip ?? null, userAgent: device?.userAgent ?? null });
     return id;
   }
 

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { JwtModule, JwtSecretRequestType } from '@nestjs/jwt';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
+import { SessionsModule } from '../sessions/sessions.module';
 import { UsersModule } from '../users/users.module';
 import { AccessTokenService } from './access-token.service';
 import { JwksController } from './jwks.controller';
@@ -30,9 +31,9 @@ const jwtModule = JwtModule.registerAsync({
 });
 
 @Module({
-  imports: [TypeOrmModule.forFeature([RefreshFamily, RefreshToken, Revocation, OneTimeToken]), UsersModule, jwtModule],
+  imports: [TypeOrmModule.forFeature([RefreshFamily, RefreshToken, Revocation, OneTimeToken]), UsersModule, SessionsModule, jwtModule],
   controllers: [JwksController],
   providers: [AccessTokenService, RefreshTokenService, RevocationService, TokensService, OneTimeTokenService],
-  exports: [AccessTokenService, RevocationService, TokensService, OneTimeTokenService, JwtModule],
+  exports: [AccessTokenService, RevocationService, RefreshTokenService, TokensService, OneTimeTokenService, JwtModule],
 })
 export class TokensModule {}

@@ -2,7 +2,8 @@ import { Injectable, UnauthorizedException } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { User } from '../users/user.entity';
 import { AccessTokenService } from './access-token.service';
-import { RefreshTokenService, SPEND_DEADLINE_MS } from './refresh-token.service';
+import { DeviceActivity } from '../sessions/device-activity';
+import { LoginDevice, RefreshTokenService, SPEND_DEADLINE_MS } from './refresh-token.service';
 import { RevocationService } from './revocation.service';
 
 export interface TokenPair {
@@ -22,11 +23,12 @@ export class TokensService {
     private readonly accessTokens: AccessTokenService,
     private readonly refreshTokens: RefreshTokenService,
     private readonly revocation: RevocationService,
+    private readonly activity: DeviceActivity,
   ) {}
 
   /** A new family for a login, built from the user row the login read. */
-  async issueForLogin(user: CredentialSubject, group: string): Promise<TokenPair> {
-    const familyId = await this.refreshTokens.startFamily(user, group);
+  async issueForLogin(user: CredentialSubject, group: string, device?: LoginDevice): Promise<TokenPair> {
+    const familyId = await this.refreshTokens.startFamily(user, group, device);
     return this.issuePair(user, familyId, group);
   }
 
@@ -44,6 +46,7 @@ export class TokensService {
     const spent = await this.refreshTokens.spend(refreshToken, group);
     if ('replayed' in spent) return spent.replayed;
     const { user: spentBy, familyId, spentAt, tokenId } = spent;
+    this.activity.markFamily(familyId); // a refresh is a use of the sign-in
     const nextRefreshToken = await this.refreshTokens.issue(spentBy.id, familyId);
     let user: CredentialSubject | null = spentBy;
     for (let attempt = 1; user && attempt <= 3; attempt++) {

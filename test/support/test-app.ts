@@ -46,9 +46,10 @@ export async function createTestApplication(builder: TestingModuleBuilder, level
   return moduleRef.createNestApplication<NestExpressApplication>({ bodyParser: false, logger: levels });
 }
 
-export async function startAppWithEnv(env: RawEnv): Promise<TestApp> {
+/** `adjust` may change the loaded configuration, e.g. an internal option no variable sets. */
+export async function startAppWithEnv(env: RawEnv, adjust: (config: AppConfig) => AppConfig = (config) => config): Promise<TestApp> {
   // An env made without testEnv() still logs at the test level (silent unless LOG_LEVEL is set).
-  const config = loadConfig({ LOG_LEVEL: TEST_LOG_LEVEL, ...env });
+  const config = adjust(loadConfig({ LOG_LEVEL: TEST_LOG_LEVEL, ...env }));
   const app = await createTestApplication(Test.createTestingModule({ imports: [AppModule.forRoot(config)] }), config.logLevel);
   configureApp(app);
   await app.init();

@@ -5,6 +5,7 @@ import { ExtractJwt, Strategy } from 'passport-jwt';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../../auth-switch/auth-switch.options';
 import type { AuthenticatedRequest, Principal } from '../../common/authenticated-request';
 import { ACCESS_TOKEN_TYPE, AccessTokenClaims, AccessTokenService, InvalidAccessTokenError, readAccessTokenClaims } from '../../tokens/access-token.service';
+import { DeviceActivity } from '../../sessions/device-activity';
 import { RevocationService } from '../../tokens/revocation.service';
 import { AUTH_SWITCH_PASSPORT, PassportInstance } from '../passport-instance';
 
@@ -34,6 +35,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     @Inject(AUTH_SWITCH_PASSPORT) own: PassportInstance,
     private readonly accessTokens: AccessTokenService,
     private readonly revocation: RevocationService,
+    private readonly activity: DeviceActivity,
   ) {
     const keys = options.jwt.keys;
     super({
@@ -100,6 +102,8 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     // Routes outside any group (/auth/...) accept the tokens of every group.
     const group = req.routeGroup?.name;
     if (group && claims.grp !== group) throw new UnauthorizedException('Token was issued for another route group');
+    // For the device list: a map lookup, and a set at most once a minute per family.
+    if (claims.fam) this.activity.markFamily(claims.fam);
     return {
       id: claims.sub,
       email: claims.email,
@@ -111,6 +115,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       jti: claims.jti,
       exp: claims.exp,
       ...(claims.grp ? { group: claims.grp } : {}),
+      ...(claims.fam ? { familyId: claims.fam } : {}),
     };
   }
 

@@ -4,6 +4,7 @@ import { CredentialVersions1732500000000 } from './1732500000000-CredentialVersi
 import { RefreshFamilyGroup1732600000000 } from './1732600000000-RefreshFamilyGroup';
 import { OneTimeTokens1732700000000 } from './1732700000000-OneTimeTokens';
 import { RefreshSuccessor1732800000000 } from './1732800000000-RefreshSuccessor';
+import { DeviceActivity1732900000000 } from './1732900000000-DeviceActivity';
 import { EmailVerification1733000000000 } from './1733000000000-EmailVerification';
 import { Clients1733100000000 } from './1733100000000-Clients';
 
@@ -20,6 +21,7 @@ export const AUTH_SWITCH_MIGRATIONS = [
   RefreshFamilyGroup1732600000000,
   OneTimeTokens1732700000000,
   RefreshSuccessor1732800000000,
+  DeviceActivity1732900000000,
   EmailVerification1733000000000,
   Clients1733100000000,
 ];
