@@ -1,7 +1,7 @@
-import type { StorageSetup } from './support/environments';
+import { StorageSetup, testEnv } from './support/environments';
 import { cookiePair, sessionCookie } from './support/contract-suite';
 import { linkToken, mailsTo } from './support/mailbox';
-import { startApp, TestApp, uniqueEmail } from './support/test-app';
+import { startApp, startAppWithEnv, TestApp, uniqueEmail } from './support/test-app';
 import { eventually } from './support/waiting';
 
 const PASSWORD = 'correct horse battery';
@@ -19,10 +19,16 @@ async function verificationToken(t: TestApp, email: string, after = 0): Promise<
 
 describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('email verification on %s', (setup) => {
   let t: TestApp;
+  let other: TestApp;
   beforeAll(async () => {
-    t = await startApp(setup, { PUBLIC_URL: 'https://auth.example.test', PASSWORD_RESET_MAX_PER_ADDRESS: '1000' });
+    const env = testEnv(setup, { PUBLIC_URL: 'https://auth.example.test', PASSWORD_RESET_MAX_PER_ADDRESS: '1000', REVOCATION_SYNC_INTERVAL_MS: '250' });
+    t = await startAppWithEnv(env);
+    other = await startAppWithEnv(env);
   });
-  afterAll(() => t.close());
+  afterAll(async () => {
+    await t.close();
+    await other.close();
+  });
 
   it('mails a link at registration; following it turns emailVerified true for credentials issued before and after', async () => {
     const user = await register(t);
@@ -45,8 +51,10 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('email verification on
     expect(mail.replace(/=\r?\n/g, '')).toContain('https://auth.example.test/verify-email?token=3D');
     await t.http().post('/auth/email/verify').send({ token }).expect(204);
 
-    // The credentials from before the verification say so at once, and so do new ones.
+    // The credentials from before the verification say so at once, on every instance, and so do new ones.
     expect((await t.http().get('/api/me').set('Authorization', bearer).expect(200)).body.emailVerified).toBe(true);
+    await eventually(async () => (await other.http().get('/api/me').set('Authorization', bearer)).body.emailVerified === true, 3000);
+    expect((await other.http().get('/web/me').set('Cookie', cookie).expect(200)).body.emailVerified).toBe(true);
     expect((await t.http().get('/web/me').set('Cookie', cookie).expect(200)).body.emailVerified).toBe(true);
     const later = await t.http().post('/api/auth/login').send({ email: user.email, password: PASSWORD }).expect(200);
     expect((await t.http().get('/api/me').set('Authorization', `Bearer ${later.body.access_token}`).expect(200)).body.emailVerified).toBe(true);

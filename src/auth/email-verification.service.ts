@@ -2,9 +2,13 @@ import { BadRequestException, Inject, Injectable, Logger } from '@nestjs/common'
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
 import { MailService } from '../mail/mail.service';
 import { OneTimeTokenService } from '../tokens/one-time-token.service';
+import { RevocationService } from '../tokens/revocation.service';
 import { User } from '../users/user.entity';
 import { UsersService } from '../users/users.service';
 import { LoginRateLimiter } from './login-rate-limiter';
+
+/** Clocks of other instances may differ by this much. */
+const CLOCK_MARGIN_MS = 5 * 60_000;
 
 /**
  * Proving ownership of an address: registration (and resend) mails a single-use link; spending
@@ -20,6 +24,7 @@ export class EmailVerificationService {
     private readonly oneTimeTokens: OneTimeTokenService,
     private readonly limiter: LoginRateLimiter,
     private readonly mail: MailService,
+    private readonly revocation: RevocationService,
   ) {}
 
   /** After registration: the link goes out after the answer, never delaying or failing it. */
@@ -32,9 +37,24 @@ export class EmailVerificationService {
     // Guessing tokens costs attempts from the address, like reset tokens.
     await this.limiter.takeTokenAttempt(address);
     const userId = await this.oneTimeTokens.spend(token, 'email-verify');
-    if (!userId || !(await this.users.markEmailVerified(userId))) throw new BadRequestException('Invalid or expired token');
+    if (!userId || !(await this.markVerified(userId))) throw new BadRequestException('Invalid or expired token');
     // The other links still in flight for this address are of no use any more.
     await this.oneTimeTokens.revokeAll(userId, 'email-verify');
+  }
+
+  /**
+   * Sets the flag and, in the same transaction, tells every instance (through the revocation
+   * log) for as long as a credential signed before this moment can live: a session or an access
+   * token that says "unverified" is then answered "verified" everywhere, without a lookup.
+   */
+  private markVerified(userId: string): Promise<boolean> {
+    const { session, jwt } = this.options;
+    const longestCredentialMs = Math.max(session.ttlSeconds, jwt.accessTokenTtlSeconds + jwt.clockToleranceSeconds) * 1000;
+    const expiresAt = Date.now() + longestCredentialMs + CLOCK_MARGIN_MS;
+    return this.revocation.commit(async (tx) => {
+      const verified = await this.users.markEmailVerified(tx, userId);
+      return { result: verified, revocations: verified ? [{ kind: 'verified' as const, subject: userId, expiresAt }] : [] };
+    });
   }
 
   /** A new link for the signed-in user, unless the address is verified already (same answer). */

@@ -1,7 +1,7 @@
 import { Column, Entity, Index, PrimaryGeneratedColumn } from 'typeorm';
 import { bigintMs } from '../common/transformers';
 
-export type RevocationKind = 'token' | 'family' | 'user' | 'client';
+export type RevocationKind = 'token' | 'family' | 'user' | 'client' | 'verified';
 
 /**
  * The revocation log: every revocation is a row, written in the same transaction as the change
@@ -10,7 +10,9 @@ export type RevocationKind = 'token' | 'family' | 'user' | 'client';
  * - token: one access token (`subject` = jti) until it expires;
  * - family: every access token issued from a refresh family (`subject` = family id);
  * - user: the user's credential version is now `version`;
- * - client: every access token of a machine client (`subject` = client id).
+ * - client: every access token of a machine client (`subject` = client id);
+ * - verified: not a revocation but news of the same kind: the user (`subject`) confirmed their
+ *   address, so credentials signed before that must not report it unconfirmed.
  */
 @Entity('revocations')
 export class Revocation {

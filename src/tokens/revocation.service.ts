@@ -11,7 +11,7 @@ import { Revocation, RevocationKind } from './revocation.entity';
 
 /** A revocation to record: what is revoked, and until when (token, family) or from which version (user). */
 export type NewRevocation =
-  | { kind: 'token' | 'family' | 'client'; subject: string; expiresAt: number }
+  | { kind: 'token' | 'family' | 'client' | 'verified'; subject: string; expiresAt: number }
   | { kind: 'user'; subject: string; version: number };
 
 interface RevocationEvent {
@@ -73,6 +73,8 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
   private readonly revokedTokens = new Map<string, number>();
   private readonly revokedFamilies = new Map<string, number>();
   private readonly revokedClients = new Map<string, number>();
+  /** Users who confirmed their address while credentials saying otherwise may still be alive. */
+  private readonly verifiedUsers = new Map<string, number>();
   private readonly versions = new Map<string, number>();
   private publisher: RedisClient | null = null;
   private subscriber: RedisClient | null = null;
@@ -150,6 +152,15 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     );
   }
 
+  /**
+   * Whether the user confirmed their address recently enough that one of their credentials may
+   * predate it. Credentials signed afterwards say so themselves; together the two answer
+   * `emailVerified` with no database read.
+   */
+  hasVerifiedEmail(userId: string): boolean {
+    return this.verifiedUsers.has(userId);
+  }
+
   isFamilyRevoked(familyId: string): boolean {
     return this.revokedFamilies.has(familyId);
   }
@@ -225,6 +236,7 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     if (event.kind === 'token' && event.expiresAt !== null) this.revokedTokens.set(event.subject, Number(event.expiresAt));
     else if (event.kind === 'family' && event.expiresAt !== null) this.revokedFamilies.set(event.subject, Number(event.expiresAt));
     else if (event.kind === 'client' && event.expiresAt !== null) this.revokedClients.set(event.subject, Number(event.expiresAt));
+    else if (event.kind === 'verified' && event.expiresAt !== null) this.verifiedUsers.set(event.subject, Number(event.expiresAt));
     else if (event.kind === 'user' && event.version !== null) this.raiseVersion(event.subject, Number(event.version));
   }
 
@@ -313,7 +325,7 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     const started = performance.now();
     const now = Date.now();
     const newest = await this.log.createQueryBuilder('r').select('MAX(r.seq)', 'max').getRawOne<{ max: number | string | null }>();
-    const entries = await this.log.find({ where: { kind: In(['token', 'family', 'client']), expiresAt: MoreThan(now) } });
+    const entries = await this.log.find({ where: { kind: In(['token', 'family', 'client', 'verified']), expiresAt: MoreThan(now) } });
     const versions = await this.users.listVersions();
     entries.forEach((entry) => this.apply({ ...entry, seq: 0 }));
     for (const { id, credentialVersion } of versions) this.raiseVersion(id, credentialVersion);
@@ -326,7 +338,7 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
 
   private async prune(): Promise<void> {
     const now = Date.now();
-    for (const map of [this.revokedTokens, this.revokedFamilies, this.revokedClients]) {
+    for (const map of [this.revokedTokens, this.revokedFamilies, this.revokedClients, this.verifiedUsers]) {
       for (const [key, expiresAt] of map) if (expiresAt <= now) map.delete(key);
     }
     try {

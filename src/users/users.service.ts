@@ -2,7 +2,6 @@ import { ConflictException, Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { EntityManager, MoreThan, QueryFailedError, Repository } from 'typeorm';
-import { LRUCache } from 'lru-cache';
 import { PasswordHasher } from './password-hasher';
 import { User } from './user.entity';
 
@@ -15,9 +14,6 @@ export interface NewUser {
   emailVerified?: boolean;
 }
 
-/** How many users known to be verified are remembered (each saves /me a lookup). */
-const VERIFIED_MEMO_SIZE = 100_000;
-
 export function normalizeEmail(email: string): string {
   return email.trim().toLowerCase();
 }
@@ -25,9 +21,6 @@ export function normalizeEmail(email: string): string {
 /** Users and their credentials. The only place that queries the users table. */
 @Injectable()
 export class UsersService {
-  /** Users known to have verified their address; true never turns false, so it may be kept. */
-  private readonly verified = new LRUCache<string, true>({ max: VERIFIED_MEMO_SIZE });
-
   constructor(
     @InjectRepository(User) private readonly users: Repository<User>,
     private readonly hasher: PasswordHasher,
@@ -139,21 +132,19 @@ export class UsersService {
   }
 
   /**
-   * Marks the address verified. A plain conditional UPDATE: verifying twice (two clicks, two
-   * tabs) is harmless. Returns false for an unknown user.
+   * Marks the address verified, inside the caller's transaction. A plain conditional UPDATE:
+   * verifying twice (two clicks, two tabs) is harmless. Returns false for an unknown user.
    */
-  async markEmailVerified(id: string): Promise<boolean> {
-    await this.users.update({ id, emailVerified: false }, { emailVerified: true });
-    const user = await this.users.findOne({ where: { id }, select: { id: true, emailVerified: true } });
-    if (user?.emailVerified) this.verified.set(id, true);
+  async markEmailVerified(tx: EntityManager, id: string): Promise<boolean> {
+    const users = tx.getRepository(User);
+    await users.update({ id, emailVerified: false }, { emailVerified: true });
+    const user = await users.findOne({ where: { id }, select: { id: true, emailVerified: true } });
     return user?.emailVerified ?? false;
   }
 
-  /** Whether the user has verified their address (remembered once true). */
+  /** Whether the user has verified their address, as stored. */
   async isEmailVerified(id: string): Promise<boolean> {
-    if (this.verified.has(id)) return true;
     const user = await this.users.findOne({ where: { id }, select: { id: true, emailVerified: true } });
-    if (user?.emailVerified) this.verified.set(id, true);
     return user?.emailVerified ?? false;
   }
 
