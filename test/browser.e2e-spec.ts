@@ -1,6 +1,8 @@
 import { AddressInfo } from 'node:net';
 import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import { linkToken, mailsTo } from './support/mailbox';
 import { startApp, TestApp, uniqueEmail } from './support/test-app';
+import { eventually } from './support/waiting';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
@@ -100,6 +102,50 @@ describe('pages in a real browser', () => {
     await page.click('button[type="submit"]');
     await page.waitForURL(`${base}/account`);
     expect(await page.textContent('#email')).toBe(user.email);
+    await context.close();
+  });
+
+  it('recovers an account: forgot password → the mailed link → a new password → signed in; the old password is dead', async () => {
+    const user = await t.createUser({ password: 'the forgotten password' });
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const requests = recordRequests(page);
+    await page.goto(`${base}/login`);
+    await page.click('a[href="/forgot-password"]');
+    await page.waitForURL(`${base}/forgot-password`);
+    await page.fill('input[name="email"]', user.email);
+    await page.click('button[type="submit"]');
+    await page.waitForSelector('text=Check your mail');
+
+    // The mail is an .eml file (no SMTP_URL); its link starts with PUBLIC_URL, which points at
+    // port 3000 by default: follow it on the port this test server listens on.
+    await eventually(async () => linkToken(t, user.email, '/reset-password') !== undefined);
+    const link = mailsTo(t, user.email).pop()!.replace(/=\r?\n/g, '').replace(/=3D/g, '=').match(/https?:\/\/[^\s"<]+\/reset-password\?token=[A-Za-z0-9_-]+/)![0];
+    await page.goto(base + new URL(link).pathname + new URL(link).search);
+    await page.fill('input[name="password"]', 'a password chosen in the browser');
+    await page.click('button[type="submit"]');
+    await page.waitForURL(`${base}/login`);
+    await page.fill('input[name="email"]', user.email);
+    await page.fill('input[name="password"]', 'a password chosen in the browser');
+    await page.click('button[type="submit"]');
+    await page.waitForURL(`${base}/account`);
+    expect(await page.textContent('#email')).toBe(user.email);
+    for (const { url } of requests) {
+      expect(url).not.toContain('chosen');
+      expect(url).not.toContain('forgotten');
+    }
+    await t.http().post('/api/auth/login').send({ email: user.email, password: 'the forgotten password' }).expect(401);
+    await context.close();
+  });
+
+  it('confirms the address from the link of the registration mail', async () => {
+    const email = uniqueEmail('browser-verify');
+    await t.http().post('/auth/register').send({ email, password: 'correct horse battery' }).expect(201);
+    await eventually(async () => linkToken(t, email, '/verify-email') !== undefined);
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    await page.goto(`${base}/verify-email?token=${linkToken(t, email, '/verify-email')}`);
+    expect(await page.textContent('h1')).toBe('Address verified');
     await context.close();
   });
 
