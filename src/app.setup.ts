@@ -39,9 +39,11 @@ function bodyErrors(error: unknown, req: Request, res: Response, next: NextFunct
   const failure = error as { type?: string; status?: number } | undefined;
   if (!failure || typeof failure.status !== 'number') return next(error);
   // OAuth clients read RFC 6749's error codes: an unreadable token request is invalid_request.
-  if (req.path === '/oauth/token' && failure.status === 400) {
-    res.status(400).setHeader('Cache-Control', 'no-store');
-    res.json(oauthErrorBody(400, 'invalid_request', 'Unreadable request body'));
+  if (req.path === '/oauth/token' && failure.status >= 400 && failure.status < 500) {
+    // An unsupported charset or encoding is a malformed request too; a body too large stays 413.
+    const status = failure.type === 'entity.too.large' ? 413 : 400;
+    res.status(status).setHeader('Cache-Control', 'no-store');
+    res.json(oauthErrorBody(status, 'invalid_request', status === 413 ? 'Request body too large' : 'Unreadable request body'));
     return;
   }
   if (failure.type === 'entity.too.large') return sendError(res, 413, 'Request body too large');

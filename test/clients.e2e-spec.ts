@@ -189,6 +189,21 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('machine clients on %s
     await expectError(await a.http().post('/oauth/token').send({ grant_type: 'client_credentials', client_assertion_type: 'urn:other', client_assertion: 'x.y.z' }), 400, 'invalid_request');
   });
 
+  it('never answers 500 to odd credentials: non-JSON assertions, NUL bytes, foreign charsets, huge bodies', async () => {
+    const b64 = (text: string) => Buffer.from(text).toString('base64url');
+    const withAssertion = (client_assertion: string) => ({ grant_type: 'client_credentials', client_assertion_type: JWT_BEARER, client_assertion });
+    const invalidClient = async (res: { status: number; body: { error?: string } }) => expect({ status: res.status, error: res.body.error }).toEqual({ status: 401, error: 'invalid_client' });
+    await invalidClient(await a.http().post('/oauth/token').send(withAssertion(`${b64('{"alg":"ES256"}')}.${b64('not json')}.${b64('sig')}`)));
+    await invalidClient(await a.http().post('/oauth/token').send(withAssertion(`${b64('{"alg":"ES256"}')}.${b64(JSON.stringify({ iss: 'client_\u0000' }))}.${b64('sig')}`)));
+    await invalidClient(await a.http().post('/oauth/token').send(withAssertion(assertion(keys.privateKey, keyClient.client_id, { jti: 'x\u0000y' }))));
+    await invalidClient(await a.http().post('/oauth/token').set('Authorization', `Basic ${Buffer.from('client%00x:secret').toString('base64')}`).send({ grant_type: 'client_credentials' }));
+    await invalidClient(await a.http().post('/oauth/token').set('Authorization', `Basic ${Buffer.from('\u00e9t\u00e9:s\u00e9cret').toString('base64')}`).send({ grant_type: 'client_credentials' }));
+    const charset = await a.http().post('/oauth/token').set('Content-Type', 'application/x-www-form-urlencoded; charset=utf-16').send('grant_type=client_credentials');
+    expect({ status: charset.status, error: charset.body.error }).toEqual({ status: 400, error: 'invalid_request' });
+    const huge = await a.http().post('/oauth/token').type('form').send(`grant_type=client_credentials&scope=${'a'.repeat(200_000)}`);
+    expect({ status: huge.status, error: huge.body.error, description: typeof huge.body.error_description }).toEqual({ status: 413, error: 'invalid_request', description: 'string' });
+  });
+
   it('clients:revoke (another process) ends the client on every instance within seconds, and it gets no more tokens', async () => {
     const doomed = createClient(env, '--name', 'Doomed', '--scopes', 'reports:read');
     const res = await a.http().post('/oauth/token').set('Authorization', basic(doomed.client_id, doomed.client_secret!)).send({ grant_type: 'client_credentials' }).expect(200);

@@ -136,6 +136,13 @@ describe('email verification required and limited', () => {
 
       await t.http().post('/auth/email/verify').send({ token: await verificationToken(t, user.email) }).expect(204);
       await t.http().post('/api/auth/login').send({ email: user.email, password: PASSWORD }).expect(200);
+
+      // The register page signs nobody in before the address is confirmed either.
+      const email = uniqueEmail('form');
+      const form = await t.http().post('/register').type('form').send({ email, password: PASSWORD, name: 'Eve' }).expect(201);
+      expect(form.headers['set-cookie']).toBeUndefined();
+      expect(form.text).toContain('Check your mail');
+      await verificationToken(t, email);
     } finally {
       await t.close();
     }

@@ -44,10 +44,15 @@ export class AuthService {
     if (!user) throw new UnauthorizedException('Invalid credentials');
     await this.limiter.forgiveLogin(attempt);
     // Said only after the right password, so it tells nothing to someone guessing addresses.
+    this.assertMaySignIn(user);
+    return user;
+  }
+
+  /** With REQUIRE_EMAIL_VERIFICATION, no credential for an address not yet confirmed (403). */
+  assertMaySignIn(user: Pick<User, 'emailVerified'>): void {
     if (this.options.emailVerification.required && !user.emailVerified) {
       throw new ForbiddenException('Email address not verified; follow the link in the mail we sent');
     }
-    return user;
   }
 
   /**

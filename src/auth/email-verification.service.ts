@@ -27,6 +27,11 @@ export class EmailVerificationService {
     private readonly revocation: RevocationService,
   ) {}
 
+  /** Whether sign-in waits for the address to be confirmed (REQUIRE_EMAIL_VERIFICATION). */
+  get required(): boolean {
+    return this.options.emailVerification.required;
+  }
+
   /** After registration: the link goes out after the answer, never delaying or failing it. */
   sendAfterRegistration(user: Pick<User, 'id' | 'email'>): void {
     setImmediate(() => void this.sendLink(user));

@@ -1,5 +1,6 @@
 import { applyDecorators, Body, Controller, Get, HttpCode, Injectable, Param, ParseUUIDPipe, Post, Put, Req, Res, Type, UnauthorizedException, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
-import { ApiBody, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiExtraModels, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import { ClientMeResponse } from '../clients/responses';
 import type { Response } from 'express';
 import type { AuthenticatedRequest, Principal } from '../common/authenticated-request';
 import { AllExceptionsFilter } from '../common/all-exceptions.filter';
@@ -56,7 +57,11 @@ abstract class GroupRoutes {
 
   @Get('me')
   @ApiOperation({ summary: 'The signed-in user' })
-  @ApiOkResponse({ type: MeResponse, description: 'The user the credential belongs to (for a client token: `{client_id, scope}`, see ClientMeResponse)' })
+  @ApiExtraModels(MeResponse, ClientMeResponse)
+  @ApiOkResponse({
+    description: 'The user the credential belongs to; for a machine client token, `{client_id, scope}`',
+    schema: { oneOf: [{ $ref: getSchemaPath(MeResponse) }, { $ref: getSchemaPath(ClientMeResponse) }] },
+  })
   me(@CurrentUser() user: Principal) {
     if (user.kind === 'client') return { client_id: user.clientId, scope: (user.scopes ?? []).join(' ') };
     // A credential signed after verification says so; for an older one, the verification was

@@ -4,7 +4,7 @@ import passport from 'passport';
 import { Strategy } from 'passport-strategy';
 import type { Principal } from '../common/authenticated-request';
 import { parseRouteGroups } from '../config/route-groups';
-import { Public, Roles, RouteGroup } from './decorators';
+import { Public, Roles, RouteGroup, Scopes, UsersOnly } from './decorators';
 import type { AuthSwitchRoutes } from './group-routes';
 import { createPassportInstance } from './passport-instance';
 import { RouteGroupGuard } from './route-group.guard';
@@ -40,14 +40,22 @@ class ApiRoutes {
 class PartnerRoutes {
   list() {}
 }
+@RouteGroup('api')
+@Scopes('reports:read')
+class ScopedRoutes {
+  list() {}
+  @Roles('admin') purge() {}
+  @UsersOnly() mine() {}
+}
+const reporter: Principal = { kind: 'client', id: 'client_1', clientId: 'client_1', scopes: ['reports:read'], email: '', name: '', roles: [], via: 'jwt' };
 class Ungrouped {
   any() {}
 }
 RouteGroup('web')(Routes);
 
-function setup(groups = 'web=session,api=jwt,partner=api-key') {
+function setup(groups = 'web=session,api=jwt,partner=api-key', bearer: Principal = alice) {
   const strategies = {
-    jwt: new FakeStrategy((self) => self.success({ ...alice, via: 'jwt' })),
+    jwt: new FakeStrategy((self) => self.success({ ...bearer, via: 'jwt' })),
     session: new FakeStrategy((self) => setImmediate(() => self.success({ ...alice, via: 'session' }))),
     any: new FakeStrategy((self) => self.success({ ...alice, via: 'jwt' })),
     'api-key': new FakeStrategy((self) => self.fail('no key', 401)),
@@ -73,6 +81,18 @@ function setup(groups = 'web=session,api=jwt,partner=api-key') {
 }
 
 describe('RouteGroupGuard', () => {
+  it("lets a handler's @Roles or @UsersOnly replace its class's @Scopes, so clients stay out of admin handlers", () => {
+    const client = setup(undefined, reporter);
+    expect(client.run(ScopedRoutes, 'list').result()).toBe(true);
+    expect(() => client.run(ScopedRoutes, 'purge').result()).toThrow(ForbiddenException);
+    expect(() => client.run(ScopedRoutes, 'mine').result()).toThrow(ForbiddenException);
+    const user = setup();
+    expect(() => user.run(ScopedRoutes, 'list').result()).toThrow(ForbiddenException);
+    expect(() => user.run(ScopedRoutes, 'purge').result()).toThrow(ForbiddenException);
+    expect(user.run(ScopedRoutes, 'mine').result()).toBe(true);
+    expect(setup(undefined, { ...alice, roles: ['admin'] }).run(ScopedRoutes, 'purge').result()).toBe(true);
+  });
+
   it('lets public routes through synchronously without authenticating', () => {
     const { strategies, run } = setup();
     expect(run(Routes, 'open').result()).toBe(true);

@@ -93,12 +93,16 @@ export class RouteGroupGuard implements CanActivate {
     let policy = byHandler.get(handler);
     if (!policy) {
       const targets = [handler, controller];
+      // Who may call (roles, scopes, users only) is one decision: a handler that declares any of
+      // it replaces the class's whole declaration. Merged key by key, a class's @Scopes would
+      // let clients into a handler that asked for @Roles('admin') alone.
+      const access = [REQUIRED_ROLES, REQUIRED_SCOPES, USERS_ONLY].some((key) => this.reflector.get(key, handler) !== undefined) ? handler : controller;
       policy = {
         group: this.reflector.getAllAndOverride<string>(ROUTE_GROUP, targets),
         isPublic: this.reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets) ?? false,
-        roles: this.reflector.getAllAndOverride<string[]>(REQUIRED_ROLES, targets) ?? [],
-        scopes: this.reflector.getAllAndOverride<string[]>(REQUIRED_SCOPES, targets) ?? [],
-        usersOnly: this.reflector.getAllAndOverride<boolean>(USERS_ONLY, targets) ?? false,
+        roles: this.reflector.get<string[] | undefined>(REQUIRED_ROLES, access) ?? [],
+        scopes: this.reflector.get<string[] | undefined>(REQUIRED_SCOPES, access) ?? [],
+        usersOnly: this.reflector.get<boolean | undefined>(USERS_ONLY, access) ?? false,
       };
       byHandler.set(handler, policy);
     }

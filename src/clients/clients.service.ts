@@ -11,6 +11,8 @@ import { Client, UsedClientAssertion } from './client.entity';
 /** An RFC 6749 scope-token (printable ASCII, no space, quote or backslash), and no comma (the CLI's separator). */
 export const SCOPE_NAME = /^[\x21\x23-\x2B\x2D-\x5B\x5D-\x7E]{1,64}$/;
 
+/** The shape of the ids `create` makes. */
+export const CLIENT_ID = /^client_[0-9a-f]{24}$/;
 const PRUNE_INTERVAL_MS = 10 * 60_000;
 /** Clocks of other instances (and of the CLI) may differ by this much. */
 const CLOCK_MARGIN_MS = 5 * 60_000;
@@ -105,9 +107,9 @@ export class ClientsService implements OnModuleInit, OnApplicationShutdown {
     });
   }
 
-  /** The client, unless unknown or revoked. */
+  /** The client, unless unknown or revoked. An id that is not one of ours never reaches the database. */
   async findActive(clientId: string): Promise<Client | null> {
-    if (clientId.length === 0 || clientId.length > 64) return null;
+    if (!CLIENT_ID.test(clientId)) return null;
     const client = await this.clients.findOneBy({ id: clientId });
     return client && client.revokedAt === null ? client : null;
   }

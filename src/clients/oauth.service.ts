@@ -11,6 +11,8 @@ import { OAuthError } from './oauth-error';
 export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 /** RFC 7523 asks for a short-lived assertion; one valid for longer is refused outright. */
 export const MAX_ASSERTION_LIFETIME_SECONDS = 300;
+/** A jti as it is stored: printable ASCII, at most 128 characters (no NUL for PostgreSQL to choke on). */
+const PRINTABLE_JTI = /^[\x21-\x7E]{1,128}$/;
 
 export interface ClientTokenResponse {
   access_token: string;
@@ -59,8 +61,10 @@ export class OAuthService {
 
     const scopes = grantedScopes(parameter(body, 'scope'), client.scopes);
     const { token } = this.accessTokens.signForClient(client.id, scopes, Math.floor(Date.now() / 1000));
-    // Revoked while this request was under way: its tokens are refused already; hand out none.
-    if (this.revocation.isRevoked({ userId: client.id, version: 0, clientId: client.id })) {
+    // Revoked while this request was under way (clients:revoke commits between our read and now):
+    // read the row once more, so that no token leaves after a revocation has committed, even
+    // before this instance has heard of it.
+    if (this.revocation.isRevoked({ userId: client.id, version: 0, clientId: client.id }) || !(await this.clients.findActive(client.id))) {
       throw new OAuthError('invalid_client', 'Client authentication failed', basic);
     }
     return { access_token: token, token_type: 'Bearer', expires_in: this.accessTokens.ttlSeconds, scope: scopes.join(' ') };
@@ -91,7 +95,7 @@ export class OAuthService {
     const { exp, jti } = claims;
     // exp is required, and at most five minutes ahead: a long-lived assertion is a password by another name.
     if (typeof exp !== 'number' || exp > now + MAX_ASSERTION_LIFETIME_SECONDS + this.options.jwt.clockToleranceSeconds) return null;
-    if (typeof jti !== 'string' || jti.length === 0 || jti.length > 128) return null;
+    if (typeof jti !== 'string' || !PRINTABLE_JTI.test(jti)) return null;
     // Each assertion once, across instances: the database's primary key decides.
     const expiresAt = (exp + this.options.jwt.clockToleranceSeconds) * 1000;
     return (await this.clients.useAssertion(client.id, jti, expiresAt)) ? client : null;
@@ -131,7 +135,12 @@ function readCredentials(body: Record<string, unknown>, authorization: string | 
   if (assertionType !== JWT_BEARER_ASSERTION) throw new OAuthError('invalid_request', `client_assertion_type must be ${JWT_BEARER_ASSERTION}`);
   if (!assertion) throw new OAuthError('invalid_request', 'client_assertion is required');
   // The id the assertion claims; its signature, iss, sub and aud are checked with that client's key.
-  const claimed = decode(assertion, { json: true });
+  let claimed: JwtPayload | null = null;
+  try {
+    claimed = decode(assertion, { json: true });
+  } catch {
+    // A payload that is not JSON: no claim to read, the same answer as any bad assertion.
+  }
   const issuer = typeof claimed?.iss === 'string' ? claimed.iss : undefined;
   if (!issuer) throw new OAuthError('invalid_client', 'Client authentication failed');
   if (clientId !== undefined && clientId !== issuer) throw new OAuthError('invalid_client', 'Client authentication failed');

@@ -152,6 +152,11 @@ export class PagesController {
       // Roles are never taken from the client: every new account is a plain user.
       const user = await this.users.create({ email: input.email, password: input.password, name: input.name });
       this.verification.sendAfterRegistration(user);
+      if (this.verification.required && !user.emailVerified) {
+        // No session before the address is confirmed (REQUIRE_EMAIL_VERIFICATION), as at login.
+        res.status(HttpStatus.CREATED).type('html').send(messagePage(group, 'Check your mail', 'Your account is created. Follow the link we sent to confirm your address, then sign in.', { href: '/login', text: 'Sign in' }));
+        return;
+      }
       await this.auth.login(group, 'session', user, req, res);
     } catch (error) {
       return again(this.refusal(error));
