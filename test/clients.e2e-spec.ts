@@ -4,7 +4,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decode, sign, SignOptions } from 'jsonwebtoken';
 import type { RawEnv } from '../src/config/app-config';
-import { freshDataDir, StorageSetup, testEnv } from './support/environments';
+import { dropRedisKeys, freshDataDir, StorageSetup, testEnv } from './support/environments';
 import { startAppWithEnv, TestApp } from './support/test-app';
 import { eventually } from './support/waiting';
 
@@ -52,6 +52,7 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('machine clients on %s
   afterAll(async () => {
     await a?.close();
     await b?.close();
+    await dropRedisKeys(env.REDIS_KEY_PREFIX);
   });
 
   it('clients:create prints the id and a secret once; with a public key, no secret; clients:list shows neither secret nor digest', () => {

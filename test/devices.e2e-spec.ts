@@ -3,7 +3,7 @@ import { DataSource } from 'typeorm';
 import { SessionRecord } from '../src/sessions/session-record.entity';
 import { RefreshFamily } from '../src/tokens/refresh-family.entity';
 import { cookiePair, expectErrorShape, sessionCookie } from './support/contract-suite';
-import { freshDataDir, StorageSetup, testEnv, TEST_REDIS_URL } from './support/environments';
+import { dropRedisKeys, freshDataDir, StorageSetup, testEnv, TEST_REDIS_URL } from './support/environments';
 import { decodeSegment } from './support/jwt';
 import { startAppWithEnv, TestApp } from './support/test-app';
 import { eventually, sleep } from './support/waiting';
@@ -62,16 +62,7 @@ async function pair(): Promise<Deployment> {
 async function closeApps(...apps: TestApp[]): Promise<void> {
   const prefix = apps[0].config.redis?.keyPrefix;
   for (const app of new Set(apps)) await app.close();
-  if (!prefix?.startsWith('test:')) return;
-  const redis = createClient({ url: TEST_REDIS_URL });
-  await redis.connect();
-  try {
-    for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
-      if (keys.length > 0) await redis.del(keys);
-    }
-  } finally {
-    await redis.close();
-  }
+  await dropRedisKeys(prefix);
 }
 
 const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });

@@ -1,4 +1,4 @@
-import { StorageSetup, testEnv } from './support/environments';
+import { dropRedisKeys, StorageSetup, testEnv } from './support/environments';
 import { cookiePair, sessionCookie } from './support/contract-suite';
 import { linkToken, mailsTo } from './support/mailbox';
 import { startApp, startAppWithEnv, TestApp, uniqueEmail } from './support/test-app';
@@ -28,6 +28,7 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('email verification on
   afterAll(async () => {
     await t.close();
     await other.close();
+    await dropRedisKeys(t.config.redis?.keyPrefix);
   });
 
   it('mails a link at registration; following it turns emailVerified true for credentials issued before and after', async () => {

@@ -1,7 +1,6 @@
 import { Browser, chromium } from 'playwright-core';
-import { createClient } from 'redis';
 import { cookiePair, sessionCookie } from './support/contract-suite';
-import { StorageSetup, TEST_REDIS_URL } from './support/environments';
+import { dropRedisKeys, StorageSetup } from './support/environments';
 import { appOnPrivateRedis, startApp, TestApp, uniqueEmail } from './support/test-app';
 
 // The pages' forms as a browser without scripts sends them: application/x-www-form-urlencoded
@@ -17,18 +16,6 @@ function csrfField(html: string): string {
   return match[1];
 }
 
-/** Deletes the Redis keys a postgres+redis app wrote under its own prefix. */
-async function dropRedisKeys(prefix: string): Promise<void> {
-  const redis = createClient({ url: TEST_REDIS_URL });
-  await redis.connect();
-  try {
-    for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
-      if (keys.length > 0) await redis.del(keys);
-    }
-  } finally {
-    await redis.close();
-  }
-}
 
 async function closeApp(t: TestApp | undefined): Promise<void> {
   if (!t) return;

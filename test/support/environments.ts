@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createClient } from 'redis';
 import type { RawEnv } from '../../src/config/app-config';
 
 /** Where the e2e suites find their servers; `scripts/test-services.sh` starts these. */
@@ -63,4 +64,18 @@ export function testEnv(setup: StorageSetup, overrides: RawEnv = {}): RawEnv {
     base.REDIS_KEY_PREFIX = `test:${randomBytes(6).toString('hex')}:`;
   }
   return { ...base, ...overrides };
+}
+
+/** Deletes the Redis keys that postgres+redis apps wrote under their own (test-only) prefix. */
+export async function dropRedisKeys(prefix: string | undefined): Promise<void> {
+  if (!prefix?.startsWith('test:')) return;
+  const redis = createClient({ url: TEST_REDIS_URL });
+  await redis.connect();
+  try {
+    for await (const keys of redis.scanIterator({ MATCH: `${prefix}*`, COUNT: 500 })) {
+      if (keys.length > 0) await redis.del(keys);
+    }
+  } finally {
+    await redis.close();
+  }
 }
