@@ -7,9 +7,6 @@ import { User } from '../users/user.entity';
 import { UsersService } from '../users/users.service';
 import { LoginRateLimiter } from './login-rate-limiter';
 
-/** Clocks of other instances may differ by this much. */
-const CLOCK_MARGIN_MS = 5 * 60_000;
-
 /**
  * Proving ownership of an address: registration (and resend) mails a single-use link; spending
  * its token marks the address verified. The link's token is worth nothing for anything else.
@@ -53,9 +50,7 @@ export class EmailVerificationService {
    * token that says "unverified" is then answered "verified" everywhere, without a lookup.
    */
   private markVerified(userId: string): Promise<boolean> {
-    const { session, jwt } = this.options;
-    const longestCredentialMs = Math.max(session.ttlSeconds, jwt.accessTokenTtlSeconds + jwt.clockToleranceSeconds) * 1000;
-    const expiresAt = Date.now() + longestCredentialMs + CLOCK_MARGIN_MS;
+    const expiresAt = this.revocation.expiryCovering(Math.max(this.options.session.ttlSeconds * 1000, this.revocation.accessTokenLifetimeMs));
     return this.revocation.commit(async (tx) => {
       const verified = await this.users.markEmailVerified(tx, userId);
       return { result: verified, revocations: verified ? [{ kind: 'verified' as const, subject: userId, expiresAt }] : [] };

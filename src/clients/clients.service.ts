@@ -14,8 +14,8 @@ export const SCOPE_NAME = /^[\x21\x23-\x2B\x2D-\x5B\x5D-\x7E]{1,64}$/;
 /** The shape of the ids `create` makes. */
 export const CLIENT_ID = /^client_[0-9a-f]{24}$/;
 const PRUNE_INTERVAL_MS = 10 * 60_000;
-/** Clocks of other instances (and of the CLI) may differ by this much. */
-const CLOCK_MARGIN_MS = 5 * 60_000;
+/** Used assertions are kept this long past their expiry, for clocks ahead of ours. */
+const ASSERTION_KEEP_MS = 5 * 60_000;
 
 export interface NewClient {
   name: string;
@@ -54,7 +54,7 @@ export class ClientsService implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   onModuleInit(): void {
-    this.pruneTimer = setInterval(() => void this.assertions.delete({ expiresAt: LessThan(Date.now() - CLOCK_MARGIN_MS) }).catch(() => undefined), PRUNE_INTERVAL_MS);
+    this.pruneTimer = setInterval(() => void this.assertions.delete({ expiresAt: LessThan(Date.now() - ASSERTION_KEEP_MS) }).catch(() => undefined), PRUNE_INTERVAL_MS);
     this.pruneTimer.unref();
   }
 
@@ -98,8 +98,8 @@ export class ClientsService implements OnModuleInit, OnApplicationShutdown {
    * or it was revoked already.
    */
   async revoke(clientId: string): Promise<boolean> {
-    const { accessTokenTtlSeconds, clockToleranceSeconds } = this.options.jwt;
-    const expiresAt = Date.now() + SPEND_DEADLINE_MS + (accessTokenTtlSeconds + clockToleranceSeconds) * 1000 + CLOCK_MARGIN_MS;
+    // As for a refresh family: a token signed by a request under way may still come out.
+    const expiresAt = this.revocation.expiryCovering(SPEND_DEADLINE_MS + this.revocation.accessTokenLifetimeMs);
     return this.revocation.commit(async (tx) => {
       const updated = await tx.getRepository(Client).update({ id: clientId, revokedAt: IsNull() }, { revokedAt: Date.now() });
       const revoked = Boolean(updated.affected);

@@ -3,7 +3,6 @@ import { decode, JwtPayload, verify } from 'jsonwebtoken';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
 import { LoginRateLimiter } from '../auth/login-rate-limiter';
 import { AccessTokenService } from '../tokens/access-token.service';
-import { RevocationService } from '../tokens/revocation.service';
 import { Client } from './client.entity';
 import { ClientsService } from './clients.service';
 import { OAuthError } from './oauth-error';
@@ -36,7 +35,6 @@ export class OAuthService {
     @Inject(AUTH_SWITCH_OPTIONS) private readonly options: AuthSwitchOptions,
     private readonly clients: ClientsService,
     private readonly accessTokens: AccessTokenService,
-    private readonly revocation: RevocationService,
     private readonly limiter: LoginRateLimiter,
   ) {}
 
@@ -64,7 +62,7 @@ export class OAuthService {
     // Revoked while this request was under way (clients:revoke commits between our read and now):
     // read the row once more, so that no token leaves after a revocation has committed, even
     // before this instance has heard of it.
-    if (this.revocation.isRevoked({ userId: client.id, version: 0, clientId: client.id }) || !(await this.clients.findActive(client.id))) {
+    if (!(await this.clients.findActive(client.id))) {
       throw new OAuthError('invalid_client', 'Client authentication failed', basic);
     }
     return { access_token: token, token_type: 'Bearer', expires_in: this.accessTokens.ttlSeconds, scope: scopes.join(' ') };

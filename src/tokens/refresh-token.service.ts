@@ -24,8 +24,6 @@ export interface LoginDevice {
 
 /** A refresh that took longer than this between spending its token and signing is refused. */
 export const SPEND_DEADLINE_MS = 30_000;
-/** Clocks of different instances may differ by this much (beyond the verifier's tolerance). */
-const CLOCK_MARGIN_MS = 5 * 60_000;
 /** Within the reuse grace, how long a retry waits for the winning refresh to seal its pair, and how often it looks. */
 const SUCCESSOR_WAIT_MS = 5_000;
 const SUCCESSOR_POLL_MS = 30;
@@ -256,8 +254,7 @@ export class RefreshTokenService {
     // Remembered as long as an access token of the family could be accepted: one signed by a
     // refresh that spent its token just before now (within SPEND_DEADLINE_MS), lives its full
     // lifetime plus the verifier's tolerance, on a clock that may differ from ours.
-    const { accessTokenTtlSeconds, clockToleranceSeconds } = this.config.jwt;
-    const expiresAt = Date.now() + SPEND_DEADLINE_MS + (accessTokenTtlSeconds + clockToleranceSeconds) * 1000 + CLOCK_MARGIN_MS;
+    const expiresAt = this.revocation.expiryCovering(SPEND_DEADLINE_MS + this.revocation.accessTokenLifetimeMs);
     await this.revocation.commit(async (tx) => {
       const revoked = await tx.getRepository(RefreshFamily).update({ id: familyId, revokedAt: IsNull() }, { revokedAt: Date.now() });
       return { result: undefined, revocations: revoked.affected ? [{ kind: 'family' as const, subject: familyId, expiresAt }] : [] };

@@ -34,6 +34,8 @@ export interface CredentialStamp {
 }
 
 const PRUNE_INTERVAL_MS = 60_000;
+/** Clocks of other instances (and of the CLI) may differ from ours by this much. */
+const CLOCK_MARGIN_MS = 5 * 60_000;
 /** User events stay in the log this long; the users table holds the versions for good. */
 const USER_EVENT_RETENTION_MS = 24 * 3600_000;
 /** A sequence number skipped this long ago belongs to a transaction that rolled back. */
@@ -196,6 +198,20 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     // since the commit, so that the revocation holds everywhere when the caller hears of it.
     if (delivered.includes(false)) await new Promise((resolve) => setTimeout(resolve, 2 * this.config.revocation.syncIntervalMs + 250));
     return result;
+  }
+
+  /**
+   * How long a log entry must be kept to cover every credential it concerns: one signed up to
+   * now that lives `lifetimeMs` more, on a clock that may differ from ours.
+   */
+  expiryCovering(lifetimeMs: number): number {
+    return Date.now() + lifetimeMs + CLOCK_MARGIN_MS;
+  }
+
+  /** How long a verifier may accept an access token after signing it: its lifetime plus the clock tolerance. */
+  get accessTokenLifetimeMs(): number {
+    const { accessTokenTtlSeconds, clockToleranceSeconds } = this.config.jwt;
+    return (accessTokenTtlSeconds + clockToleranceSeconds) * 1000;
   }
 
   /**
