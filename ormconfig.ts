@@ -3,8 +3,8 @@
 import 'reflect-metadata';
 import { join } from 'node:path';
 import { DataSource } from 'typeorm';
-import { loadConfigFromEnvironment } from './src/config/config.module';
-import { buildDataSourceOptions } from './src/database/data-source-options';
+import { loadConfigFromEnvironment } from './src/server/config.module';
+import { buildDataSourceOptions } from './src/server/data-source-options';
 
 export default new DataSource({
   ...buildDataSourceOptions(loadConfigFromEnvironment()),

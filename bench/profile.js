@@ -25,9 +25,9 @@ if (process.argv[2] === '--summary') {
 
 require('reflect-metadata');
 const { NestFactory } = require('@nestjs/core');
-const { AppModule } = require('../dist/app.module');
-const { configureApp } = require('../dist/app.setup');
-const { loadConfigFromEnvironment } = require('../dist/config/config.module');
+const { AppModule } = require("../dist/app.module");
+const { configureApp } = require('../dist/server/app.setup');
+const { loadConfigFromEnvironment } = require('../dist/server/config.module');
 
 (async () => {
   const config = loadConfigFromEnvironment();

@@ -3,9 +3,9 @@ import { APP_FILTER, APP_PIPE } from '@nestjs/core';
 import { AuthSwitchModule } from './auth-switch/auth-switch.module';
 import { AllExceptionsFilter } from './common/all-exceptions.filter';
 import { createValidationPipe } from './common/validation';
-import { AppConfig } from './config/app-config';
-import { AppConfigModule } from './config/config.module';
-import { DatabaseModule } from './database/database.module';
+import { AppConfig } from './server/app-config';
+import { AppConfigModule } from './server/config.module';
+import { DatabaseModule } from './server/database.module';
 import { HealthModule } from './health/health.module';
 import { PagesModule } from './pages/pages.module';
 

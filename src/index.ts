@@ -10,10 +10,10 @@ export {
   AUTH_SWITCH_OPTIONS,
   AUTH_SWITCH_ROUTES,
   resolveAuthSwitchOptions,
-} from './auth-switch/auth-switch.options';
-export type { AuthSwitchOptions, AuthSwitchSettings } from './auth-switch/auth-switch.options';
+} from './config/auth-switch.options';
+export type { AuthSwitchOptions, AuthSwitchSettings } from './config/auth-switch.options';
 
-export { CurrentUser, Public, Roles, RouteGroup, Scopes, UsersOnly } from './auth/decorators';
+export { CurrentUser, Public, Roles, RouteGroup, Scopes, UsersOnly } from './access/decorators';
 export { RouteGroupGuard } from './auth/route-group.guard';
 export { JwtStrategy } from './auth/strategies/jwt.strategy';
 export { SessionStrategy } from './auth/strategies/session.strategy';
@@ -29,12 +29,12 @@ export { AllExceptionsFilter } from './common/all-exceptions.filter';
 export { createValidationPipe } from './common/validation';
 export type { AuthStrategy } from './config/route-groups';
 
-export { AUTH_SWITCH_ENTITIES } from './database/data-source-options';
+export { AUTH_SWITCH_ENTITIES } from './auth-switch/entities';
 export { AUTH_SWITCH_MIGRATIONS } from './database/migrations';
 
 export { AccessTokenService } from './tokens/access-token.service';
 export type { AccessTokenClaims } from './tokens/access-token.service';
-export { KeyRing } from './tokens/key-ring';
+export { KeyRing } from './config/key-ring';
 export { RevocationService } from './tokens/revocation.service';
 export { TokensService } from './tokens/tokens.service';
 export { User } from './users/user.entity';

@@ -5,11 +5,11 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Server, ServerResponse } from 'node:http';
 import { AppModule } from './app.module';
-import { configureApp } from './app.setup';
-import { loggerLevels } from './common/logger-levels';
-import { AppConfig } from './config/app-config';
+import { configureApp } from './server/app.setup';
+import { loggerLevels } from './server/logger-levels';
+import { AppConfig } from './server/app-config';
 import { ConfigError } from './config/config-error';
-import { loadConfigFromEnvironment } from './config/config.module';
+import { loadConfigFromEnvironment } from './server/config.module';
 
 async function bootstrap(): Promise<void> {
   let config: AppConfig;

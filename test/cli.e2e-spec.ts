@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { copyFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig } from '../src/config/app-config';
+import { loadConfig } from '../src/server/app-config';
 import { freshDataDir } from './support/environments';
 import { startApp, uniqueEmail } from './support/test-app';
 

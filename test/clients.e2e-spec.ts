@@ -3,7 +3,7 @@ import { generateKeyPairSync, KeyObject, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decode, sign, SignOptions } from 'jsonwebtoken';
-import type { RawEnv } from '../src/config/app-config';
+import type { RawEnv } from '../src/server/app-config';
 import { dropRedisKeys, freshDataDir, StorageSetup, testEnv } from './support/environments';
 import { startAppWithEnv, TestApp } from './support/test-app';
 import { eventually } from './support/waiting';

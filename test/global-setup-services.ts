@@ -3,8 +3,8 @@ import { randomBytes } from 'node:crypto';
 import { rmSync } from 'node:fs';
 import { createClient } from 'redis';
 import { DataSource } from 'typeorm';
-import { loadConfig } from '../src/config/app-config';
-import { buildDataSourceOptions } from '../src/database/data-source-options';
+import { loadConfig } from '../src/server/app-config';
+import { buildDataSourceOptions } from '../src/server/data-source-options';
 import { forgetPreparedRun, prepareRun } from './global-setup';
 import { freshDataDir, TEST_DATABASE_URL, TEST_REDIS_URL } from './support/environments';
 

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { SMTPServer } from 'smtp-server';
-import { loadConfig } from '../src/config/app-config';
+import { loadConfig } from '../src/server/app-config';
 import { MailService } from '../src/mail/mail.service';
 import { freshDataDir } from './support/environments';
 import { freePort } from './support/redis-server';

@@ -10,7 +10,7 @@ import { RedisModule } from '../redis/redis.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { TokensModule } from '../tokens/tokens.module';
 import { UsersModule } from '../users/users.module';
-import { AUTH_SWITCH_DEFAULTS, AUTH_SWITCH_OPTIONS, AUTH_SWITCH_ROUTES, AuthSwitchOptions, AuthSwitchSettings, resolveAuthSwitchOptions } from './auth-switch.options';
+import { AUTH_SWITCH_DEFAULTS, AUTH_SWITCH_OPTIONS, AUTH_SWITCH_ROUTES, AuthSwitchOptions, AuthSwitchSettings, resolveAuthSwitchOptions } from '../config/auth-switch.options';
 
 /**
  * What shapes the module itself, so it is given directly even to forRootAsync(): the groups

@@ -7,7 +7,7 @@ import { ChangePasswordDto, ForgotPasswordDto, RegisterDto, ResetPasswordDto, Ve
 import { toPublicUser } from '../users/user.entity';
 import { UsersService } from '../users/users.service';
 import { AuthService } from './auth.service';
-import { CurrentUser, Public, UsersOnly } from './decorators';
+import { CurrentUser, Public, UsersOnly } from '../access/decorators';
 import { AuthSwitchRoutesBinding } from './group-routes';
 import { LoginRateLimiter } from './login-rate-limiter';
 import { EmailVerificationService } from './email-verification.service';

@@ -3,7 +3,7 @@ import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } 
 import type { Response } from 'express';
 import type { AuthenticatedRequest, Principal } from '../common/authenticated-request';
 import { ApiErrorResponse, ApiStrategySecurity } from '../openapi/decorators';
-import { CurrentUser, UsersOnly } from './decorators';
+import { CurrentUser, UsersOnly } from '../access/decorators';
 import { Device, DevicesService } from './devices.service';
 import { AuthSwitchRoutesBinding } from './group-routes';
 import { DeviceResponse } from './responses';

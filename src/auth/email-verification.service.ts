@@ -1,5 +1,5 @@
 import { BadRequestException, Inject, Injectable, Logger } from '@nestjs/common';
-import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
+import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
 import { MailService } from '../mail/mail.service';
 import { OneTimeTokenService } from '../tokens/one-time-token.service';
 import { RevocationService } from '../tokens/revocation.service';

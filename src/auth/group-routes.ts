@@ -1,6 +1,5 @@
 import { applyDecorators, Body, Controller, Get, HttpCode, Injectable, Param, ParseUUIDPipe, Post, Put, Req, Res, Type, UnauthorizedException, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
 import { ApiBody, ApiExtraModels, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags, getSchemaPath } from '@nestjs/swagger';
-import { ClientMeResponse } from '../clients/responses';
 import type { Response } from 'express';
 import type { AuthenticatedRequest, Principal } from '../common/authenticated-request';
 import { AllExceptionsFilter } from '../common/all-exceptions.filter';
@@ -12,9 +11,9 @@ import { TokensService } from '../tokens/tokens.service';
 import { SetRolesDto } from '../users/dto';
 import { RevocationService } from '../tokens/revocation.service';
 import { AuthService } from './auth.service';
-import { CurrentUser, Public, Roles, RouteGroup, UsersOnly } from './decorators';
+import { CurrentUser, Public, Roles, RouteGroup, UsersOnly } from '../access/decorators';
 import { LoginDto, LogoutDto, RefreshDto } from './dto';
-import { AnyLoginResponse, CsrfTokenResponse, MeResponse, SessionLoginResponse, TokenPairResponse, UserResponse } from './responses';
+import { AnyLoginResponse, ClientMeResponse, CsrfTokenResponse, MeResponse, SessionLoginResponse, TokenPairResponse, UserResponse } from './responses';
 
 /** The route groups of one AuthSwitch module, resolved at start-up. */
 export interface AuthSwitchRoutes {

@@ -2,7 +2,7 @@ import { HttpException, HttpStatus, Inject, Injectable, OnModuleInit } from '@ne
 import { performance } from 'node:perf_hooks';
 import { RateLimiterAbstract, RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import { StoreUnavailableError } from '../common/store-unavailable.error';
-import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
+import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
 import { RedisClient, RedisService } from '../redis/redis.service';
 
 type Counter = { limiter: RateLimiterAbstract; key: string };

@@ -1,6 +1,6 @@
 import { BadRequestException, Inject, Injectable, Logger, UnauthorizedException } from '@nestjs/common';
 import type { Response } from 'express';
-import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
+import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
 import type { Principal } from '../common/authenticated-request';
 import { MailService } from '../mail/mail.service';
 import { SessionService } from '../sessions/session.service';

@@ -57,32 +57,6 @@ export class TokenPairResponse {
 /** Login in an `any` group: both a session (cookie and CSRF token) and a token pair. */
 export class AnyLoginResponse extends IntersectionType(SessionLoginResponse, TokenPairResponse) {}
 
-/** One public signing key (RFC 7517); EC keys carry `crv`, `x`, `y`, RSA keys `n`, `e`. */
-export class JsonWebKeyResponse {
-  /** The key's RFC 7638 thumbprint; access tokens name it in their header. */
-  kid: string;
-
-  @ApiProperty({ enum: ['EC', 'RSA'] })
-  kty: string;
-
-  @ApiProperty({ enum: ['ES256', 'RS256'] })
-  alg: string;
-
-  @ApiProperty({ enum: ['sig'] })
-  use: string;
-
-  crv?: string;
-  x?: string;
-  y?: string;
-  n?: string;
-  e?: string;
-}
-
-/** The keys access tokens may be signed with: the signing key and every verify-only key. */
-export class JwksResponse {
-  keys: JsonWebKeyResponse[];
-}
-
 /** One sign-in of the user: a web session, or a refresh-token family (a JWT client's login). */
 export class DeviceResponse {
   /** An opaque handle for `DELETE /auth/sessions/{id}`; never a session id or a token. */
@@ -106,4 +80,11 @@ export class DeviceResponse {
 
   /** The User-Agent it came with (at most 200 characters). */
   userAgent: string;
+}
+
+/** `GET /{group}/me` with a client token. */
+export class ClientMeResponse {
+  client_id: string;
+  /** The token's scopes, space-separated. */
+  scope: string;
 }

@@ -4,9 +4,9 @@ import passport from 'passport';
 import { Strategy } from 'passport-strategy';
 import type { Principal } from '../common/authenticated-request';
 import { parseRouteGroups } from '../config/route-groups';
-import { Public, Roles, RouteGroup, Scopes, UsersOnly } from './decorators';
+import { Public, Roles, RouteGroup, Scopes, UsersOnly } from '../access/decorators';
 import type { AuthSwitchRoutes } from './group-routes';
-import { createPassportInstance } from './passport-instance';
+import { createPassportInstance } from './strategies/passport-instance';
 import { RouteGroupGuard } from './route-group.guard';
 
 const alice: Principal = { id: 'u1', email: 'a@example.test', name: 'A', roles: ['user'], via: 'jwt' };

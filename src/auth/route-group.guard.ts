@@ -2,12 +2,12 @@ import { CanActivate, ExecutionContext, ForbiddenException, Inject, Injectable, 
 import { Reflector } from '@nestjs/core';
 import type { Response } from 'express';
 import passport from 'passport';
-import { AUTH_SWITCH_ROUTES } from '../auth-switch/auth-switch.options';
+import { AUTH_SWITCH_ROUTES } from '../config/auth-switch.options';
 import type { AuthenticatedRequest, Principal } from '../common/authenticated-request';
 import type { AuthStrategy } from '../config/route-groups';
-import { IS_PUBLIC, REQUIRED_ROLES, REQUIRED_SCOPES, ROUTE_GROUP, USERS_ONLY } from './decorators';
+import { IS_PUBLIC, REQUIRED_ROLES, REQUIRED_SCOPES, ROUTE_GROUP, USERS_ONLY } from '../access/decorators';
 import type { AuthSwitchRoutes } from './group-routes';
-import { AUTH_SWITCH_PASSPORT, hasStrategy, PassportInstance } from './passport-instance';
+import { AUTH_SWITCH_PASSPORT, hasStrategy, PassportInstance } from './strategies/passport-instance';
 
 /** What the decorators say about one handler, read once and remembered. */
 interface RoutePolicy {

@@ -1,9 +1,9 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap } from '@nestjs/common';
 import passport from 'passport';
-import { AUTH_SWITCH_ROUTES } from '../auth-switch/auth-switch.options';
+import { AUTH_SWITCH_ROUTES } from '../config/auth-switch.options';
 import { ConfigError } from '../config/config-error';
 import type { AuthSwitchRoutes } from './group-routes';
-import { AUTH_SWITCH_PASSPORT, hasStrategy, PassportInstance } from './passport-instance';
+import { AUTH_SWITCH_PASSPORT, hasStrategy, PassportInstance } from './strategies/passport-instance';
 import { AnyStrategy } from './strategies/any.strategy';
 import { JwtStrategy } from './strategies/jwt.strategy';
 import { SessionStrategy } from './strategies/session.strategy';

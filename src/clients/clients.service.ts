@@ -2,10 +2,10 @@ import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs
 import { InjectRepository } from '@nestjs/typeorm';
 import { createHash, createPublicKey, KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
 import { IsNull, LessThan, QueryFailedError, Repository } from 'typeorm';
-import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
+import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
 import { SPEND_DEADLINE_MS } from '../tokens/refresh-token.service';
 import { RevocationService } from '../tokens/revocation.service';
-import { algorithmFor, SigningAlgorithm } from '../tokens/key-ring';
+import { algorithmFor, SigningAlgorithm } from '../config/key-ring';
 import { Client, UsedClientAssertion } from './client.entity';
 
 /** An RFC 6749 scope-token (printable ASCII, no space, quote or backslash), and no comma (the CLI's separator). */

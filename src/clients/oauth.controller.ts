@@ -1,7 +1,7 @@
 import { Body, Controller, Headers, HttpCode, Post, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
 import { ApiBasicAuth, ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { Public } from '../auth/decorators';
+import { Public } from '../access/decorators';
 import { RouteGroupGuard } from '../auth/route-group.guard';
 import { ApiErrorResponse } from '../openapi/decorators';
 import { OAuthExceptionFilter } from './oauth-error';

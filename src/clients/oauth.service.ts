@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { decode, JwtPayload, verify } from 'jsonwebtoken';
-import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
+import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
 import { LoginRateLimiter } from '../auth/login-rate-limiter';
 import { AccessTokenService } from '../tokens/access-token.service';
 import { Client } from './client.entity';

@@ -49,10 +49,3 @@ export class OAuthErrorResponse {
   /** The same text as `message`, under the name OAuth clients read. */
   error_description: string;
 }
-
-/** `GET /{group}/me` with a client token. */
-export class ClientMeResponse {
-  client_id: string;
-  /** The token's scopes, space-separated. */
-  scope: string;
-}

@@ -1,7 +1,7 @@
 import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, KeyObject, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { algorithmFor, KeyRing, PublishedKey, publishedKey, SigningKey } from '../tokens/key-ring';
+import { algorithmFor, KeyRing, PublishedKey, publishedKey, SigningKey } from './key-ring';
 import { ConfigError } from './config-error';
 
 /** Names of the secrets generated for development; production refuses them. */
@@ -14,7 +14,7 @@ const PLACEHOLDER_SECRETS = ['change-me-to-at-least-32-random-characters', 'deve
 /** The estimated entropy a production SESSION_SECRET needs (the strength of a 128-bit key). */
 export const MIN_SESSION_SECRET_BITS = 128;
 
-export type { SigningAlgorithm } from '../tokens/key-ring';
+export type { SigningAlgorithm } from './key-ring';
 
 interface SecretInputs {
   isProduction: boolean;

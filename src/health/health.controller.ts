@@ -1,7 +1,7 @@
 import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorFunction, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
-import { Public } from '../auth/decorators';
+import { Public } from '../access/decorators';
 import { ApiErrorResponse } from '../openapi/decorators';
 import { RedisService } from '../redis/redis.service';
 

@@ -6,9 +6,8 @@ import { MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, getSchemaPath, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import type { OperationObject, ParameterObject, ResponseObject, SchemaObject, SecurityRequirementObject } from '@nestjs/swagger';
-import { IS_PUBLIC, REQUIRED_ROLES, ROUTE_GROUP } from '../auth/decorators';
+import { IS_PUBLIC, REQUIRED_ROLES, ROUTE_GROUP } from '../access/decorators';
 import { errorBody } from '../common/error-response';
-import type { AppConfig } from '../config/app-config';
 import { AuthStrategy, isBuiltInStrategy, usesJwt, usesSessions } from '../config/route-groups';
 import { CSRF_HEADER } from '../sessions/csrf';
 import { BEARER_SCHEME, COOKIE_SCHEME, ERROR_SCHEMA, RESPONSE_BY_STRATEGY, ResponseByStrategy } from './decorators';
@@ -56,7 +55,13 @@ interface RoutePolicy {
  * Helmet's default CSP needs no exception: the UI's scripts are files under /docs and only its
  * styles are inline, which that policy allows (the e2e test renders it in Chromium).
  */
-export function setupOpenApi(app: NestExpressApplication, config: AppConfig): void {
+/** What the document needs to know of the configuration: the session cookie and the route groups. */
+export interface OpenApiSettings {
+  session: { cookieName: string };
+  routeGroups: ReadonlyMap<string, AuthStrategy>;
+}
+
+export function setupOpenApi(app: NestExpressApplication, config: OpenApiSettings): void {
   SwaggerModule.setup(DOCS_PATH, app, () => buildDocument(app, config), {
     raw: ['json'],
     customSiteTitle: 'AuthSwitch API',
@@ -65,7 +70,7 @@ export function setupOpenApi(app: NestExpressApplication, config: AppConfig): vo
 }
 
 /** The whole document: Nest's scan, then the pass that applies what the decorators cannot say. */
-export function buildDocument(app: INestApplication, config: AppConfig): OpenAPIObject {
+export function buildDocument(app: INestApplication, config: OpenApiSettings): OpenAPIObject {
   const cookie = config.session.cookieName;
   const builder = new DocumentBuilder()
     .setTitle('AuthSwitch')

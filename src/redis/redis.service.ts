@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown } from '@nestjs/common';
 import { createClient } from 'redis';
-import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
+import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
 import { StoreUnavailableError } from '../common/store-unavailable.error';
 
 export type RedisClient = ReturnType<typeof createClient>;

@@ -7,7 +7,7 @@ import type { Request, RequestHandler, Response } from 'express';
 import session, { SessionData, Store } from 'express-session';
 import { Repository } from 'typeorm';
 import { StoreUnavailableError } from '../common/store-unavailable.error';
-import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
+import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
 import { RedisClient, RedisService } from '../redis/redis.service';
 import { newCsrfToken } from './csrf';
 import { SessionAuth, SessionSnapshot, StoredSession } from './session-data';

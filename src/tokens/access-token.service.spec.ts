@@ -4,11 +4,11 @@ import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AUTH_SWITCH_OPTIONS } from '../auth-switch/auth-switch.options';
-import { AppConfig, loadConfig } from '../config/app-config';
+import { AUTH_SWITCH_OPTIONS } from '../config/auth-switch.options';
+import { AppConfig, loadConfig } from '../server/app-config';
 import { ConfigError } from '../config/config-error';
 import { AccessTokenService, InvalidAccessTokenError } from './access-token.service';
-import { UnknownSigningKeyError } from './key-ring';
+import { UnknownSigningKeyError } from '../config/key-ring';
 
 function pem(type: 'ec' | 'rsa', options: object = {}): string {
   const { privateKey } = generateKeyPairSync(type as 'ec', options as { namedCurve: string });

@@ -2,9 +2,9 @@ import { Inject, Injectable } from '@nestjs/common';
 import { JwtService } from '@nestjs/jwt';
 import { createHash, randomUUID } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
-import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
+import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
 import type { JwtHeader } from 'jsonwebtoken';
-import { KeyRing } from './key-ring';
+import { KeyRing } from '../config/key-ring';
 
 /** The `typ` of AuthSwitch access tokens (RFC 9068), so that no other JWT signed with the same key passes as one. */
 export const ACCESS_TOKEN_TYPE = 'at+jwt';

@@ -1,9 +1,9 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
-import { Public } from '../auth/decorators';
-import { JwksResponse } from '../auth/responses';
+import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
+import { Public } from '../access/decorators';
+import { JwksResponse } from './responses';
 
 @Controller('.well-known')
 @ApiTags('keys')

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit, Servic
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { performance } from 'node:perf_hooks';
 import { Brackets, DataSource, EntityManager, In, LessThan, MoreThan, Repository } from 'typeorm';
-import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
+import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
 import { StoreUnavailableError } from '../common/store-unavailable.error';
 import { inTransaction } from '../database/transactions';
 import { RedisClient, RedisService } from '../redis/redis.service';

@@ -1,10 +1,11 @@
 import { Module } from '@nestjs/common';
 import { JwtModule, JwtSecretRequestType } from '@nestjs/jwt';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
+import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
 import { SessionsModule } from '../sessions/sessions.module';
 import { UsersModule } from '../users/users.module';
 import { AccessTokenService } from './access-token.service';
+import { DeviceActivity } from './device-activity';
 import { JwksController } from './jwks.controller';
 import { OneTimeToken } from './one-time-token.entity';
 import { OneTimeTokenService } from './one-time-token.service';
@@ -33,7 +34,7 @@ const jwtModule = JwtModule.registerAsync({
 @Module({
   imports: [TypeOrmModule.forFeature([RefreshFamily, RefreshToken, Revocation, OneTimeToken]), UsersModule, SessionsModule, jwtModule],
   controllers: [JwksController],
-  providers: [AccessTokenService, RefreshTokenService, RevocationService, TokensService, OneTimeTokenService],
-  exports: [AccessTokenService, RevocationService, RefreshTokenService, TokensService, OneTimeTokenService, JwtModule],
+  providers: [DeviceActivity, AccessTokenService, RefreshTokenService, RevocationService, TokensService, OneTimeTokenService],
+  exports: [DeviceActivity, AccessTokenService, RevocationService, RefreshTokenService, TokensService, OneTimeTokenService, JwtModule],
 })
 export class TokensModule {}

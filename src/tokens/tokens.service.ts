@@ -2,7 +2,7 @@ import { Injectable, UnauthorizedException } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { User } from '../users/user.entity';
 import { AccessTokenService } from './access-token.service';
-import { DeviceActivity } from '../sessions/device-activity';
+import { DeviceActivity } from './device-activity';
 import { LoginDevice, RefreshTokenService, SPEND_DEADLINE_MS } from './refresh-token.service';
 import { RevocationService } from './revocation.service';
 

@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
-import type { RawEnv } from '../../src/config/app-config';
+import type { RawEnv } from '../../src/server/app-config';
 
 /** Where the e2e suites find their servers; `scripts/test-services.sh` starts these. */
 export const TEST_DATABASE_URL = process.env.TEST_DATABASE_URL ?? 'postgres://authswitch:authswitch@127.0.0.1:5432/authswitch_test';

@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import type { Request } from 'express';
 import { Strategy } from 'passport-strategy';
-import { AUTH_SWITCH_PASSPORT, PassportInstance } from '../passport-instance';
+import { AUTH_SWITCH_PASSPORT, PassportInstance } from './passport-instance';
 import { JwtStrategy } from './jwt.strategy';
 import { SessionStrategy } from './session.strategy';
 

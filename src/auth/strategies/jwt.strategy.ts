@@ -2,12 +2,12 @@ import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import type { Request } from 'express';
 import { ExtractJwt, Strategy } from 'passport-jwt';
-import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../../auth-switch/auth-switch.options';
+import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../../config/auth-switch.options';
 import type { AuthenticatedRequest, Principal } from '../../common/authenticated-request';
 import { ACCESS_TOKEN_TYPE, AccessTokenClaims, AccessTokenService, InvalidAccessTokenError, readAccessTokenClaims } from '../../tokens/access-token.service';
-import { DeviceActivity } from '../../sessions/device-activity';
+import { DeviceActivity } from '../../tokens/device-activity';
 import { RevocationService } from '../../tokens/revocation.service';
-import { AUTH_SWITCH_PASSPORT, PassportInstance } from '../passport-instance';
+import { AUTH_SWITCH_PASSPORT, PassportInstance } from './passport-instance';
 
 /** `Bearer <compact JWS>` and nothing else; passport-jwt's own pattern lets trailing text pass. */
 const STRICT_BEARER = /^Bearer +[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/i;

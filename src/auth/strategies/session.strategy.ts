@@ -3,8 +3,8 @@ import { PassportStrategy } from '@nestjs/passport';
 import type { Request, Response } from 'express';
 import { Strategy } from 'passport-strategy';
 import type { AuthenticatedRequest, Principal } from '../../common/authenticated-request';
-import { SessionAuthenticator } from '../authenticators';
-import { AUTH_SWITCH_PASSPORT, PassportInstance } from '../passport-instance';
+import { SessionAuthenticator } from './authenticators';
+import { AUTH_SWITCH_PASSPORT, PassportInstance } from './passport-instance';
 
 /**
  * `session`: the server-side session named by the signed cookie, read with one store lookup.

@@ -1,5 +1,5 @@
 import type { LogLevel } from '@nestjs/common';
-import type { AppConfig } from '../config/app-config';
+import type { AppConfig } from './app-config';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 

@@ -1,23 +1,13 @@
-import { Client, UsedClientAssertion } from '../clients/client.entity';
 import { mkdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { DataSourceOptions } from 'typeorm';
-import { AppConfig } from '../config/app-config';
-import { SessionRecord } from '../sessions/session-record.entity';
-import { OneTimeToken } from '../tokens/one-time-token.entity';
-import { RefreshFamily } from '../tokens/refresh-family.entity';
-import { RefreshToken } from '../tokens/refresh-token.entity';
-import { Revocation } from '../tokens/revocation.entity';
-import { User } from '../users/user.entity';
-
-/** AuthSwitch's entities, for a host DataSource that does not use `autoLoadEntities`. */
-export const AUTH_SWITCH_ENTITIES = [User, RefreshFamily, RefreshToken, Revocation, SessionRecord, OneTimeToken, Client, UsedClientAssertion];
+import { AppConfig } from './app-config';
 
 /**
  * Every migration file of src/database/migrations (dist/database/migrations once built): the
  * ones AuthSwitch ships and the ones generated for this application's own entities.
  */
-export const MIGRATION_FILES = join(__dirname, 'migrations', '[0-9]*-*.{ts,js}');
+export const MIGRATION_FILES = join(__dirname, '..', 'database', 'migrations', '[0-9]*-*.{ts,js}');
 
 /**
  * One description of the database for the server, the CLI and the TypeORM CLI (ormconfig.ts).

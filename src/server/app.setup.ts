@@ -1,12 +1,12 @@
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import express, { NextFunction, Request, Response } from 'express';
 import helmet from 'helmet';
-import { answerClientErrorsAsJson } from './common/client-error';
-import { sendError } from './common/error-response';
-import { oauthErrorBody } from './clients/oauth-error';
-import { AppConfig } from './config/app-config';
-import { APP_CONFIG } from './config/config.module';
-import { setupOpenApi } from './openapi/openapi';
+import { answerClientErrorsAsJson } from '../common/client-error';
+import { sendError } from '../common/error-response';
+import { oauthErrorBody } from '../clients/oauth-error';
+import { AppConfig } from './app-config';
+import { APP_CONFIG } from './config.module';
+import { setupOpenApi } from '../openapi/openapi';
 
 /**
  * Express-level set-up shared by the server and the tests. The app must be created with

@@ -1,8 +1,8 @@
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { ConfigError } from '../config/config-error';
-import { resolveSecrets } from '../config/secrets';
-import { KeyRing } from '../tokens/key-ring';
+import { ConfigError } from './config-error';
+import { resolveSecrets } from './secrets';
+import { KeyRing } from './key-ring';
 
 /** The resolved options every AuthSwitch service reads (through AUTH_SWITCH_OPTIONS). */
 export const AUTH_SWITCH_OPTIONS = Symbol('AUTH_SWITCH_OPTIONS');

@@ -1,9 +1,9 @@
 import { BeforeApplicationShutdown, Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { Repository } from 'typeorm';
-import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
-import { RefreshFamily } from '../tokens/refresh-family.entity';
-import { SessionService } from './session.service';
+import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
+import { RefreshFamily } from './refresh-family.entity';
+import { SessionService } from '../sessions/session.service';
 
 /** What was marked used since the last flush, by id (session id or refresh family id) → ms. */
 type Marks = Map<string, number>;

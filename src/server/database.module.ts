@@ -1,7 +1,7 @@
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
-import { AppConfig } from '../config/app-config';
-import { APP_CONFIG } from '../config/config.module';
+import { AppConfig } from './app-config';
+import { APP_CONFIG } from './config.module';
 import { buildDataSourceOptions } from './data-source-options';
 
 /**

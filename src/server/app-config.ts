@@ -1,8 +1,8 @@
 import { resolve } from 'node:path';
 import { z } from 'zod';
-import { AUTH_SWITCH_DEFAULTS as D, AuthSwitchOptions, resolveAuthSwitchOptions } from '../auth-switch/auth-switch.options';
-import { ConfigError } from './config-error';
-import { AuthStrategy, resolveRouteSettings } from './route-groups';
+import { AUTH_SWITCH_DEFAULTS as D, AuthSwitchOptions, resolveAuthSwitchOptions } from '../config/auth-switch.options';
+import { ConfigError } from '../config/config-error';
+import { AuthStrategy, resolveRouteSettings } from '../config/route-groups';
 
 /**
  * The one place that reads the environment. Everything else receives the typed

@@ -3,8 +3,8 @@ import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileS
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ConfigError, loadConfig, RawEnv } from './app-config';
-import { parseRouteGroups, resolveAdminGroup } from './route-groups';
-import { DEV_JWT_KEY_FILE, DEV_SESSION_SECRET_FILE, estimateEntropyBits } from './secrets';
+import { parseRouteGroups, resolveAdminGroup } from '../config/route-groups';
+import { DEV_JWT_KEY_FILE, DEV_SESSION_SECRET_FILE, estimateEntropyBits } from '../config/secrets';
 
 const made: string[] = [];
 const dataDir = () => {

@@ -1,10 +1,10 @@
 import { ForbiddenException, Injectable, UnauthorizedException } from '@nestjs/common';
 import type { Response } from 'express';
-import type { AuthenticatedRequest, Principal } from '../common/authenticated-request';
-import { hasValidCsrfToken, needsCsrfCheck } from '../sessions/csrf';
-import { DeviceActivity } from '../sessions/device-activity';
-import { SessionService } from '../sessions/session.service';
-import { RevocationService } from '../tokens/revocation.service';
+import type { AuthenticatedRequest, Principal } from '../../common/authenticated-request';
+import { hasValidCsrfToken, needsCsrfCheck } from '../../sessions/csrf';
+import { DeviceActivity } from '../../tokens/device-activity';
+import { SessionService } from '../../sessions/session.service';
+import { RevocationService } from '../../tokens/revocation.service';
 
 /** Authenticates the session cookie; unsafe methods also need the session's CSRF token. */
 @Injectable()
