@@ -28,6 +28,12 @@ export type { AuthenticatedRequest, Principal } from './common/authenticated-req
 export { AllExceptionsFilter } from './common/all-exceptions.filter';
 export { createValidationPipe } from './common/validation';
 export type { AuthStrategy } from './config/route-groups';
+export { ConfigError } from './config/config-error';
+
+// What a host asks for when it wants them: the browser pages and the operator commands.
+export { PagesModule } from './pages/pages.module';
+export { runOperatorCommand } from './operator/commands';
+export type { OpenApplication } from './operator/commands';
 
 export { AUTH_SWITCH_ENTITIES } from './auth-switch/entities';
 export { AUTH_SWITCH_MIGRATIONS } from './database/migrations';

@@ -1,5 +1,4 @@
 import 'reflect-metadata';
-import { Logger } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo, Socket } from 'node:net';
@@ -36,22 +35,6 @@ async function bootstrap(): Promise<void> {
   console.log(
     `AuthSwitch listening on http://${host}:${port} (groups ${groups}; ` +
       `database ${config.database.type}; sessions in ${config.redis ? 'redis' : 'the database'})`,
-  );
-  warnAboutInsecureTransport(config);
-}
-
-/**
- * Express sets `secure` cookies only on requests it believes arrived over TLS. This server speaks
- * plain HTTP, so without a trusted TLS proxy the session cookie is never set (or, via a proxy
- * Express does not trust, never sent back): logins answer 200 but no session sticks.
- */
-function warnAboutInsecureTransport(config: AppConfig): void {
-  const proxyTrusted = config.trustProxy !== false && config.trustProxy !== 0;
-  if (!config.session.secureCookie || proxyTrusted) return;
-  new Logger('AuthSwitch').warn(
-    'Session cookies are Secure but no proxy is trusted: browsers reaching this server over plain HTTP ' +
-      'will not get the session cookie back, so logins seem to succeed but no session sticks. ' +
-      'Serve over HTTPS through a TLS proxy and set TRUST_PROXY, or set COOKIE_SECURE=false for local HTTP only.',
   );
 }
 

@@ -1,11 +1,22 @@
 import { execFileSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
-/** The authswitch-* folders in the system temp dir right now. */
-export function leftoverFolders(): string[] {
-  return readdirSync(tmpdir()).filter((name) => name.startsWith('authswitch-'));
+/**
+ * Each run writes its temp folders (data dirs, keys, private PostgreSQL clusters, browser
+ * profiles) inside a folder of its own, which the teardown checks and removes: runs side by
+ * side (two checkouts, a developer and CI) never blame each other for a leftover.
+ */
+function useRunTempDir(): void {
+  if (process.env.AUTHSWITCH_RUN_TMPDIR) return;
+  const runDir = mkdtempSync(join(tmpdir(), 'authswitch-run-'));
+  // Traversable by the postgres user, whose private clusters live below it.
+  chmodSync(runDir, 0o711);
+  process.env.AUTHSWITCH_OUTER_TMPDIR = process.env.TMPDIR ?? '';
+  process.env.AUTHSWITCH_RUN_TMPDIR = runDir;
+  // Read by os.tmpdir() here, in the Jest workers and in every process they start.
+  process.env.TMPDIR = runDir;
 }
 
 // Jest runs every selected project's global setup one after the other, in its own process,
@@ -16,14 +27,13 @@ type WithFlag = typeof globalThis & { [PREPARED]?: boolean };
 
 /**
  * What every e2e run needs, done once per run whichever projects it includes (`sqlite`,
- * `services`): a snapshot of the temp dir for the teardown's leftover check, and dist/ built,
+ * `services`): a temp folder of its own for the teardown's leftover check, and dist/ built,
  * for the suites that spawn the real server or CLI (dist/main.js, dist/cli.js).
  */
 export async function prepareRun(): Promise<void> {
   const holder = globalThis as WithFlag;
   if (holder[PREPARED]) return;
-  // What was already in the temp dir, so that the teardown blames only this run.
-  process.env.AUTHSWITCH_TEMP_BEFORE_TESTS = leftoverFolders().join('\n');
+  useRunTempDir();
   // Built once here, rather than in each suite, where two parallel builds would race.
   execFileSync('npm', ['run', 'build', '--silent'], { cwd: join(__dirname, '..'), stdio: 'inherit', timeout: 180_000 });
   holder[PREPARED] = true;

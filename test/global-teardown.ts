@@ -1,17 +1,24 @@
+import { readdirSync, rmSync } from 'node:fs';
 import { DataSource } from 'typeorm';
-import { forgetPreparedRun, leftoverFolders } from './global-setup';
+import { forgetPreparedRun } from './global-setup';
 
 /**
  * Runs once after all suites (the `sqlite` and the `services` projects share it, so Jest runs it
  * once): drops the run's PostgreSQL schema if the services setup made one, then every suite
  * must have removed the temp folders it made (data dirs, keys, private PostgreSQL clusters).
- * A folder that appeared during the run and is still there fails the run, naming it.
+ * A folder still in the run's temp folder fails the run, naming it; the run's folder is removed.
  */
 export default async function globalTeardown(): Promise<void> {
   forgetPreparedRun();
   await dropRunSchema();
-  const before = new Set((process.env.AUTHSWITCH_TEMP_BEFORE_TESTS ?? '').split('\n').filter(Boolean));
-  const leaked = leftoverFolders().filter((name) => !before.has(name));
+  const runDir = process.env.AUTHSWITCH_RUN_TMPDIR;
+  if (!runDir) return;
+  // The run's own temp folder: whatever is still in it was left by this run's suites.
+  const leaked = readdirSync(runDir);
+  rmSync(runDir, { recursive: true, force: true });
+  delete process.env.AUTHSWITCH_RUN_TMPDIR;
+  if (process.env.AUTHSWITCH_OUTER_TMPDIR) process.env.TMPDIR = process.env.AUTHSWITCH_OUTER_TMPDIR;
+  else delete process.env.TMPDIR;
   if (leaked.length > 0) throw new Error(`tests left temp folders behind: ${leaked.join(', ')}`);
 }
 

@@ -10,6 +10,8 @@ import { RedisModule } from '../redis/redis.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { TokensModule } from '../tokens/tokens.module';
 import { UsersModule } from '../users/users.module';
+import { ConfigError } from '../config/config-error';
+import { StartupChecks } from './startup-checks';
 import { AUTH_SWITCH_DEFAULTS, AUTH_SWITCH_OPTIONS, AUTH_SWITCH_ROUTES, AuthSwitchOptions, AuthSwitchSettings, resolveAuthSwitchOptions } from '../config/auth-switch.options';
 
 /**
@@ -51,8 +53,54 @@ export type AuthSwitchModuleAsyncOptions = typeof ASYNC_OPTIONS_TYPE;
 @Module({})
 export class AuthSwitchModule extends ConfigurableModuleClass {}
 
+/**
+ * The module option that sets what the server reads from each environment variable, so that a
+ * host's start-up error names the option it passed rather than a variable it never set.
+ */
+const OPTION_FOR_VARIABLE: Record<string, string> = {
+  SESSION_SECRET: 'session.secret',
+  SESSION_TTL_SECONDS: 'session.ttlSeconds',
+  JWT_PRIVATE_KEY_FILE: 'jwt.privateKeyFile',
+  JWT_VERIFY_KEY_FILES: 'jwt.verifyKeyFiles',
+  ACCESS_TOKEN_TTL_SECONDS: 'jwt.accessTokenTtlSeconds',
+  REFRESH_TOKEN_TTL_SECONDS: 'jwt.refreshTokenTtlSeconds',
+  REFRESH_REUSE_GRACE_SECONDS: 'jwt.refreshReuseGraceSeconds',
+  JWT_VERIFIED_CACHE_SIZE: 'jwt.verifiedTokenCacheSize',
+  PASSWORD_RESET_TTL_SECONDS: 'passwordReset.ttlSeconds',
+  EMAIL_VERIFY_TTL_SECONDS: 'emailVerification.ttlSeconds',
+  AUTH_ROUTE_GROUPS: 'routeGroups',
+  ADMIN_ROUTE_GROUP: 'adminGroup',
+};
+
+function namingModuleOptions<T>(resolve: () => T): T {
+  try {
+    return resolve();
+  } catch (error) {
+    if (error instanceof ConfigError && OPTION_FOR_VARIABLE[error.variable]) {
+      throw new ConfigError(`AuthSwitchModule option ${OPTION_FOR_VARIABLE[error.variable]}`, error.problem);
+    }
+    throw error;
+  }
+}
+
+/**
+ * Options as a host gives them. Production is the host's NODE_ENV unless it says otherwise, so a
+ * host deployed with NODE_ENV=production gets the same refusal of development secrets as the
+ * server. Already resolved options (the server resolves them from its environment) pass as they are.
+ */
+export function resolveModuleOptions(settings: AuthSwitchSettings | AuthSwitchOptions): AuthSwitchOptions {
+  if (isResolved(settings)) return settings;
+  const production = settings.production ?? process.env.NODE_ENV === 'production';
+  return namingModuleOptions(() => resolveAuthSwitchOptions({ ...settings, production }));
+}
+
+function isResolved(settings: AuthSwitchSettings | AuthSwitchOptions): settings is AuthSwitchOptions {
+  const jwt = settings.jwt as Partial<AuthSwitchOptions['jwt']> | undefined;
+  return typeof settings.production === 'boolean' && jwt?.keys !== undefined && typeof settings.session?.secret === 'string' && typeof (settings as AuthSwitchOptions).passwordHashConcurrency === 'number';
+}
+
 function resolveRoutes(extras: AuthSwitchModuleExtras): AuthSwitchRoutes {
-  const { groups, adminGroup } = resolveRouteSettings(extras.routeGroups ?? AUTH_SWITCH_DEFAULTS.routeGroups, extras.adminGroup);
+  const { groups, adminGroup } = namingModuleOptions(() => resolveRouteSettings(extras.routeGroups ?? AUTH_SWITCH_DEFAULTS.routeGroups, extras.adminGroup));
   return { groups, adminGroup, globalGuard: extras.globalGuard ?? true };
 }
 
@@ -62,9 +110,10 @@ function withRoutes(definition: DynamicModule, routes: AuthSwitchRoutes): Dynami
     {
       provide: AUTH_SWITCH_OPTIONS,
       inject: [MODULE_OPTIONS_TOKEN],
-      useFactory: (settings: AuthSwitchSettings | AuthSwitchOptions) => resolveAuthSwitchOptions(settings),
+      useFactory: resolveModuleOptions,
     },
     { provide: AUTH_SWITCH_ROUTES, useValue: routes },
+    StartupChecks,
   ];
   if (routes.globalGuard) providers.push({ provide: APP_GUARD, useExisting: RouteGroupGuard });
   const features = [RedisModule, MailModule, UsersModule, TokensModule, SessionsModule, AuthModule, ClientsModule];

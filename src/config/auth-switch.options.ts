@@ -1,7 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConfigError } from './config-error';
-import { resolveSecrets } from './secrets';
+import { assertProductionSessionSecret, resolveSecrets } from './secrets';
 import { KeyRing } from './key-ring';
 
 /** The resolved options every AuthSwitch service reads (through AUTH_SWITCH_OPTIONS). */
@@ -201,6 +201,8 @@ export function resolveAuthSwitchOptions(settings: AuthSwitchSettings | AuthSwit
     keys ??= secrets.keyRing;
     sessionSecret ??= secrets.sessionSecret;
   }
+  // A host may hand over its secret (and key ring) directly: hold it to the same rules.
+  if (production) assertProductionSessionSecret(sessionSecret, dataDir);
   const positive = (value: number | undefined, fallback: number, variable: string): number => {
     const result = value ?? fallback;
     if (!Number.isFinite(result) || result <= 0) throw new ConfigError(variable, `must be a positive number (got ${result})`);

@@ -26,6 +26,29 @@ interface SecretInputs {
 }
 
 /**
+ * Production refuses a session secret that is missing, a shipped placeholder, the one generated
+ * for development, or guessable: anyone who can guess it can forge session cookies.
+ */
+export function assertProductionSessionSecret(sessionSecret: string | undefined, dataDir: string): void {
+  if (!sessionSecret) {
+    throw new ConfigError('SESSION_SECRET', 'is required in production');
+  }
+  const generated = existsSync(join(dataDir, DEV_SESSION_SECRET_FILE)) ? readFileSync(join(dataDir, DEV_SESSION_SECRET_FILE), 'utf8').trim() : null;
+  if (PLACEHOLDER_SECRETS.includes(sessionSecret) || sessionSecret === generated) {
+    throw new ConfigError('SESSION_SECRET', 'is a development default; set a fresh random secret');
+  }
+  // Length alone says nothing: 32 copies of one letter pass a length check and can be guessed at once.
+  const bits = estimateEntropyBits(sessionSecret);
+  if (bits < MIN_SESSION_SECRET_BITS) {
+    throw new ConfigError(
+      'SESSION_SECRET',
+      `looks guessable (about ${Math.floor(bits)} bits of entropy, ${MIN_SESSION_SECRET_BITS} needed); ` +
+        'generate one with: openssl rand -base64 48',
+    );
+  }
+}
+
+/**
  * Development: a missing secret is generated once into DATA_DIR and reused, so sessions and
  * tokens survive restarts. Production: a missing, placeholder, guessable or generated secret
  * stops start-up.
@@ -35,23 +58,7 @@ export function resolveSecrets(input: SecretInputs): { sessionSecret: string; ke
   const devKeyPath = join(input.dataDir, DEV_JWT_KEY_FILE);
 
   if (input.isProduction) {
-    if (!input.sessionSecret) {
-      throw new ConfigError('SESSION_SECRET', 'is required in production');
-    }
-    const generated = existsSync(devSecretPath) ? readFileSync(devSecretPath, 'utf8').trim() : null;
-    if (PLACEHOLDER_SECRETS.includes(input.sessionSecret) || input.sessionSecret === generated) {
-      throw new ConfigError('SESSION_SECRET', 'is a development default; set a fresh random secret');
-    }
-    // Length alone says nothing: 32 copies of one letter pass a length check and can be guessed
-    // at once, and anyone who can guess the secret can forge session cookies.
-    const bits = estimateEntropyBits(input.sessionSecret);
-    if (bits < MIN_SESSION_SECRET_BITS) {
-      throw new ConfigError(
-        'SESSION_SECRET',
-        `looks guessable (about ${Math.floor(bits)} bits of entropy, ${MIN_SESSION_SECRET_BITS} needed); ` +
-          'generate one with: openssl rand -base64 48',
-      );
-    }
+    assertProductionSessionSecret(input.sessionSecret, input.dataDir);
     if (!input.jwtPrivateKeyFile) {
       throw new ConfigError('JWT_PRIVATE_KEY_FILE', 'is required in production');
     }

@@ -1,8 +1,37 @@
-import { Module } from '@nestjs/common';
+import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
+import { NextFunction, Request, Response, urlencoded } from 'express';
+import { sendError } from '../common/error-response';
 import { AuthModule } from '../auth/auth.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { UsersModule } from '../users/users.module';
 import { PagesController } from './pages.controller';
 
+/** Page forms post at most this much; the API's JSON limit is the server's own setting. */
+const FORM_BODY_LIMIT = '100kb';
+
+// extended: false (querystring): a repeated field is an array and nothing nests, so a form body
+// costs no more to parse than its length.
+const parseForm = urlencoded({ extended: false, limit: FORM_BODY_LIMIT });
+
+/** Parses a form body; one it cannot read gets the contract's JSON error, whatever the host's error handlers. */
+function formBodies(req: Request, res: Response, next: NextFunction): void {
+  parseForm(req, res, (error?: unknown) => {
+    const failure = error as { type?: string; status?: number } | undefined;
+    if (!failure) return next();
+    if (failure.type === 'entity.too.large') return sendError(res, 413, 'Request body too large');
+    if (typeof failure.status === 'number' && failure.status >= 400 && failure.status < 500) return sendError(res, failure.status, 'Unreadable request body');
+    next(error);
+  });
+}
+
+/**
+ * The browser pages (/login, /register, /account, password reset, email verification) on the
+ * session of the `web` group. Import it next to AuthSwitchModule.forRoot() to serve them from a
+ * host; it parses its own form bodies, so the host's body-parser settings do not matter.
+ */
 @Module({ imports: [AuthModule, SessionsModule, UsersModule], controllers: [PagesController] })
-export class PagesModule {}
+export class PagesModule implements NestModule {
+  configure(consumer: MiddlewareConsumer): void {
+    consumer.apply(formBodies).forRoutes(PagesController);
+  }
+}

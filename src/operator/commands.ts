@@ -1,0 +1,165 @@
+import { ConflictException, INestApplicationContext } from '@nestjs/common';
+import { plainToInstance } from 'class-transformer';
+import { validateSync } from 'class-validator';
+import { createPrivateKey, createPublicKey } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { ClientKeyError, ClientsService, normalizePublicKey, SCOPE_NAME } from '../clients/clients.service';
+import { algorithmFor, publishedKey } from '../config/key-ring';
+import { generatePrivateKeyPem } from '../config/secrets';
+import { RegisterDto, ROLE_NAME } from '../users/dto';
+import { UsersService } from '../users/users.service';
+
+const USAGE = [
+  'usage: npm run cli -- users:create --email E --password P [--name N] [--roles admin,user]',
+  '       npm run cli -- clients:create --name N --scopes a,b [--public-key-file F]',
+  '       npm run cli -- clients:list',
+  '       npm run cli -- clients:revoke --client-id ID',
+  '       npm run cli -- keys:generate --out FILE [--alg ES256|RS256]',
+].join('\n');
+
+/**
+ * Opens the application the commands work on: the host's own module (with AuthSwitchModule and
+ * its DataSource) as an application context, so that commands reach the host's database, Redis
+ * and revocation log exactly as its running instances do. Opened only once the arguments are valid.
+ */
+export type OpenApplication = () => Promise<INestApplicationContext>;
+
+/**
+ * AuthSwitch's operator commands (users:create, clients:create|list|revoke, keys:generate) for
+ * any host. Returns the process exit code: 0 done, 1 refused (already registered, no such
+ * client, a key file exists), 2 bad arguments.
+ *
+ *     // cli.ts of a host
+ *     runOperatorCommand(process.argv.slice(2), () => NestFactory.createApplicationContext(AppModule, { logger: ['error'] }))
+ *       .then((code) => process.exit(code));
+ */
+export async function runOperatorCommand(argv: string[], open: OpenApplication): Promise<number> {
+  const [command, ...rest] = argv;
+  if (command === 'users:create') return createUser(rest, open);
+  if (command === 'keys:generate') return generateKey(rest);
+  if (command === 'clients:create') return createClient(rest, open);
+  if (command === 'clients:list') return listClients(rest, open);
+  if (command === 'clients:revoke') return revokeClient(rest, open);
+  console.error(USAGE);
+  return 2;
+}
+
+async function withApplication<T>(open: OpenApplication, work: (app: INestApplicationContext) => Promise<T>): Promise<T> {
+  const app = await open();
+  try {
+    return await work(app);
+  } finally {
+    await app.close();
+  }
+}
+
+async function createUser(args: string[], open: OpenApplication): Promise<number> {
+  const { values } = parseArgs({
+    args,
+    options: { email: { type: 'string' }, password: { type: 'string' }, name: { type: 'string' }, roles: { type: 'string' } },
+    strict: true,
+  });
+  const input = plainToInstance(RegisterDto, { email: values.email, password: values.password, name: values.name });
+  const problems = validateSync(input).flatMap((error) => Object.values(error.constraints ?? {}));
+  const roles = (values.roles ?? 'user').split(',').map((role) => role.trim()).filter(Boolean);
+  const badRole = roles.find((role) => !ROLE_NAME.test(role));
+  if (badRole) problems.push(`invalid role "${badRole}"`);
+  if (problems.length > 0) {
+    console.error(`${problems.join('; ')}\n${USAGE}`);
+    return 2;
+  }
+
+  return withApplication(open, async (app) => {
+    try {
+      // The operator typed the address and vouches for it: no verification mail, no lock-out.
+      const user = await app.get(UsersService).create({ email: input.email, password: input.password, name: input.name, roles, emailVerified: true });
+      console.log(user.id);
+      return 0;
+    } catch (error) {
+      if (error instanceof ConflictException) {
+        console.error(`error: ${input.email} is already registered`);
+        return 1;
+      }
+      throw error;
+    }
+  });
+}
+
+function withClients<T>(open: OpenApplication, work: (clients: ClientsService) => Promise<T>): Promise<T> {
+  return withApplication(open, (app) => work(app.get(ClientsService)));
+}
+
+/** Prints `{"client_id", "client_secret"}` (no secret with a public key); the secret is never shown again. */
+async function createClient(args: string[], open: OpenApplication): Promise<number> {
+  const { values } = parseArgs({ args, options: { name: { type: 'string' }, scopes: { type: 'string' }, 'public-key-file': { type: 'string' } }, strict: true });
+  const name = values.name?.trim() ?? '';
+  const scopes = (values.scopes ?? '').split(',').map((scope) => scope.trim()).filter(Boolean);
+  const problems: string[] = [];
+  if (name.length === 0 || name.length > 100) problems.push('--name is required (at most 100 characters)');
+  const badScope = scopes.find((scope) => !SCOPE_NAME.test(scope));
+  if (badScope !== undefined) problems.push(`invalid scope "${badScope}" (printable ASCII without spaces, quotes, backslashes or commas)`);
+  let publicKeyPem: string | undefined;
+  if (values['public-key-file'] !== undefined) {
+    try {
+      publicKeyPem = normalizePublicKey(readFileSync(values['public-key-file'], 'utf8'));
+    } catch (error) {
+      problems.push(`--public-key-file: ${error instanceof ClientKeyError ? error.message : (error as Error).message}`);
+    }
+  }
+  if (problems.length > 0) {
+    console.error(`${problems.join('; ')}\n${USAGE}`);
+    return 2;
+  }
+  const created = await withClients(open, (clients) => clients.create({ name, scopes, publicKeyPem }));
+  console.log(JSON.stringify({ client_id: created.clientId, ...(created.secret ? { client_secret: created.secret } : {}) }));
+  return 0;
+}
+
+/** One JSON array: id, name, scopes, authentication method, created and revoked times. */
+async function listClients(args: string[], open: OpenApplication): Promise<number> {
+  parseArgs({ args, options: {}, strict: true });
+  console.log(JSON.stringify(await withClients(open, (clients) => clients.list()), null, 2));
+  return 0;
+}
+
+/** Ends the client everywhere: the running servers refuse its tokens within one sync interval. */
+async function revokeClient(args: string[], open: OpenApplication): Promise<number> {
+  const { values } = parseArgs({ args, options: { 'client-id': { type: 'string' } }, strict: true });
+  const clientId = values['client-id'];
+  if (!clientId) {
+    console.error(`--client-id is required\n${USAGE}`);
+    return 2;
+  }
+  if (!(await withClients(open, (clients) => clients.revoke(clientId)))) {
+    console.error(`error: no active client ${clientId}`);
+    return 1;
+  }
+  console.log(`revoked ${clientId}`);
+  return 0;
+}
+
+/**
+ * Writes a new signing key for a rotation: an unencrypted PKCS#8 PEM, readable by its owner only
+ * (0600), never over an existing file. Prints the key's kid, as the JWKS will show it.
+ */
+function generateKey(args: string[]): number {
+  const { values } = parseArgs({ args, options: { out: { type: 'string' }, alg: { type: 'string' } }, strict: true });
+  const algorithm = (values.alg ?? 'ES256').toUpperCase();
+  if (!values.out || (algorithm !== 'ES256' && algorithm !== 'RS256')) {
+    console.error(`${values.out ? `unsupported --alg ${values.alg}` : '--out is required'}\n${USAGE}`);
+    return 2;
+  }
+  const out = resolve(values.out);
+  if (existsSync(out)) {
+    console.error(`error: ${out} already exists; a key is never overwritten`);
+    return 1;
+  }
+  const pem = generatePrivateKeyPem(algorithm);
+  mkdirSync(dirname(out), { recursive: true, mode: 0o700 });
+  writeFileSync(out, pem, { mode: 0o600, flag: 'wx' });
+  const publicKey = createPublicKey(createPrivateKey(pem));
+  console.log(publishedKey(publicKey, algorithmFor(publicKey)!).kid);
+  return 0;
+}

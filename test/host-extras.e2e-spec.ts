@@ -1,0 +1,171 @@
+import { ConsoleLogger, Controller, DynamicModule, Get, Module } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import type { NestExpressApplication } from '@nestjs/platform-express';
+import { TypeOrmModule } from '@nestjs/typeorm';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import { join } from 'node:path';
+import request from 'supertest';
+import { AUTH_SWITCH_MIGRATIONS, AuthSwitchModule, AuthSwitchSettings, CurrentUser, PagesModule, Principal, RouteGroup, runOperatorCommand } from '../src';
+import { freshDataDir } from './support/environments';
+
+/**
+ * What a host gets from the package when it asks, with nothing of this repository's server:
+ * no configureApp(), no environment parsing, Nest's own body parsers. The host is a plain Nest
+ * application over its own SQLite file.
+ */
+
+@Controller('api/notes')
+@RouteGroup('api')
+class NotesController {
+  @Get()
+  list(@CurrentUser('id') owner: string) {
+    return { owner };
+  }
+}
+
+function hostModule(dataDir: string, settings: AuthSwitchSettings = {}, withPages = true): DynamicModule {
+  @Module({
+    imports: [
+      TypeOrmModule.forRoot({
+        type: 'better-sqlite3',
+        database: join(dataDir, 'host.sqlite'),
+        autoLoadEntities: true,
+        migrations: AUTH_SWITCH_MIGRATIONS,
+        migrationsRun: true,
+        // A module that fails to start (the production checks) must not leave TypeORM retrying.
+        retryAttempts: 0,
+      }),
+      AuthSwitchModule.forRoot({ dataDir, ...settings }),
+      ...(withPages ? [PagesModule] : []),
+    ],
+    controllers: [NotesController],
+  })
+  class HostModule {}
+  return { module: HostModule };
+}
+
+/** Collects what the host's logger is told, to read AuthSwitch's start-up warnings. */
+class RecordingLogger extends ConsoleLogger {
+  readonly warnings: string[] = [];
+  warn(message: unknown): void {
+    this.warnings.push(String(message));
+  }
+  log(): void {}
+}
+
+async function startHost(dataDir: string, settings: AuthSwitchSettings = {}) {
+  const logger = new RecordingLogger();
+  const app = await NestFactory.create<NestExpressApplication>(hostModule(dataDir, settings), { logger, abortOnError: false });
+  await app.init();
+  return { app, logger, http: () => request(app.getHttpServer() as Server) };
+}
+
+function strongSecret(): string {
+  return randomBytes(48).toString('base64');
+}
+
+function keyFile(dataDir: string): string {
+  const file = join(dataDir, 'host-signing-key.pem');
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  writeFileSync(file, privateKey.export({ type: 'pkcs8', format: 'pem' }), { mode: 0o600 });
+  return file;
+}
+
+describe('a host gets what it asks for', () => {
+  const dataDir = freshDataDir();
+  let host: Awaited<ReturnType<typeof startHost>>;
+  beforeAll(async () => {
+    host = await startHost(dataDir);
+  });
+  afterAll(() => host.app.close());
+
+  it('serves the pages from PagesModule: register by form, land on /account signed in', async () => {
+    const form = await host.http().get('/register').expect(200);
+    expect(form.text).toContain('name="email"');
+    const csrf = /name="_csrf" value="([^"]+)"/.exec(form.text)?.[1];
+    const formCookie = form.headers['set-cookie'] as unknown as string[] | undefined;
+    const email = `page-${randomBytes(4).toString('hex')}@host.test`;
+    const posted = host
+      .http()
+      .post('/register')
+      .type('form')
+      .send({ email, password: 'page password 123', name: 'Page', ...(csrf ? { _csrf: csrf } : {}) });
+    if (formCookie) posted.set('Cookie', formCookie.map((c) => c.split(';')[0]));
+    const registered = await posted.expect(303);
+    expect(registered.headers.location).toBe('/account');
+    const cookies = (registered.headers['set-cookie'] as unknown as string[]).map((c) => c.split(';')[0]);
+    const account = await host.http().get('/account').set('Cookie', cookies).expect(200);
+    expect(account.text).toContain(email);
+  });
+
+  it("runs the operator commands against the host's own database", async () => {
+    const email = `operator-${randomBytes(4).toString('hex')}@host.test`;
+    const open = () => NestFactory.createApplicationContext(hostModule(dataDir, {}, false), { logger: false });
+    const printed: string[] = [];
+    const log = jest.spyOn(console, 'log').mockImplementation((line: unknown) => void printed.push(String(line)));
+    try {
+      expect(await runOperatorCommand(['users:create', '--email', email, '--password', 'operator password 1', '--roles', 'admin,user'], open)).toBe(0);
+      expect(await runOperatorCommand(['clients:create', '--name', 'reporting', '--scopes', 'notes:read'], open)).toBe(0);
+    } finally {
+      log.mockRestore();
+    }
+    const [userId, clientJson] = printed;
+    const login = await host.http().post('/api/auth/login').send({ email, password: 'operator password 1' }).expect(200);
+    const me = await host.http().get('/api/me').set('Authorization', `Bearer ${login.body.access_token}`).expect(200);
+    expect(me.body).toMatchObject({ id: userId, email, roles: ['admin', 'user'] });
+    const client = JSON.parse(clientJson) as { client_id: string; client_secret: string };
+    await host
+      .http()
+      .post('/oauth/token')
+      .type('form')
+      .send({ grant_type: 'client_credentials', client_id: client.client_id, client_secret: client.client_secret })
+      .expect(200);
+    // Bad arguments are refused before the host's application is opened.
+    const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
+    try {
+      expect(await runOperatorCommand(['users:create', '--email', 'not-an-email', '--password', 'x'], () => Promise.reject(new Error('must not open')))).toBe(2);
+    } finally {
+      error.mockRestore();
+    }
+  });
+
+  it('protects the host routes of a group with that group’s strategy', async () => {
+    await host.http().get('/api/notes').expect(401);
+  });
+});
+
+describe('production checks in a host (NODE_ENV=production)', () => {
+  const previous = process.env.NODE_ENV;
+  beforeEach(() => {
+    process.env.NODE_ENV = 'production';
+  });
+  afterEach(() => {
+    process.env.NODE_ENV = previous;
+  });
+
+  it('refuses a guessable session secret handed to the module, naming the module option', async () => {
+    const dataDir = freshDataDir();
+    await expect(NestFactory.create(hostModule(dataDir, { session: { secret: "a".repeat(40) }, jwt: { privateKeyFile: keyFile(dataDir) } }), { logger: false, abortOnError: false })).rejects.toThrow(
+      /AuthSwitchModule option session\.secret: looks guessable/,
+    );
+  });
+
+  it('refuses a missing signing key, naming the module option', async () => {
+    const dataDir = freshDataDir();
+    await expect(NestFactory.create(hostModule(dataDir, { session: { secret: strongSecret() } }), { logger: false, abortOnError: false })).rejects.toThrow(
+      /AuthSwitchModule option jwt\.privateKeyFile: is required in production/,
+    );
+  });
+
+  it('warns when session cookies are Secure but the host trusts no TLS proxy', async () => {
+    const dataDir = freshDataDir();
+    const host = await startHost(dataDir, { session: { secret: strongSecret() }, jwt: { privateKeyFile: keyFile(dataDir) } });
+    try {
+      expect(host.logger.warnings.some((warning) => warning.includes('Session cookies are Secure but no proxy is trusted'))).toBe(true);
+    } finally {
+      await host.app.close();
+    }
+  });
+});
