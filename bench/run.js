@@ -24,6 +24,7 @@ const { join } = require('node:path');
 const autocannon = require('autocannon');
 const { createClient } = require('redis');
 const { Client: PgClient } = require('pg');
+const { startServerProcess } = require('../test/support/server-process');
 
 const ROOT = join(__dirname, '..');
 const args = process.argv.slice(2);
@@ -73,8 +74,6 @@ process.on('exit', () => {
 // 'exit' handler, leaving its servers running, pinned to core 1, under the next run.
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(1));
 
-const LISTENING = /listening on http:\/\/(\[[^\]]+\]|[^\s:/]+):(\d+)/;
-const tail = (text) => (text.length > 8000 ? `…${text.slice(-8000)}` : text);
 
 /**
  * Starts a server process (pinned to core 1 when taskset exists) on a port the system picks
@@ -86,49 +85,19 @@ const tail = (text) => (text.length > 8000 ? `…${text.slice(-8000)}` : text);
  * child passed for one still starting until the deadline, saying nothing. It also could not
  * tell whose server answered on the port: a leftover server from an interrupted run holding it
  * would have been benchmarked in place of the new one. Now the child's own line gives the port,
- * and any exit, by code or signal, fails at once with everything the child printed.
+ * and any exit, by code or signal, fails at once with everything the child printed. The same
+ * starter (test/support/server-process.js) starts the e2e tests' servers.
  */
 function startProcess(label, script, env) {
-  const command = HAS_TASKSET ? 'taskset' : process.execPath;
-  const commandArgs = HAS_TASKSET ? ['-c', '1', process.execPath, script] : [script];
-  const child = spawn(command, commandArgs, { cwd: ROOT, env: { ...process.env, ...env, PORT: '0' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  children.push(child);
-  let stdout = '';
-  let stderr = '';
-  // Keep reading both pipes for the whole run: a full pipe would block the server.
-  child.stdout.on('data', (chunk) => (stdout = tail(stdout + chunk)));
-  child.stderr.on('data', (chunk) => (stderr = tail(stderr + chunk)));
-  const failure = (why) =>
-    new Error(`${label} ${why}\n--- stdout ---\n${stdout.trim() || '(empty)'}\n--- stderr ---\n${stderr.trim() || '(empty)'}`);
-
-  const started = new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(failure('did not print its listening address within 30 s (still running; killed)'));
-    }, 30_000);
-    child.stdout.on('data', () => {
-      const match = LISTENING.exec(stdout);
-      if (!match) return;
-      clearTimeout(timer);
-      resolve(Number(match[2]));
-    });
-    // 'close' rather than 'exit': by then everything the child wrote has been read.
-    child.on('close', (code, signal) => {
-      clearTimeout(timer);
-      reject(failure(`exited before listening (${signal ? `signal ${signal}` : `exit code ${code}`})`));
-    });
-    child.on('error', (error) => {
-      clearTimeout(timer);
-      reject(failure(`could not be started: ${error.message}`));
-    });
-  });
-
-  return started.then(async (port) => {
-    const url = `http://127.0.0.1:${port}`;
+  const started = startServerProcess({ env: { ...env, HOST: env.HOST ?? '127.0.0.1' }, script, label, launcher: HAS_TASKSET ? ['taskset', '-c', '1'] : [], timeoutMs: 30_000 });
+  started.then(({ child }) => children.push(child), () => undefined);
+  const failure = (why, server) => new Error(`${label} ${why}\n${server.output().trim()}`);
+  return started.then(async (server) => {
+    const url = server.base;
     // The port is the one this child bound, so /health can only be its own; still check it.
     const res = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5000) }).catch((error) => ({ ok: false, status: error.message }));
-    if (!res.ok) throw failure(`listens on ${port} but GET /health answered ${res.status}`);
-    return { label, url, child };
+    if (!res.ok) throw failure(`listens on ${server.port} but GET /health answered ${res.status}`, server);
+    return { label, url, child: server.child };
   });
 }
 

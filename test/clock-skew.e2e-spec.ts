@@ -1,37 +1,20 @@
-import { ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import request from 'supertest';
 import { cookiePair, sessionCookie } from './support/contract-suite';
 import { freshDataDir, testEnv } from './support/environments';
+import { startServerProcess } from './support/server-process';
 import { startAppWithEnv, TestApp } from './support/test-app';
 
-const ROOT = join(__dirname, '..');
-
 /** The built server in its own process, its clock shifted by `skewMs`; resolves with its URL. */
-function startSkewedInstance(env: Record<string, string | undefined>, skewMs: number): Promise<{ url: string; child: ChildProcess }> {
-  const child = spawn(process.execPath, ['-r', join(__dirname, 'support/skewed-clock.js'), 'dist/main.js'], {
-    cwd: ROOT,
-    env: { ...process.env, ...env, PORT: '0', LOG_LEVEL: 'error', AUTHSWITCH_TEST_CLOCK_SKEW_MS: String(skewMs) },
-    stdio: ['ignore', 'pipe', 'pipe'],
+async function startSkewedInstance(env: Record<string, string | undefined>, skewMs: number): Promise<{ url: string; child: ChildProcess }> {
+  const server = await startServerProcess({
+    env: { ...env, LOG_LEVEL: 'error', AUTHSWITCH_TEST_CLOCK_SKEW_MS: String(skewMs) },
+    nodeArgs: ['-r', join(__dirname, 'support/skewed-clock.js')],
+    label: `instance skewed by ${skewMs} ms`,
+    timeoutMs: 30_000,
   });
-  let output = '';
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`instance did not start: ${output}`)), 30_000);
-    const read = (chunk: Buffer) => {
-      output += chunk.toString();
-      const match = /listening on (http:\/\/\S+)/.exec(output);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ url: match[1], child });
-      }
-    };
-    child.stdout!.on('data', read);
-    child.stderr!.on('data', read);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`instance exited (${code}): ${output}`));
-    });
-  });
+  return { url: server.base, child: server.child };
 }
 
 function stop(child: ChildProcess | undefined): Promise<void> {
