@@ -36,7 +36,7 @@ export class PasswordService {
    */
   async requestReset(email: string, address: string): Promise<void> {
     const account = normalizeEmail(email);
-    await this.limiter.takeResetAttempt(address, account);
+    await this.limiter.takeResetRequest(address, account);
     const user = await this.users.findByEmail(account);
     if (user) setImmediate(() => void this.sendResetLink(user));
   }
