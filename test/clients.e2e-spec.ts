@@ -142,6 +142,16 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('machine clients on %s
     }
   });
 
+  it('private_key_jwt: accepts a fractional exp (a legal NumericDate), once', async () => {
+    const exp = Date.now() / 1000 + 60.123456;
+    const signed = sign({ jti: randomUUID(), exp }, keys.privateKey, { algorithm: 'ES256', issuer: keyClient.client_id, subject: keyClient.client_id, audience: TOKEN_URL });
+    const body = { grant_type: 'client_credentials', client_assertion_type: JWT_BEARER, client_assertion: signed };
+    const res = await a.http().post('/oauth/token').send(body);
+    expect({ status: res.status, scope: res.body.scope }).toEqual({ status: 200, scope: 'billing:read' });
+    const replayed = await b.http().post('/oauth/token').send(body);
+    expect({ status: replayed.status, error: replayed.body.error }).toEqual({ status: 401, error: 'invalid_client' });
+  });
+
   it('refuses assertions that are long-lived, for another audience, badly signed, or not iss = sub', async () => {
     const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
     const bad = [

@@ -98,7 +98,9 @@ export class OAuthService {
     if (typeof exp !== 'number' || exp > now + MAX_ASSERTION_LIFETIME_SECONDS + this.options.jwt.clockToleranceSeconds) return null;
     if (typeof jti !== 'string' || !PRINTABLE_JTI.test(jti)) return null;
     // Each assertion once, across instances: the database's primary key decides.
-    const expiresAt = (exp + this.options.jwt.clockToleranceSeconds) * 1000;
+    // exp is a NumericDate, which may be fractional (RFC 7519 §2); the column holds whole
+    // milliseconds, rounded up so that the jti is kept at least as long as the assertion lives.
+    const expiresAt = Math.ceil((exp + this.options.jwt.clockToleranceSeconds) * 1000);
     return (await this.clients.useAssertion(client.id, jti, expiresAt)) ? client : null;
   }
 }
