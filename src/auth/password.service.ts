@@ -58,7 +58,9 @@ export class PasswordService {
    * a stolen credential cannot guess the password here, nor queue more hashing than login allows.
    */
   async change(principal: Principal, currentPassword: string, newPassword: string, res: Response, address: string): Promise<void> {
-    const attempt = await this.limiter.takeLoginAttempt(normalizeEmail(principal.email), address);
+    // The account as login names it (its email); a credential without one never shares a key.
+    const account = normalizeEmail(principal.email ?? '') || `user:${principal.id}`;
+    const attempt = await this.limiter.takeLoginAttempt(account, address);
     const user = await this.users.verifyPasswordOf(principal.id, currentPassword);
     if (!user) throw new UnauthorizedException('Current password is wrong');
     await this.limiter.forgiveLogin(attempt);
