@@ -3,6 +3,7 @@ import { generateKeyPairSync, KeyObject, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { decode, sign, SignOptions } from 'jsonwebtoken';
+import { createClient as createRedisClient } from 'redis';
 import type { RawEnv } from '../src/server/app-config';
 import { dropRedisKeys, freshDataDir, StorageSetup, testEnv } from './support/environments';
 import { startAppWithEnv, TestApp } from './support/test-app';
@@ -41,7 +42,7 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('machine clients on %s
   const keys = generateKeyPairSync('ec', { namedCurve: 'P-256' });
 
   beforeAll(async () => {
-    env = testEnv(setup, { PUBLIC_URL, REVOCATION_SYNC_INTERVAL_MS: '250', CLIENT_AUTH_MAX_FAILURES_PER_ADDRESS: '10000', CLIENT_AUTH_MAX_FAILURES_PER_CLIENT: '10000' });
+    env = testEnv(setup, { PUBLIC_URL, REVOCATION_SYNC_INTERVAL_MS: '250', CLIENT_AUTH_MAX_FAILURES_PER_ADDRESS: '10000' });
     a = await startAppWithEnv(env);
     b = await startAppWithEnv(env);
     secretClient = createClient(env, '--name', 'Reports', '--scopes', 'reports:read,reports:write');
@@ -139,6 +140,16 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('machine clients on %s
       const answers = await Promise.all(Array.from({ length: 6 }, (_v, i) => (i % 2 ? a : b).http().post('/oauth/token').send(body)));
       expect(answers.map((res) => res.status).sort()).toEqual([200, 401, 401, 401, 401, 401]);
     }
+  });
+
+  it('private_key_jwt: accepts a fractional exp (a legal NumericDate), once', async () => {
+    const exp = Date.now() / 1000 + 60.123456;
+    const signed = sign({ jti: randomUUID(), exp }, keys.privateKey, { algorithm: 'ES256', issuer: keyClient.client_id, subject: keyClient.client_id, audience: TOKEN_URL });
+    const body = { grant_type: 'client_credentials', client_assertion_type: JWT_BEARER, client_assertion: signed };
+    const res = await a.http().post('/oauth/token').send(body);
+    expect({ status: res.status, scope: res.body.scope }).toEqual({ status: 200, scope: 'billing:read' });
+    const replayed = await b.http().post('/oauth/token').send(body);
+    expect({ status: replayed.status, error: replayed.body.error }).toEqual({ status: 401, error: 'invalid_client' });
   });
 
   it('refuses assertions that are long-lived, for another audience, badly signed, or not iss = sub', async () => {
@@ -239,22 +250,90 @@ describe('machine clients: CLI input and limits', () => {
     expect(cli(env, 'clients:revoke').code).toBe(2);
   });
 
-  it('limits failed client authentications per client (429, Retry-After), also for a parallel burst, and successes do not count', async () => {
-    const env = testEnv('sqlite', { CLIENT_AUTH_MAX_FAILURES_PER_CLIENT: '3' });
+  it('limits failed client authentications per address (429, Retry-After), also for a parallel burst; successes do not count', async () => {
+    const env = testEnv('sqlite', { TRUST_PROXY: '1', CLIENT_AUTH_MAX_FAILURES_PER_ADDRESS: '3' });
     const t = await startAppWithEnv(env);
     try {
       const client = createClient(env, '--name', 'Limited', '--scopes', 'a');
-      const ok = () => t.http().post('/oauth/token').send({ grant_type: 'client_credentials', client_id: client.client_id, client_secret: client.client_secret });
-      for (let i = 0; i < 5; i++) expect((await ok()).status).toBe(200);
-      const wrong = () => t.http().post('/oauth/token').send({ grant_type: 'client_credentials', client_id: client.client_id, client_secret: 'wrong' });
-      const burst = await Promise.all(Array.from({ length: 12 }, wrong));
+      const from = (address: string) => t.http().post('/oauth/token').set('X-Forwarded-For', address);
+      const ok = (address: string) => from(address).send({ grant_type: 'client_credentials', client_id: client.client_id, client_secret: client.client_secret });
+      const wrong = (address: string) => from(address).send({ grant_type: 'client_credentials', client_id: client.client_id, client_secret: 'wrong' });
+      for (let i = 0; i < 5; i++) expect((await ok('192.0.2.1')).status).toBe(200);
+      const burst = await Promise.all(Array.from({ length: 12 }, () => wrong('192.0.2.1')));
       expect(burst.filter((res) => res.status === 401)).toHaveLength(3);
       expect(burst.filter((res) => res.status === 429)).toHaveLength(9);
-      const limited = await ok();
+      const limited = await ok('192.0.2.1');
       expect(limited.status).toBe(429);
       expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+      // The address is limited, not the client: from elsewhere its secret still works.
+      expect((await ok('192.0.2.2')).status).toBe(200);
     } finally {
       await t.close();
+    }
+  });
+
+  it("never refuses a client's right credentials because of failures sent from other addresses (no per-client lockout)", async () => {
+    const env = testEnv('sqlite', { TRUST_PROXY: '1', CLIENT_AUTH_MAX_FAILURES_PER_ADDRESS: '3' });
+    const t = await startAppWithEnv(env);
+    try {
+      const client = createClient(env, '--name', 'Targeted', '--scopes', 'a');
+      const send = (address: string, secret: string) =>
+        t.http().post('/oauth/token').set('X-Forwarded-For', address).send({ grant_type: 'client_credentials', client_id: client.client_id, client_secret: secret });
+      // 60 wrong secrets, 2 from each of 30 addresses: three times the old per-client limit (20).
+      for (let i = 0; i < 30; i++) {
+        expect((await send(`198.51.100.${i + 1}`, 'wrong')).status).toBe(401);
+        expect((await send(`198.51.100.${i + 1}`, 'wrong')).status).toBe(401);
+      }
+      const res = await send('203.0.113.9', client.client_secret!);
+      expect({ status: res.status, type: res.body.token_type }).toEqual({ status: 200, type: 'Bearer' });
+    } finally {
+      await t.close();
+    }
+  });
+
+  it('refuses client ids the CLI cannot have issued before anything is counted (401 invalid_client, never 429)', async () => {
+    const env = testEnv('sqlite', { TRUST_PROXY: '1', CLIENT_AUTH_MAX_FAILURES_PER_ADDRESS: '3' });
+    const t = await startAppWithEnv(env);
+    try {
+      const client = createClient(env, '--name', 'Neighbour', '--scopes', 'a');
+      const from = () => t.http().post('/oauth/token').set('X-Forwarded-For', '192.0.2.77');
+      const madeUp = [`x${'y'.repeat(8000)}`, 'made-up-client', 'CLIENT_0123456789abcdef01234567', 'client_0123456789abcdef0123456', 'client_0123456789abcdef012345678'];
+      for (let i = 0; i < 40; i++) {
+        const client_id = `${madeUp[i % madeUp.length]}${i >= madeUp.length ? `-${i}` : ''}`;
+        const res = i % 2 === 0 ? await from().send({ grant_type: 'client_credentials', client_id, client_secret: 's' }) : await from().set('Authorization', basic(client_id, 's')).send({ grant_type: 'client_credentials' });
+        expect({ status: res.status, error: res.body.error }).toEqual({ status: 401, error: 'invalid_client' });
+      }
+      // Nothing was counted: the address has its whole budget for a real client.
+      const send = (secret: string) => from().send({ grant_type: 'client_credentials', client_id: client.client_id, client_secret: secret });
+      expect((await send(client.client_secret!)).status).toBe(200);
+      for (let i = 0; i < 3; i++) expect((await send('wrong')).status).toBe(401);
+      expect((await send(client.client_secret!)).status).toBe(429);
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('machine clients: limits in Redis', () => {
+  it('hold no key per client id, whatever ids are sent (bounded by the addresses, not the names)', async () => {
+    const env = testEnv('postgres+redis', { TRUST_PROXY: '1', CLIENT_AUTH_MAX_FAILURES_PER_ADDRESS: '100000' });
+    const t = await startAppWithEnv(env);
+    const redis = createRedisClient({ url: env.REDIS_URL });
+    await redis.connect();
+    try {
+      for (let i = 0; i < 200; i++) {
+        // Half of them of the CLI's shape (unknown clients), half not.
+        const client_id = i % 2 === 0 ? `client_${randomUUID().replace(/-/g, '').slice(0, 24)}` : `made-up-${randomUUID()}`;
+        const res = await t.http().post('/oauth/token').set('X-Forwarded-For', '192.0.2.88').send({ grant_type: 'client_credentials', client_id, client_secret: 'wrong' });
+        expect(res.status).toBe(401);
+      }
+      const keys: string[] = [];
+      for await (const batch of redis.scanIterator({ MATCH: `${env.REDIS_KEY_PREFIX}limit:*`, COUNT: 500 })) keys.push(...batch);
+      expect(keys).toEqual([`${env.REDIS_KEY_PREFIX}limit:clientFailuresPerAddress:192.0.2.88`]);
+    } finally {
+      await redis.close();
+      await t.close();
+      await dropRedisKeys(env.REDIS_KEY_PREFIX);
     }
   });
 });

@@ -85,6 +85,59 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('HTTP edges on %s', (s
     });
   });
 
+  describe('deep or non-Unicode bodies are refused with 400 before parsing, never a 500', () => {
+    const deep = (levels: number, leaf = '"x"') => '{"email":'.repeat(levels) + leaf + '}'.repeat(levels);
+    const refused = (message: string) => ({ statusCode: 400, error: 'Bad Request', message });
+    const TOO_DEEP = 'Request body nested deeper than 32 levels';
+    const NOT_UNICODE = 'Request body is not valid Unicode text';
+
+    it.each(['/auth/register', '/api/auth/login', '/auth/password/forgot', '/login', '/forgot-password'])('JSON nested 5,000 deep at %s', async (path) => {
+      const res = await t.http().post(path).set('Content-Type', 'application/json').send(deep(5000));
+      expect({ status: res.status, body: res.body }).toEqual({ status: 400, body: refused(TOO_DEEP) });
+    });
+
+    it('takes a body nested 32 deep to validation, and refuses 33', async () => {
+      const at32 = await t.http().post('/api/auth/login').set('Content-Type', 'application/json').send(`{"password":"x","email":${deep(31)}}`);
+      expect({ status: at32.status, message: at32.body.message }).toEqual({ status: 400, message: 'Validation failed' });
+      const at33 = await t.http().post('/api/auth/login').set('Content-Type', 'application/json').send(`{"password":"x","email":${deep(32)}}`);
+      expect(at33.body).toEqual(refused(TOO_DEEP));
+      // Brackets inside strings are text, not nesting.
+      await t.http().post('/api/auth/login').send({ email: uniqueEmail('brackets'), password: '{['.repeat(100) }).expect(401);
+    });
+
+    it.each([
+      ['an escaped lone high surrogate', String.raw`"a\ud800b@example.test"`],
+      ['an escaped lone low surrogate', String.raw`"\udc00@example.test"`],
+      ['a high surrogate escape followed by another high one', String.raw`"\ud800\ud800@example.test"`],
+    ])('a JSON email holding %s', async (_label, email) => {
+      for (const path of ['/auth/register', '/api/auth/login', '/auth/password/forgot', '/login']) {
+        const res = await t.http().post(path).set('Content-Type', 'application/json').send(`{"email":${email},"password":"password123"}`);
+        expect({ path, status: res.status, body: res.body }).toEqual({ path, status: 400, body: refused(NOT_UNICODE) });
+      }
+    });
+
+    it('a lone surrogate as raw bytes (UTF-8 of U+D800), in JSON and in a page form', async () => {
+      const raw = Buffer.concat([Buffer.from('{"email":"a'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('@example.test","password":"password123"}')]);
+      const json = await t.http().post('/auth/register').set('Content-Type', 'application/json').serialize((bytes: Buffer) => bytes as unknown as string).send(raw);
+      expect({ status: json.status, body: json.body }).toEqual({ status: 400, body: refused(NOT_UNICODE) });
+      const form = await t.http().post('/register').set('Content-Type', 'application/x-www-form-urlencoded').send('email=a%ED%A0%80%40example.test&password=password123');
+      expect({ status: form.status, body: form.body }).toEqual({ status: 400, body: refused(NOT_UNICODE) });
+      const token = await t.http().post('/oauth/token').type('form').send('grant_type=client_credentials&client_id=%ED%B0%80&client_secret=x');
+      expect({ status: token.status, error: token.body.error, message: token.body.message }).toEqual({ status: 400, error: 'invalid_request', message: NOT_UNICODE });
+    });
+
+    it('a page form whose field names nest deeper than 32 brackets', async () => {
+      const res = await t.http().post('/login').type('form').send(`email${'[a]'.repeat(5000)}=x&password=y`);
+      expect({ status: res.status, body: res.body }).toEqual({ status: 400, body: refused(TOO_DEEP) });
+    });
+
+    it('still takes surrogate pairs, escaped and raw, as the characters they are', async () => {
+      const name = String.raw`Ada \ud83d\ude00 ` + '\u{1F600}';
+      const res = await t.http().post('/auth/register').set('Content-Type', 'application/json').send(`{"email":"${uniqueEmail('emoji')}","password":"password123","name":"${name}"}`).expect(201);
+      expect(res.body.name).toBe('Ada \u{1F600} \u{1F600}');
+    });
+  });
+
   describe('validation messages name what is wrong', () => {
     it.each([
       ['nothing', {}, ['email is required', 'password is required']],
@@ -93,6 +146,7 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('HTTP edges on %s', (s
       ['numbers', { email: 42, password: 12345678 }, ['email must be a string', 'password must be a string']],
       ['empty strings', { email: '', password: '' }, ['email must not be empty', 'password must not be empty']],
       ['oversized values', { email: 'e'.repeat(321), password: 'p'.repeat(1025) }, ['email must be at most 320 characters', 'password must be at most 1024 characters']],
+      ['an email that is not an email', { email: 'verify:42', password: 'password' }, ['email must be a valid email address']],
     ])('login with %s', async (_label, body, details) => {
       await expectDetails('post', '/api/auth/login', body, details);
     });

@@ -41,6 +41,40 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('login limits (%s)', (
     await attempt(victims[2].email, victims[2].password, client()).expect(200);
   });
 
+  it('counts wrong current passwords at /auth/password/change as failed logins of the account: 429 with Retry-After, also at login', async () => {
+    const user = await t.createUser();
+    const login = await attempt(user.email, user.password, client()).expect(200);
+    const change = (currentPassword: string) =>
+      t.http().post('/auth/password/change').set('X-Forwarded-For', client()).set('Authorization', `Bearer ${login.body.access_token}`).send({ currentPassword, newPassword: 'a changed password' });
+    for (let i = 0; i < 3; i++) await change(`wrong guess ${i}`).expect(401);
+    const locked = await change(user.password).expect(429);
+    expectErrorShape(locked.body, 429);
+    expect(Number(locked.headers['retry-after'])).toBeGreaterThan(0);
+    expect(Number(locked.headers['retry-after'])).toBeLessThanOrEqual(60);
+    // One budget for the account: the guesses made here hold its login back too.
+    await attempt(user.email, user.password, client()).expect(429);
+  });
+
+  it('takes the point before the hash check: of a parallel burst of wrong current passwords, exactly the limit is checked', async () => {
+    const user = await t.createUser();
+    const login = await attempt(user.email, user.password, client()).expect(200);
+    const burst = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        t.http().post('/auth/password/change').set('X-Forwarded-For', client()).set('Authorization', `Bearer ${login.body.access_token}`).send({ currentPassword: `guess ${i}`, newPassword: 'a changed password' }),
+      ),
+    );
+    expect(burst.filter((res) => res.status === 401)).toHaveLength(3);
+    expect(burst.filter((res) => res.status === 429)).toHaveLength(9);
+  });
+
+  it('gives the point back when the current password is right', async () => {
+    const user = await t.createUser();
+    const login = await attempt(user.email, user.password, client()).expect(200);
+    for (let i = 0; i < 2; i++) await attempt(user.email, 'wrong password', client()).expect(401);
+    await t.http().post('/auth/password/change').set('X-Forwarded-For', client()).set('Authorization', `Bearer ${login.body.access_token}`).send({ currentPassword: user.password, newPassword: 'a changed password' }).expect(204);
+    await attempt(user.email, 'a changed password', client()).expect(200);
+  });
+
   it('does not count successful logins', async () => {
     const user = await t.createUser();
     const from = client();

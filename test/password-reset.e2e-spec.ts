@@ -103,6 +103,29 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('password reset and ch
 });
 
 describe('password reset limits', () => {
+  it("counts every limit in its own namespace: forgot-password never spends the verification mails' or tokens' budgets", async () => {
+    const t = await startApp('sqlite', { PASSWORD_RESET_MAX_PER_ADDRESS: '2', PASSWORD_RESET_MAX_PER_ACCOUNT: '2' });
+    try {
+      const user = await t.createUser();
+      const login = await t.http().post('/api/auth/login').send({ email: user.email, password: user.password }).expect(200);
+      // Not an email: refused before anything is counted (it used to spend the resend budget of that user).
+      for (let i = 0; i < 3; i++) {
+        const refused = await t.http().post('/auth/password/forgot').send({ email: `verify:${user.id}` }).expect(400);
+        expect(refused.body).toMatchObject({ statusCode: 400, error: 'Bad Request', details: ['email must be a valid email address'] });
+      }
+      // The address spends its whole forgot-password budget...
+      await t.http().post('/auth/password/forgot').send({ email: user.email }).expect(202);
+      await t.http().post('/auth/password/forgot').send({ email: 'someone.else@example.test' }).expect(202);
+      await t.http().post('/auth/password/forgot').send({ email: 'a.third@example.test' }).expect(429);
+      // ...and the other routes still have theirs.
+      await t.http().post('/auth/email/verify').send({ token: 'a-guess' }).expect(400);
+      await t.http().post('/auth/password/reset').send({ token: 'a-guess', password: 'a brand new password' }).expect(400);
+      for (let i = 0; i < 2; i++) await t.http().post('/auth/email/resend').set('Authorization', `Bearer ${login.body.access_token}`).expect(202);
+    } finally {
+      await t.close();
+    }
+  });
+
   it('answers 429 with Retry-After once an account has asked too often', async () => {
     const t = await startApp('sqlite', { PASSWORD_RESET_MAX_PER_ACCOUNT: '2' });
     try {

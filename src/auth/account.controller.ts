@@ -58,8 +58,9 @@ export class AccountController {
   @ApiOperation({ summary: 'Change your password; every session and token of yours issued before now stops working, this one included' })
   @ApiNoContentResponse({ description: 'Password changed' })
   @ApiErrorResponse(401, 'Not signed in, or the current password is wrong', 'Current password is wrong')
-  async changePassword(@CurrentUser() user: Principal, @Body() body: ChangePasswordDto, @Res({ passthrough: true }) res: Response): Promise<void> {
-    await this.passwords.change(user, body.currentPassword, body.newPassword, res);
+  @ApiErrorResponse(429, "Too many wrong passwords for this account (they count as failed logins) or address; see Retry-After", 'Too many failed login attempts; try again later')
+  async changePassword(@CurrentUser() user: Principal, @Body() body: ChangePasswordDto, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<void> {
+    await this.passwords.change(user, body.currentPassword, body.newPassword, res, req.ip ?? '');
   }
 
   @Public()

@@ -1,19 +1,20 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { IsNotEmpty, IsOptional, IsString, MaxLength } from 'class-validator';
-import { Checks, NoNulCharacters, Required } from '../common/validation';
+import { Checks, EmailAddress, NoNulCharacters, Required } from '../common/validation';
 
 // Checks(...) runs the constraints in the order listed, and the global ValidationPipe reports
 // only the first failure per field: presence, then type, then content, then size. The Swagger
 // plugin cannot see constraints inside Checks(...), so @ApiProperty repeats the sizes.
 
 export class LoginDto {
-  @ApiProperty({ minLength: 1, maxLength: 320, example: 'ada@example.com' })
+  @ApiProperty({ format: 'email', minLength: 1, maxLength: 320, example: 'ada@example.com' })
   @Checks(
     Required('email'),
     IsString({ message: 'email must be a string' }),
     NoNulCharacters(),
     IsNotEmpty({ message: 'email must not be empty' }),
     MaxLength(320, { message: 'email must be at most 320 characters' }),
+    EmailAddress(),
   )
   email: string;
 

@@ -36,7 +36,7 @@ export class PasswordService {
    */
   async requestReset(email: string, address: string): Promise<void> {
     const account = normalizeEmail(email);
-    await this.limiter.takeResetAttempt(address, account);
+    await this.limiter.takeResetRequest(address, account);
     const user = await this.users.findByEmail(account);
     if (user) setImmediate(() => void this.sendResetLink(user));
   }
@@ -51,10 +51,19 @@ export class PasswordService {
     await this.replacePassword(userId, passwordHash);
   }
 
-  /** The signed-in user's own change: the current password first (401 if wrong). */
-  async change(principal: Principal, currentPassword: string, newPassword: string, res: Response): Promise<void> {
+  /**
+   * The signed-in user's own change: the current password first (401 if wrong). A wrong current
+   * password is a failed login of the account: the attempt takes its point from the account's
+   * (and the address's) login budget before the hash is checked, and gets it back on success, so
+   * a stolen credential cannot guess the password here, nor queue more hashing than login allows.
+   */
+  async change(principal: Principal, currentPassword: string, newPassword: string, res: Response, address: string): Promise<void> {
+    // The account as login names it (its email); a credential without one never shares a key.
+    const account = normalizeEmail(principal.email ?? '') || `user:${principal.id}`;
+    const attempt = await this.limiter.takeLoginAttempt(account, address);
     const user = await this.users.verifyPasswordOf(principal.id, currentPassword);
     if (!user) throw new UnauthorizedException('Current password is wrong');
+    await this.limiter.forgiveLogin(attempt);
     await this.replacePassword(user.id, await this.users.hashPassword(newPassword));
     if (principal.via === 'session') this.sessions.clearCookie(res);
   }

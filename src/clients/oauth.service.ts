@@ -4,7 +4,7 @@ import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.op
 import { LoginRateLimiter } from '../auth/login-rate-limiter';
 import { AccessTokenService } from '../tokens/access-token.service';
 import { Client } from './client.entity';
-import { ClientsService } from './clients.service';
+import { CLIENT_ID, ClientsService } from './clients.service';
 import { OAuthError } from './oauth-error';
 
 export const JWT_BEARER_ASSERTION = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
@@ -50,9 +50,12 @@ export class OAuthService {
     const credentials = readCredentials(body, authorization);
     const basic = credentials.method === 'client_secret_basic';
 
-    // Counted before anything is checked, per claimed client and per address; a success gives
-    // the point back, so only failures count, and a burst cannot outrun the check.
-    const attempt = await this.limiter.takeClientAttempt(credentials.clientId, address);
+    // An id the CLI cannot have issued is refused before anything is counted or looked up.
+    if (!CLIENT_ID.test(credentials.clientId)) throw new OAuthError('invalid_client', 'Client authentication failed', basic);
+    // Counted before anything is checked, per address (never per client: its id is no secret,
+    // and failures sent from elsewhere must not lock it out); a success gives the point back,
+    // so only failures count, and a burst cannot outrun the check.
+    const attempt = await this.limiter.takeClientAttempt(address);
     const client = await this.authenticate(credentials);
     if (!client) throw new OAuthError('invalid_client', 'Client authentication failed', basic);
     await this.limiter.forgiveLogin(attempt);
@@ -95,7 +98,9 @@ export class OAuthService {
     if (typeof exp !== 'number' || exp > now + MAX_ASSERTION_LIFETIME_SECONDS + this.options.jwt.clockToleranceSeconds) return null;
     if (typeof jti !== 'string' || !PRINTABLE_JTI.test(jti)) return null;
     // Each assertion once, across instances: the database's primary key decides.
-    const expiresAt = (exp + this.options.jwt.clockToleranceSeconds) * 1000;
+    // exp is a NumericDate, which may be fractional (RFC 7519 §2); the column holds whole
+    // milliseconds, rounded up so that the jti is kept at least as long as the assertion lives.
+    const expiresAt = Math.ceil((exp + this.options.jwt.clockToleranceSeconds) * 1000);
     return (await this.clients.useAssertion(client.id, jti, expiresAt)) ? client : null;
   }
 }

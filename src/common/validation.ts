@@ -1,5 +1,5 @@
 import { ValidationPipe } from '@nestjs/common';
-import { IsDefined, IsString, MaxLength, ValidateBy, ValidationOptions } from 'class-validator';
+import { IsDefined, isEmail, IsString, MaxLength, ValidateBy, ValidationOptions } from 'class-validator';
 
 /**
  * Applies property decorators so that class-validator checks them in the order written.
@@ -48,6 +48,23 @@ export function NoNulCharacters(options?: ValidationOptions): PropertyDecorator 
     },
     options,
   );
+}
+
+export const EMAIL_ADDRESS = 'emailAddress';
+
+/**
+ * An email address as registration accepts them (class-validator's IsEmail on the trimmed
+ * value). Where an email names an account to count attempts against (login, forgot password),
+ * a name no account can have is refused (400) before anything is counted. Non-strings pass.
+ */
+export function EmailAddress(field = 'email'): PropertyDecorator {
+  return ValidateBy({
+    name: EMAIL_ADDRESS,
+    validator: {
+      validate: (value: unknown) => typeof value !== 'string' || isEmail(value.trim()),
+      defaultMessage: () => `${field} must be a valid email address`,
+    },
+  });
 }
 
 /**

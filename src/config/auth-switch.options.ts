@@ -42,7 +42,6 @@ export const AUTH_SWITCH_DEFAULTS = {
   resetWindowSeconds: 15 * 60,
   publicUrl: 'http://127.0.0.1:3000',
   emailVerifyTtlSeconds: 86_400,
-  maxClientFailuresPerClient: 20,
   maxClientFailuresPerAddress: 100,
   clientFailureWindowSeconds: 15 * 60,
   requireEmailVerification: false,
@@ -164,9 +163,12 @@ export interface AuthSwitchOptions {
     /** Refuse sign-in (403) until the address is verified. */
     required: boolean;
   };
-  /** Failed client authentications (POST /oauth/token) per client id / per address per window; more get 429. */
+  /**
+   * Failed client authentications (POST /oauth/token) per address per window; more get 429.
+   * Never per client id: a client's id is no secret, and its right credentials are never refused
+   * because of failures sent from elsewhere.
+   */
   clientLimits: {
-    maxFailuresPerClient: number;
     maxFailuresPerAddress: number;
     windowSeconds: number;
   };
@@ -262,7 +264,6 @@ export function resolveAuthSwitchOptions(settings: AuthSwitchSettings | AuthSwit
       required: input.emailVerification?.required ?? d.requireEmailVerification,
     },
     clientLimits: {
-      maxFailuresPerClient: input.clientLimits?.maxFailuresPerClient ?? d.maxClientFailuresPerClient,
       maxFailuresPerAddress: input.clientLimits?.maxFailuresPerAddress ?? d.maxClientFailuresPerAddress,
       windowSeconds: input.clientLimits?.windowSeconds ?? d.clientFailureWindowSeconds,
     },

@@ -1,5 +1,6 @@
 import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { NextFunction, Request, Response, urlencoded } from 'express';
+import { UNSAFE_BODY, verifyFormBody } from '../common/body-checks';
 import { sendError } from '../common/error-response';
 import { AuthModule } from '../auth/auth.module';
 import { SessionsModule } from '../sessions/sessions.module';
@@ -9,9 +10,9 @@ import { PagesController } from './pages.controller';
 /** Page forms post at most this much; the API's JSON limit is the server's own setting. */
 const FORM_BODY_LIMIT = '100kb';
 
-// extended: false (querystring): a repeated field is an array and nothing nests, so a form body
-// costs no more to parse than its length.
-const parseForm = urlencoded({ extended: false, limit: FORM_BODY_LIMIT });
+// extended: false (querystring): a repeated field is an array and nothing nests. verifyFormBody
+// refuses text that is not Unicode or names nested too deep, in one pass over the raw bytes.
+const parseForm = urlencoded({ extended: false, limit: FORM_BODY_LIMIT, verify: verifyFormBody });
 
 /** Parses a form body; one it cannot read gets the contract's JSON error, whatever the host's error handlers. */
 function formBodies(req: Request, res: Response, next: NextFunction): void {
@@ -19,6 +20,7 @@ function formBodies(req: Request, res: Response, next: NextFunction): void {
     const failure = error as { type?: string; status?: number } | undefined;
     if (!failure) return next();
     if (failure.type === 'entity.too.large') return sendError(res, 413, 'Request body too large');
+    if (failure.type === UNSAFE_BODY) return sendError(res, 400, (error as Error).message);
     if (typeof failure.status === 'number' && failure.status >= 400 && failure.status < 500) return sendError(res, failure.status, 'Unreadable request body');
     next(error);
   });

@@ -116,6 +116,16 @@ describe('loadConfig', () => {
     expect(config.revocation.syncIntervalMs).toBe(250);
   });
 
+  it('limits client authentications per address only, and ignores the former per-client variable', () => {
+    const config = loadConfig({
+      DATA_DIR: dataDir(),
+      CLIENT_AUTH_MAX_FAILURES_PER_ADDRESS: '7',
+      CLIENT_AUTH_FAILURE_WINDOW_SECONDS: '60',
+      CLIENT_AUTH_MAX_FAILURES_PER_CLIENT: 'anything',
+    });
+    expect(config.clientLimits).toEqual({ maxFailuresPerAddress: 7, windowSeconds: 60 });
+  });
+
   it('reads the refresh reuse grace: 0 (strict) by default', () => {
     expect(loadConfig({ DATA_DIR: dataDir() }).jwt.refreshReuseGraceSeconds).toBe(0);
     expect(loadConfig({ DATA_DIR: dataDir(), REFRESH_REUSE_GRACE_SECONDS: '30' }).jwt.refreshReuseGraceSeconds).toBe(30);

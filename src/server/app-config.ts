@@ -55,7 +55,6 @@ const envSchema = z.object({
   PASSWORD_RESET_WINDOW_SECONDS: positiveInt(D.resetWindowSeconds),
   EMAIL_VERIFY_TTL_SECONDS: positiveInt(D.emailVerifyTtlSeconds),
   REQUIRE_EMAIL_VERIFICATION: bool.default('false'),
-  CLIENT_AUTH_MAX_FAILURES_PER_CLIENT: positiveInt(D.maxClientFailuresPerClient),
   CLIENT_AUTH_MAX_FAILURES_PER_ADDRESS: positiveInt(D.maxClientFailuresPerAddress),
   CLIENT_AUTH_FAILURE_WINDOW_SECONDS: positiveInt(D.clientFailureWindowSeconds),
   REVOCATION_SYNC_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
@@ -168,7 +167,6 @@ export function loadConfig(rawEnv: RawEnv): AppConfig {
     },
     emailVerification: { ttlSeconds: env.EMAIL_VERIFY_TTL_SECONDS, required: env.REQUIRE_EMAIL_VERIFICATION },
     clientLimits: {
-      maxFailuresPerClient: env.CLIENT_AUTH_MAX_FAILURES_PER_CLIENT,
       maxFailuresPerAddress: env.CLIENT_AUTH_MAX_FAILURES_PER_ADDRESS,
       windowSeconds: env.CLIENT_AUTH_FAILURE_WINDOW_SECONDS,
     },

@@ -1,7 +1,7 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
 import { Transform } from 'class-transformer';
 import { ArrayMaxSize, IsArray, IsEmail, IsOptional, IsString, Length, Matches, MaxLength } from 'class-validator';
-import { Checks, NoNulCharacters, Required, RequiredText } from '../common/validation';
+import { Checks, EmailAddress, NoNulCharacters, Required, RequiredText } from '../common/validation';
 
 const trimLower = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim().toLowerCase() : value);
 const trim = ({ value }: { value: unknown }) => (typeof value === 'string' ? value.trim() : value);
@@ -70,7 +70,7 @@ export class SetRolesDto {
 export class ForgotPasswordDto {
   @ApiProperty({ format: 'email', maxLength: 320, example: 'ada@example.com' })
   @Transform(trimLower)
-  @RequiredText('email', 320)
+  @Checks(RequiredText('email', 320), EmailAddress())
   email: string;
 }
 
