@@ -13,7 +13,9 @@ export {
 } from './auth-switch/auth-switch.options';
 export type { AuthSwitchOptions, AuthSwitchSettings } from './auth-switch/auth-switch.options';
 
-export { CurrentUser, Public, Roles, RouteGroup, Scopes, UsersOnly } from './auth/decorators';
+export { AllowClients, CurrentUser, Public, Roles, RouteGroup, Scopes, UsersOnly } from './auth/decorators';
+export { AccessPolicies, accessPolicyOf } from './auth/access-policy';
+export type { AccessPolicy, ForbiddenReason, Principals } from './auth/access-policy';
 export { RouteGroupGuard } from './auth/route-group.guard';
 export { JwtStrategy } from './auth/strategies/jwt.strategy';
 export { SessionStrategy } from './auth/strategies/session.strategy';
@@ -24,7 +26,7 @@ export { ClientsService } from './clients/clients.service';
 export { LoginRateLimiter } from './auth/login-rate-limiter';
 export type { AuthSwitchRoutes } from './auth/group-routes';
 
-export type { AuthenticatedRequest, Principal } from './common/authenticated-request';
+export type { AuthenticatedRequest, ClientPrincipal, Principal, UserPrincipal } from './common/authenticated-request';
 export { AllExceptionsFilter } from './common/all-exceptions.filter';
 export { createValidationPipe } from './common/validation';
 export type { AuthStrategy } from './config/route-groups';

@@ -2,7 +2,7 @@ import { applyDecorators, Body, Controller, Get, HttpCode, Injectable, Param, Pa
 import { ApiBody, ApiExtraModels, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import { ClientMeResponse } from '../clients/responses';
 import type { Response } from 'express';
-import type { AuthenticatedRequest, Principal } from '../common/authenticated-request';
+import type { AuthenticatedRequest, Principal, UserPrincipal } from '../common/authenticated-request';
 import { AllExceptionsFilter } from '../common/all-exceptions.filter';
 import { createValidationPipe } from '../common/validation';
 import { ApiErrorResponse, ApiResponseByStrategy, ApiStrategySecurity } from '../openapi/decorators';
@@ -12,7 +12,7 @@ import { TokensService } from '../tokens/tokens.service';
 import { SetRolesDto } from '../users/dto';
 import { RevocationService } from '../tokens/revocation.service';
 import { AuthService } from './auth.service';
-import { CurrentUser, Public, Roles, RouteGroup, UsersOnly } from './decorators';
+import { AllowClients, CurrentUser, Public, Roles, RouteGroup, UsersOnly } from './decorators';
 import { LoginDto, LogoutDto, RefreshDto } from './dto';
 import { AnyLoginResponse, CsrfTokenResponse, MeResponse, SessionLoginResponse, TokenPairResponse, UserResponse } from './responses';
 
@@ -55,6 +55,8 @@ abstract class GroupRoutes {
     protected readonly revocation: RevocationService,
   ) {}
 
+  // Also who a machine client is: the one group route open to client tokens.
+  @AllowClients()
   @Get('me')
   @ApiOperation({ summary: 'The signed-in user' })
   @ApiExtraModels(MeResponse, ClientMeResponse)
@@ -94,7 +96,7 @@ abstract class SignInRoutes extends GroupRoutes {
   @ApiBody({ type: LogoutDto, required: false })
   @ApiNoContentResponse({ description: 'Signed out' })
   async logout(
-    @CurrentUser() user: Principal,
+    @CurrentUser() user: UserPrincipal,
     @Body() body: LogoutDto,
     @Req() req: AuthenticatedRequest,
     @Res({ passthrough: true }) res: Response,
@@ -112,7 +114,7 @@ const CsrfTokenRoute = () =>
     ApiErrorResponse(401, 'Not signed in with a session', 'Not signed in with a session'),
   );
 
-function csrfTokenOf(user: Principal, req: AuthenticatedRequest) {
+function csrfTokenOf(user: UserPrincipal, req: AuthenticatedRequest) {
   const csrfToken = req.authSession?.csrfToken;
   if (user.via !== 'session' || !csrfToken) throw new UnauthorizedException('Not signed in with a session');
   return { csrfToken };
@@ -120,7 +122,7 @@ function csrfTokenOf(user: Principal, req: AuthenticatedRequest) {
 
 class SessionGroupRoutes extends SignInRoutes {
   @CsrfTokenRoute()
-  csrf(@CurrentUser() user: Principal, @Req() req: AuthenticatedRequest) {
+  csrf(@CurrentUser() user: UserPrincipal, @Req() req: AuthenticatedRequest) {
     return csrfTokenOf(user, req);
   }
 }
@@ -146,7 +148,7 @@ class JwtGroupRoutes extends SignInRoutes {
 
 class AnyGroupRoutes extends JwtGroupRoutes {
   @CsrfTokenRoute()
-  csrf(@CurrentUser() user: Principal, @Req() req: AuthenticatedRequest) {
+  csrf(@CurrentUser() user: UserPrincipal, @Req() req: AuthenticatedRequest) {
     return csrfTokenOf(user, req);
   }
 }

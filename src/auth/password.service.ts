@@ -1,7 +1,7 @@
 import { BadRequestException, Inject, Injectable, Logger, UnauthorizedException } from '@nestjs/common';
 import type { Response } from 'express';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-switch.options';
-import type { Principal } from '../common/authenticated-request';
+import type { UserPrincipal } from '../common/authenticated-request';
 import { MailService } from '../mail/mail.service';
 import { SessionService } from '../sessions/session.service';
 import { OneTimeTokenService } from '../tokens/one-time-token.service';
@@ -52,7 +52,7 @@ export class PasswordService {
   }
 
   /** The signed-in user's own change: the current password first (401 if wrong). */
-  async change(principal: Principal, currentPassword: string, newPassword: string, res: Response): Promise<void> {
+  async change(principal: UserPrincipal, currentPassword: string, newPassword: string, res: Response): Promise<void> {
     const user = await this.users.verifyPasswordOf(principal.id, currentPassword);
     if (!user) throw new UnauthorizedException('Current password is wrong');
     await this.replacePassword(user.id, await this.users.hashPassword(newPassword));
