@@ -31,6 +31,9 @@ export { AllExceptionsFilter } from './common/all-exceptions.filter';
 export { createValidationPipe } from './common/validation';
 export type { AuthStrategy } from './config/route-groups';
 
+export { applyAuthSwitchSecurity } from './openapi/openapi';
+export type { OperationIdFactory } from './openapi/openapi';
+
 export { AUTH_SWITCH_ENTITIES } from './database/data-source-options';
 export { AUTH_SWITCH_MIGRATIONS } from './database/migrations';
 
