@@ -229,6 +229,10 @@ describe('OpenAPI document and Swagger UI (default configuration)', () => {
     expect(document.paths['/api/me'].get.responses).not.toHaveProperty('403');
     // A session group sees no Bearer token: its 403 is about CSRF alone.
     expect(document.paths['/web/auth/logout'].post.responses['403'].description).not.toContain('client');
+    const example = (path: string, method: string) => document.paths[path][method].responses['403'].content['application/json'].example.message;
+    expect(example('/auth/sessions', 'get')).toBe('Client tokens are not accepted here');
+    expect(example('/web/auth/logout', 'post')).toBe('Missing or invalid CSRF token');
+    expect(example('/api/admin/users/{id}/roles', 'put')).toBe('Insufficient role');
   });
 
   it('answers errors in the shared Error schema: 401 on authenticated routes, and the special ones', () => {

@@ -37,7 +37,7 @@ const ERROR_SCHEMA_OBJECT: SchemaObject = {
 const COMMON_ERRORS: Record<number, { description: string; message: string; details?: string[] }> = {
   400: { description: 'Malformed JSON, or a field that fails validation (see details)', message: 'Validation failed', details: ['email is required'] },
   401: { description: 'Missing, invalid, expired or revoked credentials', message: 'Missing credentials' },
-  403: { description: 'Authenticated but not allowed', message: 'Client tokens are not accepted here' },
+  403: { description: 'Authenticated but not allowed', message: 'Forbidden' },
   404: { description: 'Not found', message: 'Not found' },
   409: { description: 'Conflict', message: 'Email already registered' },
   429: { description: 'Too many attempts; retry after the Retry-After seconds', message: 'Too many failed login attempts; try again later' },
@@ -249,8 +249,16 @@ function applyPolicy(operation: OperationObject, method: (typeof METHODS)[number
   // with one (users, counters, refresh tokens): either can answer 503 when it is down.
   if (!access.public || hasBody) errors.push(503);
   for (const status of errors) {
-    const description = status === 403 ? forbiddenDescription(access.forbidden) : COMMON_ERRORS[status].description;
-    operation.responses[status] ??= { description };
+    if (status !== 403) {
+      operation.responses[status] ??= { description: COMMON_ERRORS[status].description };
+      continue;
+    }
+    // The example is what the guard (or the session strategy) says for the first reason.
+    const example = errorBody(403, FORBIDDEN_MESSAGES[access.forbidden[0]]);
+    operation.responses[status] ??= {
+      description: forbiddenDescription(access.forbidden),
+      content: { 'application/json': { schema: { $ref: getSchemaPath(ERROR_SCHEMA) }, example } },
+    };
   }
 }
 
@@ -267,6 +275,15 @@ const FORBIDDEN_REASONS: Record<ForbiddenReason, string> = {
   'clients-not-accepted': 'a machine client\'s token ("Client tokens are not accepted here")',
   'users-not-accepted': "a user's credential (the route is only open to client tokens)",
   csrf: 'session credentials came without the right X-CSRF-Token',
+};
+
+/** What a 403 says, per reason (src/auth/access-policy.ts refusalOf, and the CSRF check). */
+const FORBIDDEN_MESSAGES: Record<ForbiddenReason, string> = {
+  role: 'Insufficient role',
+  scope: 'Insufficient scope',
+  'clients-not-accepted': 'Client tokens are not accepted here',
+  'users-not-accepted': 'This route is only open to client tokens',
+  csrf: 'Missing or invalid CSRF token',
 };
 
 function forbiddenDescription(reasons: readonly ForbiddenReason[]): string {
