@@ -13,7 +13,9 @@ export {
 } from './config/auth-switch.options';
 export type { AuthSwitchOptions, AuthSwitchSettings } from './config/auth-switch.options';
 
-export { CurrentUser, Public, Roles, RouteGroup, Scopes, UsersOnly } from './access/decorators';
+export { AllowClients, CurrentUser, Public, Roles, RouteGroup, Scopes, UsersOnly } from './access/decorators';
+export { AccessPolicies, accessPolicyOf } from './access/access-policy';
+export type { AccessPolicy, ForbiddenReason, Principals } from './access/access-policy';
 export { RouteGroupGuard } from './auth/route-group.guard';
 export { JwtStrategy } from './auth/strategies/jwt.strategy';
 export { SessionStrategy } from './auth/strategies/session.strategy';
@@ -24,7 +26,7 @@ export { ClientsService } from './clients/clients.service';
 export { LoginRateLimiter } from './auth/login-rate-limiter';
 export type { AuthSwitchRoutes } from './auth/group-routes';
 
-export type { AuthenticatedRequest, Principal } from './common/authenticated-request';
+export type { AuthenticatedRequest, ClientPrincipal, Principal, UserPrincipal } from './common/authenticated-request';
 export { AllExceptionsFilter } from './common/all-exceptions.filter';
 export { createValidationPipe } from './common/validation';
 export type { AuthStrategy } from './config/route-groups';
@@ -34,6 +36,9 @@ export { ConfigError } from './config/config-error';
 export { PagesModule } from './pages/pages.module';
 export { runOperatorCommand } from './operator/commands';
 export type { OpenApplication } from './operator/commands';
+
+export { applyAuthSwitchSecurity } from './openapi/openapi';
+export type { OperationIdFactory } from './openapi/openapi';
 
 export { AUTH_SWITCH_ENTITIES } from './auth-switch/entities';
 export { AUTH_SWITCH_MIGRATIONS } from './database/migrations';

@@ -1,10 +1,12 @@
 import { Test } from '@nestjs/testing';
 import { JwtService } from '@nestjs/jwt';
+import type { INestApplication } from '@nestjs/common';
+import { DocumentBuilder, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import type { Server } from 'node:http';
 import request from 'supertest';
 import { DataSource } from 'typeorm';
 import { configureApp } from '../src/server/app.setup';
-import { UsersService } from '../src';
+import { applyAuthSwitchSecurity, UsersService } from '../src';
 import { AppConfigModule } from '../src/server/config.module';
 import { loadConfig } from '../src/server/app-config';
 import { ApiKeyStrategy, hostModule, HostOptions } from './host-app/host.module';
@@ -34,6 +36,28 @@ async function startHost(options: Omit<HostOptions, 'dataDir'>) {
       return { id, email, password };
     },
   };
+}
+
+/** A machine client of the host and a token for it. */
+async function clientToken(host: Awaited<ReturnType<typeof startHost>>, scopes: string[]): Promise<string> {
+  const { clientId, secret } = await host.app.get(ClientsService).create({ name: 'Reporter', scopes });
+  const res = await host.http().post('/oauth/token').send({ grant_type: 'client_credentials', client_id: clientId, client_secret: secret }).expect(200);
+  return `Bearer ${res.body.access_token}`;
+}
+
+/** The host's own Swagger document, as a host makes it, then AuthSwitch's helper. */
+function hostDocument(app: INestApplication): OpenAPIObject {
+  const document = SwaggerModule.createDocument(app, new DocumentBuilder().setTitle('Host').build());
+  return applyAuthSwitchSecurity(document, app);
+}
+
+/** Every scheme an operation's security names, with where it is named. */
+function referencedSchemes(document: OpenAPIObject): Array<{ where: string; scheme: string }> {
+  return Object.entries(document.paths).flatMap(([path, item]) =>
+    Object.entries(item).flatMap(([method, operation]) =>
+      ((operation as { security?: Array<Record<string, string[]>> }).security ?? []).flatMap((requirement) => Object.keys(requirement).map((scheme) => ({ where: `${method} ${path}`, scheme }))),
+    ),
+  );
 }
 
 describe('a host application importing AuthSwitchModule', () => {
@@ -68,12 +92,7 @@ describe('a host application importing AuthSwitchModule', () => {
     });
 
     it('lets @Roles govern users and @Scopes machine clients: a route accepts users, clients, or both', async () => {
-      const clients = host.app.get(ClientsService);
-      const tokenFor = async (scopes: string[]) => {
-        const { clientId, secret } = await clients.create({ name: 'Reporter', scopes });
-        const res = await host.http().post('/oauth/token').send({ grant_type: 'client_credentials', client_id: clientId, client_secret: secret }).expect(200);
-        return `Bearer ${res.body.access_token}`;
-      };
+      const tokenFor = (scopes: string[]) => clientToken(host, scopes);
       const reader = await tokenFor(['reports:read']);
       const reportsAdmin = await tokenFor(['reports:admin']);
       const user = `Bearer ${(await apiLogin()).token}`;
@@ -95,6 +114,54 @@ describe('a host application importing AuthSwitchModule', () => {
       expect((await get('/api/reports/status', user).expect(200)).body).toEqual({ kind: 'user' });
       // A role-only host route is closed to clients.
       await get('/api/projects/admin', reportsAdmin).expect(403);
+    });
+
+    it('answers a client token with 403 on a host route that does not say it accepts clients', async () => {
+      const reader = await clientToken(host, ['reports:read']);
+      const refused = await host.http().get('/api/projects').set('Authorization', reader).expect(403);
+      expect(refused.body).toEqual({ statusCode: 403, error: 'Forbidden', message: 'Client tokens are not accepted here' });
+      await host.http().post('/api/projects/ticket').set('Authorization', reader).expect(403);
+      // AuthSwitch's own account routes too; /api/me tells a client who it is.
+      await host.http().get('/auth/sessions').set('Authorization', reader).expect(403);
+      expect((await host.http().get('/api/me').set('Authorization', reader).expect(200)).body).toMatchObject({ client_id: expect.stringMatching(/^client_/) });
+    });
+
+    it("gives the host's Swagger document AuthSwitch's true security, from the guard's policy, with every scheme defined", () => {
+      const document = hostDocument(host.app);
+      const paths = document.paths;
+      // AuthSwitch's public routes are open, its authenticated ones take their group's credential.
+      for (const [path, method] of [
+        ['/api/auth/login', 'post'],
+        ['/web/auth/login', 'post'],
+        ['/auth/register', 'post'],
+        ['/.well-known/jwks.json', 'get'],
+        ['/partners/me', 'get'],
+      ] as const) {
+        expect({ path, security: paths[path][method]?.security ?? [] }).toEqual({ path, security: [] });
+      }
+      expect(paths['/api/me'].get?.security).toEqual([{ bearer: [] }]);
+      expect(paths['/web/me'].get?.security).toEqual([{ cookie: [] }]);
+      // The host's grouped routes: the group's credential, and who may call them.
+      const projects = paths['/api/projects'].get!;
+      expect(projects.security).toEqual([{ bearer: [] }]);
+      expect(Object.keys(projects.responses)).toEqual(expect.arrayContaining(['401', '403']));
+      expect((projects.responses['403'] as { description: string }).description).toContain('Client tokens are not accepted here');
+      expect(paths['/api/reports'].get?.security).toEqual([{ bearer: [] }]);
+      expect((paths['/api/reports'].get!.responses['403'] as { description: string }).description).toMatch(/scope/);
+      // A route open to any client: nobody gets 403.
+      expect(paths['/api/reports/status'].get?.security).toEqual([{ bearer: [] }]);
+      expect(paths['/api/reports/status'].get!.responses).toHaveProperty('401');
+      expect(paths['/api/reports/status'].get!.responses).not.toHaveProperty('403');
+      // A group on the host's own strategy: no scheme AuthSwitch could name, but a 401 and a word.
+      expect(paths['/partner/feed'].get?.security ?? []).toEqual([]);
+      expect(paths['/partner/feed'].get?.description).toContain('"api-key"');
+      expect(paths['/partner/feed'].get!.responses).toHaveProperty('401');
+      // The token endpoint: Basic or the body.
+      expect(paths['/oauth/token'].post?.security).toEqual(expect.arrayContaining([{ client_secret_basic: [] }, {}]));
+      const schemes = document.components?.securitySchemes ?? {};
+      expect(schemes.cookie).toMatchObject({ type: 'apiKey', in: 'cookie', name: 'authswitch.sid' });
+      expect(referencedSchemes(document).filter(({ scheme }) => !(scheme in schemes))).toEqual([]);
+      expect(document.components?.schemas).toHaveProperty('Error');
     });
 
     it('no built-in route shadows a feature route: /partners/me is the host controller', async () => {
@@ -146,6 +213,20 @@ describe('a host application importing AuthSwitchModule', () => {
 
     it("leaves the host's routes alone", async () => {
       await host.http().get('/guarded/open').expect(200, { open: true });
+    });
+
+    it("keeps a client token from a user's route behind AuthGuard('jwt'): @CurrentUser() is never a client there", async () => {
+      const reader = await clientToken(host, ['reports:read']);
+      const res = await host.http().get('/guarded/jwt').set('Authorization', reader).expect(403);
+      expect(res.body.message).toBe('Client tokens are not accepted here');
+    });
+
+    it("documents only the routes RouteGroupGuard guards: AuthSwitch's own, not the host's unguarded ones", () => {
+      const document = hostDocument(host.app);
+      expect(document.paths['/api/me'].get?.security).toEqual([{ bearer: [] }]);
+      expect(document.paths['/api/auth/login'].post?.security ?? []).toEqual([]);
+      expect(document.paths['/guarded/open'].get?.responses).not.toHaveProperty('401');
+      expect(document.paths['/api/projects'].get?.security ?? []).toEqual([]);
     });
 
     it("AuthGuard('jwt') runs passport-jwt with the same checks: signature, then revocation", async () => {

@@ -1,9 +1,11 @@
-import { generateKeyPairSync, randomBytes } from 'node:crypto';
+import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
+import { ClientsService } from '../src/clients/clients.service';
 import { BuiltServer, Env, startBuiltServer } from './support/built-server';
 import { freshDataDir } from './support/environments';
+import { startApp } from './support/test-app';
 
 // The OpenAPI document and Swagger UI of the BUILT server: DTO schemas come from the Swagger
 // CLI plugin, which only `nest build` (npm run build) applies; ts-jest never runs it.
@@ -204,6 +206,33 @@ describe('OpenAPI document and Swagger UI (default configuration)', () => {
     expect(logout.parameters).toEqual(expect.arrayContaining([expect.objectContaining({ name: 'X-CSRF-Token', in: 'header', required: true })]));
     expect(logout.responses).toHaveProperty('403');
     expect(document.paths['/api/auth/logout'].post.parameters ?? []).not.toEqual(expect.arrayContaining([expect.objectContaining({ name: 'X-CSRF-Token' })]));
+    // The token endpoint: Basic, or the client's credentials in the body.
+    expect(document.paths['/oauth/token'].post.security).toEqual(expect.arrayContaining([{ client_secret_basic: [] }, {}]));
+    for (const { path, method, operation } of operations(document)) {
+      for (const requirement of operation.security ?? []) {
+        for (const scheme of Object.keys(requirement)) expect({ path, method, scheme, defined: scheme in document.components.securitySchemes }).toEqual({ path, method, scheme, defined: true });
+      }
+    }
+  });
+
+  it('lists the 403 a client token gets on routes that do not accept clients, and none where clients are welcome', () => {
+    for (const [path, method] of [
+      ['/auth/sessions', 'get'],
+      ['/auth/sessions/{id}', 'delete'],
+      ['/api/auth/logout', 'post'],
+      ['/auth/logout-all', 'post'],
+      ['/auth/password/change', 'post'],
+    ]) {
+      const forbidden = document.paths[path][method].responses['403'];
+      expect({ path, description: forbidden?.description }).toEqual({ path, description: expect.stringContaining('Client tokens are not accepted here') });
+    }
+    expect(document.paths['/api/me'].get.responses).not.toHaveProperty('403');
+    // A session group sees no Bearer token: its 403 is about CSRF alone.
+    expect(document.paths['/web/auth/logout'].post.responses['403'].description).not.toContain('client');
+    const example = (path: string, method: string) => document.paths[path][method].responses['403'].content['application/json'].example.message;
+    expect(example('/auth/sessions', 'get')).toBe('Client tokens are not accepted here');
+    expect(example('/web/auth/logout', 'post')).toBe('Missing or invalid CSRF token');
+    expect(example('/api/admin/users/{id}/roles', 'put')).toBe('Insufficient role');
   });
 
   it('answers errors in the shared Error schema: 401 on authenticated routes, and the special ones', () => {
@@ -303,5 +332,50 @@ describe('OpenAPI off', () => {
     await expectNoDocs(await startServer(env));
     const enabled = await startServer({ ...env, OPENAPI_ENABLED: 'true' });
     expect((await fetch(`${enabled.base}/docs-json`)).status).toBe(200);
+  });
+});
+
+/*
+ * The document against the routes themselves: every documented operation is called without a
+ * credential and with a machine client's token, and whatever 401 or 403 it answers must be in
+ * its documented responses. The guard and the document read one access policy; this is what
+ * would catch them drifting apart again.
+ */
+describe.each(['web=session,api=jwt', 'web=session,api=any,ops=jwt'])('every documented operation answers as documented (AUTH_ROUTE_GROUPS=%s)', (groups) => {
+  it('401 and 403 only where documented; public operations never 401, secured ones 401 without credentials', async () => {
+    const app = await startApp('sqlite', { AUTH_ROUTE_GROUPS: groups, CLIENT_AUTH_MAX_FAILURES_PER_ADDRESS: '10000' });
+    try {
+      const document = (await app.http().get('/docs-json').expect(200)).body as Json;
+      const { clientId, secret } = await app.app.get(ClientsService).create({ name: 'Probe', scopes: ['probe:read'] });
+      const token = await app.http().post('/oauth/token').send({ grant_type: 'client_credentials', client_id: clientId, client_secret: secret }).expect(200);
+      const credentials: Array<[string, Record<string, string>]> = [
+        ['none', {}],
+        ['client token', { Authorization: `Bearer ${token.body.access_token}` }],
+      ];
+
+      const problems: string[] = [];
+      const probed = operations(document);
+      expect(probed.length).toBeGreaterThan(20);
+      for (const { path, method, operation } of probed) {
+        const url = path.replace(/\{[^}]+\}/g, () => randomUUID());
+        const security = (operation.security ?? document.security ?? []) as Json[];
+        const isPublic = security.length === 0;
+        // `{}` among the alternatives: credentials are optional (the token endpoint's may come in the body).
+        const required = !isPublic && !security.some((requirement) => Object.keys(requirement).length === 0);
+        for (const [credential, headers] of credentials) {
+          let call = (app.http() as unknown as Record<string, (url: string) => ReturnType<ReturnType<typeof app.http>['get']>>)[method](url).set(headers);
+          if (!['get', 'head', 'options'].includes(method)) call = call.send({});
+          const { status } = await call;
+          const where = `${method.toUpperCase()} ${path} with ${credential}: ${status}`;
+          if (status >= 500) problems.push(`${where}, a server error`);
+          if ((status === 401 || status === 403) && !(String(status) in operation.responses)) problems.push(`${where}, not documented`);
+          if (credential === 'none' && isPublic && status === 401) problems.push(`${where}, but documented as public`);
+          if (credential === 'none' && required && status !== 401) problems.push(`${where}, but documented as needing credentials`);
+        }
+      }
+      expect(problems).toEqual([]);
+    } finally {
+      await app.close();
+    }
   });
 });

@@ -1,8 +1,8 @@
 import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiCreatedResponse, ApiNoContentResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import type { Principal } from '../common/authenticated-request';
-import { ApiErrorResponse, ApiStrategySecurity } from '../openapi/decorators';
+import type { UserPrincipal } from '../common/authenticated-request';
+import { ApiErrorResponse, ApiStrategySecurity } from '../common/openapi-decorators';
 import { ChangePasswordDto, ForgotPasswordDto, RegisterDto, ResetPasswordDto, VerifyEmailDto } from '../users/dto';
 import { toPublicUser } from '../users/user.entity';
 import { UsersService } from '../users/users.service';
@@ -59,7 +59,7 @@ export class AccountController {
   @ApiNoContentResponse({ description: 'Password changed' })
   @ApiErrorResponse(401, 'Not signed in, or the current password is wrong', 'Current password is wrong')
   @ApiErrorResponse(429, "Too many wrong passwords for this account (they count as failed logins) or address; see Retry-After", 'Too many failed login attempts; try again later')
-  async changePassword(@CurrentUser() user: Principal, @Body() body: ChangePasswordDto, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<void> {
+  async changePassword(@CurrentUser() user: UserPrincipal, @Body() body: ChangePasswordDto, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<void> {
     await this.passwords.change(user, body.currentPassword, body.newPassword, res, req.ip ?? '');
   }
 
@@ -96,7 +96,7 @@ export class AccountController {
   @ApiOperation({ summary: 'Mail a new verification link to the signed-in user (nothing is sent once the address is verified)' })
   @ApiAcceptedResponse({ description: 'Accepted; a mail follows unless the address is verified already' })
   @ApiErrorResponse(429, 'Too many verification mails for this account or address; see Retry-After', 'Too many verification mails requested; try again later')
-  async resendVerification(@CurrentUser() user: Principal, @Req() req: Request) {
+  async resendVerification(@CurrentUser() user: UserPrincipal, @Req() req: Request) {
     await this.verification.resend(user.id, req.ip ?? '');
     return {};
   }
@@ -106,7 +106,7 @@ export class AccountController {
   @HttpCode(204)
   @ApiOperation({ summary: "Sign out everywhere: end every session and revoke every token of the user's" })
   @ApiNoContentResponse({ description: 'Every credential of the user is revoked' })
-  async logoutAll(@CurrentUser() user: Principal, @Res({ passthrough: true }) res: Response): Promise<void> {
+  async logoutAll(@CurrentUser() user: UserPrincipal, @Res({ passthrough: true }) res: Response): Promise<void> {
     await this.auth.revokeEverything(user, res);
   }
 }

@@ -1,7 +1,7 @@
 import { ForbiddenException, Inject, Injectable, Logger, NotFoundException, UnauthorizedException } from '@nestjs/common';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
 import type { Request, Response } from 'express';
-import type { Principal } from '../common/authenticated-request';
+import type { UserPrincipal } from '../common/authenticated-request';
 import { usesJwt, usesSessions, type AuthStrategy } from '../config/route-groups';
 import { SessionService } from '../sessions/session.service';
 import { RevocationService } from '../tokens/revocation.service';
@@ -88,7 +88,7 @@ export class AuthService {
     return result;
   }
 
-  async logout(principal: Principal, req: Request, res: Response, refreshToken?: string): Promise<void> {
+  async logout(principal: UserPrincipal, req: Request, res: Response, refreshToken?: string): Promise<void> {
     if (principal.via === 'session') {
       await this.sessions.destroy(req, res);
       return;
@@ -101,7 +101,7 @@ export class AuthService {
    * transaction raises the user's version (ending access tokens and sessions) and revokes the
    * refresh families, with the log entry that tells the other instances.
    */
-  async revokeEverything(principal: Principal, res: Response): Promise<void> {
+  async revokeEverything(principal: UserPrincipal, res: Response): Promise<void> {
     await this.revocation.commit(async (tx) => {
       const version = await this.users.signOutEverywhere(tx, principal.id);
       await this.tokens.revokeAllFamilies(tx, principal.id);

@@ -1,8 +1,8 @@
 import { Controller, Delete, Get, HttpCode, Param, Req, Res } from '@nestjs/common';
 import { ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags } from '@nestjs/swagger';
 import type { Response } from 'express';
-import type { AuthenticatedRequest, Principal } from '../common/authenticated-request';
-import { ApiErrorResponse, ApiStrategySecurity } from '../openapi/decorators';
+import type { AuthenticatedRequest, UserPrincipal } from '../common/authenticated-request';
+import { ApiErrorResponse, ApiStrategySecurity } from '../common/openapi-decorators';
 import { CurrentUser, UsersOnly } from '../access/decorators';
 import { Device, DevicesService } from './devices.service';
 import { AuthSwitchRoutesBinding } from './group-routes';
@@ -25,7 +25,7 @@ export class DevicesController {
   @Get()
   @ApiOperation({ summary: 'Your sign-ins: each live web session and refresh-token family, where it came from and when it was last used' })
   @ApiOkResponse({ type: DeviceResponse, isArray: true, description: 'Oldest first; `current` marks the one of this request' })
-  list(@CurrentUser() user: Principal, @Req() req: AuthenticatedRequest): Promise<Device[]> {
+  list(@CurrentUser() user: UserPrincipal, @Req() req: AuthenticatedRequest): Promise<Device[]> {
     return this.devices.list(user, req);
   }
 
@@ -36,7 +36,7 @@ export class DevicesController {
   @ApiNoContentResponse({ description: 'Ended, on every instance; ending the session of this request also clears its cookie' })
   @ApiErrorResponse(404, 'No sign-in of yours has this id', 'Session not found')
   async end(
-    @CurrentUser() user: Principal,
+    @CurrentUser() user: UserPrincipal,
     @Param('id') id: string,
     @Req() req: AuthenticatedRequest,
     @Res({ passthrough: true }) res: Response,

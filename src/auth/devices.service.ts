@@ -4,7 +4,7 @@ import type { Response } from 'express';
 import { createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
 import { Repository } from 'typeorm';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
-import type { AuthenticatedRequest, Principal } from '../common/authenticated-request';
+import type { AuthenticatedRequest, UserPrincipal } from '../common/authenticated-request';
 import { DeviceActivity } from '../tokens/device-activity';
 import { SessionService } from '../sessions/session.service';
 import { RefreshFamily } from '../tokens/refresh-family.entity';
@@ -66,7 +66,7 @@ export class DevicesService {
   }
 
   /** The user's sign-ins, oldest first; `current` marks the one the request was made with. */
-  async list(user: Principal, req: AuthenticatedRequest): Promise<Device[]> {
+  async list(user: UserPrincipal, req: AuthenticatedRequest): Promise<Device[]> {
     const entries = await this.entries(user.id);
     return entries.map((entry) => ({
       id: entry.handle,
@@ -84,7 +84,7 @@ export class DevicesService {
    * revoked together with every access token issued from it (on every instance). Ending the
    * request's own session also clears its cookie. 404 for a handle that is not one of the user's.
    */
-  async end(user: Principal, handle: unknown, req: AuthenticatedRequest, res: Response): Promise<{ kind: DeviceKind; current: boolean }> {
+  async end(user: UserPrincipal, handle: unknown, req: AuthenticatedRequest, res: Response): Promise<{ kind: DeviceKind; current: boolean }> {
     const wanted = typeof handle === 'string' && HANDLE.test(handle) ? Buffer.from(handle) : null;
     if (!wanted) throw this.notFound();
     let found: Entry | undefined;
@@ -100,7 +100,7 @@ export class DevicesService {
     return { kind: found.kind, current };
   }
 
-  private isCurrent(entry: Entry, user: Principal, req: AuthenticatedRequest): boolean {
+  private isCurrent(entry: Entry, user: UserPrincipal, req: AuthenticatedRequest): boolean {
     return entry.kind === 'session' ? entry.ref === req.authSession?.id : entry.ref === user.familyId;
   }
 

@@ -1,17 +1,17 @@
 import { applyDecorators, Body, Controller, Get, HttpCode, Injectable, Param, ParseUUIDPipe, Post, Put, Req, Res, Type, UnauthorizedException, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
 import { ApiBody, ApiExtraModels, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { Response } from 'express';
-import type { AuthenticatedRequest, Principal } from '../common/authenticated-request';
+import type { AuthenticatedRequest, Principal, UserPrincipal } from '../common/authenticated-request';
 import { AllExceptionsFilter } from '../common/all-exceptions.filter';
 import { createValidationPipe } from '../common/validation';
-import { ApiErrorResponse, ApiResponseByStrategy, ApiStrategySecurity } from '../openapi/decorators';
+import { ApiErrorResponse, ApiResponseByStrategy, ApiStrategySecurity } from '../common/openapi-decorators';
 import { RouteGroupGuard } from './route-group.guard';
 import type { AuthStrategy } from '../config/route-groups';
 import { TokensService } from '../tokens/tokens.service';
 import { SetRolesDto } from '../users/dto';
 import { RevocationService } from '../tokens/revocation.service';
 import { AuthService } from './auth.service';
-import { CurrentUser, Public, Roles, RouteGroup, UsersOnly } from '../access/decorators';
+import { AllowClients, CurrentUser, Public, Roles, RouteGroup, UsersOnly } from '../access/decorators';
 import { LoginDto, LogoutDto, RefreshDto } from './dto';
 import { AnyLoginResponse, ClientMeResponse, CsrfTokenResponse, MeResponse, SessionLoginResponse, TokenPairResponse, UserResponse } from './responses';
 
@@ -54,6 +54,8 @@ abstract class GroupRoutes {
     protected readonly revocation: RevocationService,
   ) {}
 
+  // Also who a machine client is: the one group route open to client tokens.
+  @AllowClients()
   @Get('me')
   @ApiOperation({ summary: 'The signed-in user' })
   @ApiExtraModels(MeResponse, ClientMeResponse)
@@ -93,7 +95,7 @@ abstract class SignInRoutes extends GroupRoutes {
   @ApiBody({ type: LogoutDto, required: false })
   @ApiNoContentResponse({ description: 'Signed out' })
   async logout(
-    @CurrentUser() user: Principal,
+    @CurrentUser() user: UserPrincipal,
     @Body() body: LogoutDto,
     @Req() req: AuthenticatedRequest,
     @Res({ passthrough: true }) res: Response,
@@ -111,7 +113,7 @@ const CsrfTokenRoute = () =>
     ApiErrorResponse(401, 'Not signed in with a session', 'Not signed in with a session'),
   );
 
-function csrfTokenOf(user: Principal, req: AuthenticatedRequest) {
+function csrfTokenOf(user: UserPrincipal, req: AuthenticatedRequest) {
   const csrfToken = req.authSession?.csrfToken;
   if (user.via !== 'session' || !csrfToken) throw new UnauthorizedException('Not signed in with a session');
   return { csrfToken };
@@ -119,7 +121,7 @@ function csrfTokenOf(user: Principal, req: AuthenticatedRequest) {
 
 class SessionGroupRoutes extends SignInRoutes {
   @CsrfTokenRoute()
-  csrf(@CurrentUser() user: Principal, @Req() req: AuthenticatedRequest) {
+  csrf(@CurrentUser() user: UserPrincipal, @Req() req: AuthenticatedRequest) {
     return csrfTokenOf(user, req);
   }
 }
@@ -145,7 +147,7 @@ class JwtGroupRoutes extends SignInRoutes {
 
 class AnyGroupRoutes extends JwtGroupRoutes {
   @CsrfTokenRoute()
-  csrf(@CurrentUser() user: Principal, @Req() req: AuthenticatedRequest) {
+  csrf(@CurrentUser() user: UserPrincipal, @Req() req: AuthenticatedRequest) {
     return csrfTokenOf(user, req);
   }
 }

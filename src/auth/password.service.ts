@@ -1,7 +1,7 @@
 import { BadRequestException, Inject, Injectable, Logger, UnauthorizedException } from '@nestjs/common';
 import type { Response } from 'express';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
-import type { Principal } from '../common/authenticated-request';
+import type { UserPrincipal } from '../common/authenticated-request';
 import { MailService } from '../mail/mail.service';
 import { SessionService } from '../sessions/session.service';
 import { OneTimeTokenService } from '../tokens/one-time-token.service';
@@ -57,7 +57,7 @@ export class PasswordService {
    * (and the address's) login budget before the hash is checked, and gets it back on success, so
    * a stolen credential cannot guess the password here, nor queue more hashing than login allows.
    */
-  async change(principal: Principal, currentPassword: string, newPassword: string, res: Response, address: string): Promise<void> {
+  async change(principal: UserPrincipal, currentPassword: string, newPassword: string, res: Response, address: string): Promise<void> {
     // The account as login names it (its email); a credential without one never shares a key.
     const account = normalizeEmail(principal.email ?? '') || `user:${principal.id}`;
     const attempt = await this.limiter.takeLoginAttempt(account, address);

@@ -4,7 +4,7 @@ import passport from 'passport';
 import { Strategy } from 'passport-strategy';
 import type { Principal } from '../common/authenticated-request';
 import { parseRouteGroups } from '../config/route-groups';
-import { Public, Roles, RouteGroup, Scopes, UsersOnly } from '../access/decorators';
+import { AllowClients, Public, Roles, RouteGroup, Scopes, UsersOnly } from '../access/decorators';
 import type { AuthSwitchRoutes } from './group-routes';
 import { createPassportInstance } from './strategies/passport-instance';
 import { RouteGroupGuard } from './route-group.guard';
@@ -47,7 +47,13 @@ class ScopedRoutes {
   @Roles('admin') purge() {}
   @UsersOnly() mine() {}
 }
-const reporter: Principal = { kind: 'client', id: 'client_1', clientId: 'client_1', scopes: ['reports:read'], email: '', name: '', roles: [], via: 'jwt' };
+const reporter: Principal = { kind: 'client', clientId: 'client_1', scopes: ['reports:read'], via: 'jwt' };
+@RouteGroup('api')
+class MixedRoutes {
+  plain() {}
+  @AllowClients() open() {}
+  @AllowClients() @Roles('admin') adminsOrClients() {}
+}
 class Ungrouped {
   any() {}
 }
@@ -91,6 +97,39 @@ describe('RouteGroupGuard', () => {
     expect(() => user.run(ScopedRoutes, 'purge').result()).toThrow(ForbiddenException);
     expect(user.run(ScopedRoutes, 'mine').result()).toBe(true);
     expect(setup(undefined, { ...alice, roles: ['admin'] }).run(ScopedRoutes, 'purge').result()).toBe(true);
+  });
+
+  it('answers a client token with 403 on a route that does not say it accepts clients', () => {
+    const client = setup(undefined, reporter);
+    const refused = () => client.run(MixedRoutes, 'plain').result();
+    expect(refused).toThrow(ForbiddenException);
+    expect(refused).toThrow('Client tokens are not accepted here');
+    expect(setup().run(MixedRoutes, 'plain').result()).toBe(true);
+  });
+
+  it('lets a client token into @AllowClients routes, beside the users the route admits', () => {
+    const client = setup(undefined, { ...reporter, scopes: [] });
+    expect(client.run(MixedRoutes, 'open').result()).toBe(true);
+    expect(client.run(MixedRoutes, 'adminsOrClients').result()).toBe(true);
+    expect(setup().run(MixedRoutes, 'open').result()).toBe(true);
+    expect(() => setup().run(MixedRoutes, 'adminsOrClients').result()).toThrow('Insufficient role');
+  });
+
+  it("resolves a handler's policy once, not on every request", () => {
+    const { run } = setup();
+    const get = jest.spyOn(Reflector.prototype, 'get');
+    const getAllAndOverride = jest.spyOn(Reflector.prototype, 'getAllAndOverride');
+    try {
+      const first = run(MixedRoutes, 'adminsOrClients');
+      expect(() => first.result()).toThrow(ForbiddenException);
+      const reads = get.mock.calls.length + getAllAndOverride.mock.calls.length;
+      expect(reads).toBeGreaterThan(0);
+      for (let i = 0; i < 3; i++) expect(() => run(MixedRoutes, 'adminsOrClients').result()).toThrow(ForbiddenException);
+      expect(get.mock.calls.length + getAllAndOverride.mock.calls.length).toBe(reads);
+    } finally {
+      get.mockRestore();
+      getAllAndOverride.mockRestore();
+    }
   });
 
   it('lets public routes through synchronously without authenticating', () => {

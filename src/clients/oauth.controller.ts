@@ -1,9 +1,9 @@
 import { Body, Controller, Headers, HttpCode, Post, Req, Res, UseFilters, UseGuards } from '@nestjs/common';
-import { ApiBasicAuth, ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBasicAuth, ApiBody, ApiConsumes, ApiOkResponse, ApiOperation, ApiResponse, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
 import { Public } from '../access/decorators';
 import { RouteGroupGuard } from '../auth/route-group.guard';
-import { ApiErrorResponse } from '../openapi/decorators';
+import { ApiErrorResponse, CLIENT_BASIC_SCHEME } from '../common/openapi-decorators';
 import { OAuthExceptionFilter } from './oauth-error';
 import { OAuthService } from './oauth.service';
 import { ClientCredentialsRequest, ClientTokenResponse, OAuthErrorResponse } from './responses';
@@ -26,7 +26,9 @@ export class OAuthController {
   })
   @ApiConsumes('application/x-www-form-urlencoded', 'application/json')
   @ApiBody({ type: ClientCredentialsRequest })
-  @ApiBasicAuth('client_secret_basic')
+  // Basic, or the credentials in the body (`{}`: no scheme of the document's).
+  @ApiBasicAuth(CLIENT_BASIC_SCHEME)
+  @ApiSecurity({})
   @ApiOkResponse({ type: ClientTokenResponse, description: 'An access token (never cached)' })
   @ApiResponse({ type: OAuthErrorResponse, status: 400, description: 'invalid_request, invalid_scope or unsupported_grant_type (RFC 6749 §5.2)' })
   @ApiResponse({ type: OAuthErrorResponse, status: 401, description: 'invalid_client: unknown or revoked client, a client_id not of the shape the CLI issues, wrong secret, bad or replayed assertion' })

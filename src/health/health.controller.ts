@@ -2,7 +2,7 @@ import { Controller, Get } from '@nestjs/common';
 import { ApiOkResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorFunction, HealthIndicatorService, TypeOrmHealthIndicator } from '@nestjs/terminus';
 import { Public } from '../access/decorators';
-import { ApiErrorResponse } from '../openapi/decorators';
+import { ApiErrorResponse } from '../common/openapi-decorators';
 import { RedisService } from '../redis/redis.service';
 
 const indicators = {

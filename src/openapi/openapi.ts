@@ -1,16 +1,19 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { INestApplication, Type } from '@nestjs/common';
-import { PATH_METADATA } from '@nestjs/common/constants';
+import type { CanActivate, INestApplication, Type } from '@nestjs/common';
+import { GUARDS_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { MetadataScanner, ModulesContainer, Reflector } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, getSchemaPath, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
-import type { OperationObject, ParameterObject, ResponseObject, SchemaObject, SecurityRequirementObject } from '@nestjs/swagger';
-import { IS_PUBLIC, REQUIRED_ROLES, ROUTE_GROUP } from '../access/decorators';
+import type { OperationObject, ParameterObject, ResponseObject, SchemaObject, SecurityRequirementObject, SecuritySchemeObject } from '@nestjs/swagger';
+import { AUTH_SWITCH_OPTIONS, AUTH_SWITCH_ROUTES, AuthSwitchOptions } from '../config/auth-switch.options';
+import { AccessPolicies, AccessPolicy, ForbiddenReason } from '../access/access-policy';
+import type { AuthSwitchRoutes } from '../auth/group-routes';
+import { RouteGroupGuard } from '../auth/route-group.guard';
 import { errorBody } from '../common/error-response';
-import { AuthStrategy, isBuiltInStrategy, usesJwt, usesSessions } from '../config/route-groups';
+import { AuthStrategy, isBuiltInStrategy, usesJwt } from '../config/route-groups';
 import { CSRF_HEADER } from '../sessions/csrf';
-import { BEARER_SCHEME, COOKIE_SCHEME, ERROR_SCHEMA, RESPONSE_BY_STRATEGY, ResponseByStrategy } from './decorators';
+import { BEARER_SCHEME, CLIENT_BASIC_SCHEME, COOKIE_SCHEME, ERROR_SCHEMA, RESPONSE_BY_STRATEGY, ResponseByStrategy } from '../common/openapi-decorators';
 
 export const DOCS_PATH = 'docs';
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
@@ -33,20 +36,24 @@ const ERROR_SCHEMA_OBJECT: SchemaObject = {
 const COMMON_ERRORS: Record<number, { description: string; message: string; details?: string[] }> = {
   400: { description: 'Malformed JSON, or a field that fails validation (see details)', message: 'Validation failed', details: ['email is required'] },
   401: { description: 'Missing, invalid, expired or revoked credentials', message: 'Missing credentials' },
-  403: { description: 'Lacking a required role, or (session credentials) a missing or wrong X-CSRF-Token', message: 'Missing or invalid CSRF token' },
+  403: { description: 'Authenticated but not allowed', message: 'Forbidden' },
   404: { description: 'Not found', message: 'Not found' },
   409: { description: 'Conflict', message: 'Email already registered' },
   429: { description: 'Too many attempts; retry after the Retry-After seconds', message: 'Too many failed login attempts; try again later' },
   503: { description: 'A backing store (database, Redis) is unavailable; try again shortly', message: 'A backing store is unavailable; try again shortly' },
 };
 
-/** What the guard knows about one handler: the same decorators, read the same way. */
+/** What the document needs about one operation: the guard's own policy, and the per-strategy body. */
 interface RoutePolicy {
-  isPublic: boolean;
-  strategy: AuthStrategy;
-  roles: string[];
+  access: AccessPolicy;
   byStrategy?: ResponseByStrategy;
 }
+
+/** How an operation id is made from its controller and method (SwaggerDocumentOptions.operationIdFactory). */
+export type OperationIdFactory = (controllerKey: string, methodKey: string, version?: string) => string;
+
+/** `server`: AuthSwitch's own document, every error in its Error shape. `host`: a host's, whose own error bodies stay. */
+type Mode = 'server' | 'host';
 
 /**
  * Serves Swagger UI at /docs and the OpenAPI document at /docs-json. Both are plain Express
@@ -78,32 +85,8 @@ export function buildDocument(app: INestApplication, config: OpenApiSettings): O
       'Authentication whose route groups each use sessions, JWTs or both (AUTH_ROUTE_GROUPS). ' +
         'Every error answers in the `Error` shape. Public routes need no credentials.',
     )
-    .setVersion(packageVersion())
-    .addCookieAuth(
-      cookie,
-      {
-        type: 'apiKey',
-        in: 'cookie',
-        name: cookie,
-        description:
-          `The session cookie \`${cookie}\`, set by the login of a session (or any) group. ` +
-          'Unsafe methods (POST, PUT, PATCH, DELETE) must also send the session\'s CSRF token in the `X-CSRF-Token` header ' +
-          '(from the login answer or GET /<group>/auth/csrf); without it they answer 403.',
-      },
-      COOKIE_SCHEME,
-    )
-    .addBearerAuth(
-      {
-        type: 'http',
-        scheme: 'bearer',
-        bearerFormat: 'JWT',
-        description:
-          'An access token from the login or refresh of a jwt (or any) group: `Authorization: Bearer <access_token>`. A user\'s token is valid only in the group it was issued for; ' +
-          'a machine client\'s token (POST /oauth/token) in every jwt and any group, on routes open to clients.',
-      },
-      BEARER_SCHEME,
-    )
-    .addBasicAuth({ type: 'http', scheme: 'basic', description: 'client_secret_basic: the client id and secret (POST /oauth/token only).' }, 'client_secret_basic');
+    .setVersion(packageVersion());
+  for (const [name, scheme] of Object.entries(securitySchemes(cookie))) builder.addSecurity(name, scheme);
   for (const [group, strategy] of config.routeGroups) builder.addTag(group, groupDescription(group, strategy));
   builder
     .addTag('account', 'Registration and signing out everywhere; authenticated routes take either credential.')
@@ -115,8 +98,50 @@ export function buildDocument(app: INestApplication, config: OpenApiSettings): O
     // The default, spelled out: routePolicies() finds operations by this id.
     operationIdFactory: operationId,
   });
-  finishDocument(document, routePolicies(app, config.routeGroups));
+  finishDocument(document, routePolicies(app, operationId), 'server');
   return document;
+}
+
+/**
+ * For a host's own document (SwaggerModule.createDocument of an application that imports
+ * AuthSwitchModule): gives AuthSwitch's routes and the host's guarded routes the security, CSRF
+ * header and 401/403 answers of the policy RouteGroupGuard enforces (public routes need no
+ * credentials, grouped routes those of their group's strategy), and defines the security
+ * schemes and the Error schema they reference. Routes RouteGroupGuard does not guard (no global
+ * guard and no @UseGuards(RouteGroupGuard)) keep what the host declared. Pass the
+ * operationIdFactory the document was made with, if any. Returns the same document.
+ */
+export function applyAuthSwitchSecurity(document: OpenAPIObject, app: INestApplication, options: { operationIdFactory?: OperationIdFactory } = {}): OpenAPIObject {
+  const settings = app.get<AuthSwitchOptions>(AUTH_SWITCH_OPTIONS, { strict: false });
+  const schemes = securitySchemes(settings.session.cookieName);
+  document.components ??= {};
+  document.components.securitySchemes = { ...schemes, ...document.components.securitySchemes };
+  finishDocument(document, routePolicies(app, options.operationIdFactory ?? operationId), 'host');
+  return document;
+}
+
+/** The schemes AuthSwitch's requirements name: the session cookie, Bearer JWTs, and the token endpoint's Basic. */
+function securitySchemes(cookie: string): Record<string, SecuritySchemeObject> {
+  return {
+    [COOKIE_SCHEME]: {
+      type: 'apiKey',
+      in: 'cookie',
+      name: cookie,
+      description:
+        `The session cookie \`${cookie}\`, set by the login of a session (or any) group. ` +
+        'Unsafe methods (POST, PUT, PATCH, DELETE) must also send the session\'s CSRF token in the `X-CSRF-Token` header ' +
+        '(from the login answer or GET /<group>/auth/csrf); without it they answer 403.',
+    },
+    [BEARER_SCHEME]: {
+      type: 'http',
+      scheme: 'bearer',
+      bearerFormat: 'JWT',
+      description:
+        'An access token from the login or refresh of a jwt (or any) group: `Authorization: Bearer <access_token>`. A user\'s token is valid only in the group it was issued for; ' +
+        "a machine client's token (POST /oauth/token) in every jwt and any group, on routes open to clients (`@Scopes` or `@AllowClients`; elsewhere 403).",
+    },
+    [CLIENT_BASIC_SCHEME]: { type: 'http', scheme: 'basic', description: 'client_secret_basic: the client id and secret (POST /oauth/token only).' },
+  };
 }
 
 function operationId(controllerKey: string, methodKey: string): string {
@@ -137,9 +162,14 @@ function groupDescription(group: string, strategy: AuthStrategy): string {
   }
 }
 
-/** Reads the decorators the guard acts on, per operation id, from every controller of the app. */
-function routePolicies(app: INestApplication, groups: ReadonlyMap<string, AuthStrategy>): Map<string, RoutePolicy> {
+/**
+ * The guard's policy of every route RouteGroupGuard guards, per operation id: every controller
+ * where the guard is global, else those that bind it (AuthSwitch's own do).
+ */
+function routePolicies(app: INestApplication, makeOperationId: OperationIdFactory): Map<string, RoutePolicy> {
+  const routes = app.get<AuthSwitchRoutes>(AUTH_SWITCH_ROUTES, { strict: false });
   const reflector = new Reflector();
+  const access = new AccessPolicies(reflector, routes.groups);
   const scanner = new MetadataScanner();
   const policies = new Map<string, RoutePolicy>();
   for (const module of app.get(ModulesContainer).values()) {
@@ -149,13 +179,9 @@ function routePolicies(app: INestApplication, groups: ReadonlyMap<string, AuthSt
       for (const name of scanner.getAllMethodNames(controller.prototype)) {
         const handler = controller.prototype[name] as (...args: unknown[]) => unknown;
         if (Reflect.getMetadata(PATH_METADATA, handler) === undefined) continue;
-        const targets = [handler, controller];
-        const group = reflector.getAllAndOverride<string | undefined>(ROUTE_GROUP, targets);
-        policies.set(operationId(controller.name, name), {
-          isPublic: reflector.getAllAndOverride<boolean>(IS_PUBLIC, targets) ?? false,
-          // As in the guard: no group means either credential.
-          strategy: group === undefined ? 'any' : (groups.get(group) ?? 'any'),
-          roles: reflector.getAllAndOverride<string[]>(REQUIRED_ROLES, targets) ?? [],
+        if (!routes.globalGuard && !bindsGuard(controller) && !bindsGuard(handler)) continue;
+        policies.set(makeOperationId(controller.name, name), {
+          access: access.of(handler, controller),
           byStrategy: reflector.get<ResponseByStrategy | undefined>(RESPONSE_BY_STRATEGY, handler),
         });
       }
@@ -164,28 +190,38 @@ function routePolicies(app: INestApplication, groups: ReadonlyMap<string, AuthSt
   return policies;
 }
 
+function bindsGuard(target: object): boolean {
+  const guards = (Reflect.getMetadata(GUARDS_METADATA, target) ?? []) as Array<Type<CanActivate> | CanActivate>;
+  return guards.some((guard) => guard === RouteGroupGuard || guard instanceof RouteGroupGuard);
+}
+
 /**
  * What the decorators cannot express: a shared handler's answer in this group, no security on
  * public routes, the CSRF header, and the errors every route of a kind can answer.
  */
-function finishDocument(document: OpenAPIObject, policies: Map<string, RoutePolicy>): void {
+function finishDocument(document: OpenAPIObject, policies: Map<string, RoutePolicy>, mode: Mode): void {
   document.components ??= {};
   document.components.schemas = { ...document.components.schemas, [ERROR_SCHEMA]: ERROR_SCHEMA_OBJECT };
+  const globalSecurity = (document.security ?? []).length > 0;
   for (const item of Object.values(document.paths)) {
     for (const method of METHODS) {
       const operation = item[method];
       if (!operation) continue;
       const policy = operation.operationId ? policies.get(operation.operationId) : undefined;
-      if (policy) applyPolicy(operation, method, policy);
+      if (policy) applyPolicy(operation, method, policy, globalSecurity);
       for (const [status, response] of Object.entries(operation.responses)) {
-        if (Number(status) >= 400) withErrorBody(response as ResponseObject, Number(status));
+        // A host's own error answers keep the body it declared.
+        if (Number(status) >= 400 && (mode === 'server' || !(response as ResponseObject).content)) withErrorBody(response as ResponseObject, Number(status));
       }
     }
   }
 }
 
-function applyPolicy(operation: OperationObject, method: (typeof METHODS)[number], policy: RoutePolicy): void {
-  const { strategy } = policy;
+function applyPolicy(operation: OperationObject, method: (typeof METHODS)[number], policy: RoutePolicy, globalSecurity: boolean): void {
+  const { access } = policy;
+  const strategy = access.strategy;
+  // A group that is not configured: the route answers 404 whatever is sent.
+  if (strategy === undefined) return;
   const byStrategy = policy.byStrategy;
   const chosen = byStrategy && isBuiltInStrategy(strategy) ? byStrategy.types[strategy] : undefined;
   const success = byStrategy && (operation.responses[byStrategy.status] as ResponseObject | undefined);
@@ -193,46 +229,70 @@ function applyPolicy(operation: OperationObject, method: (typeof METHODS)[number
     for (const media of Object.values(success.content)) media.schema = { $ref: getSchemaPath(chosen) };
   }
 
-  const csrf = !policy.isPublic && usesSessions(strategy) && !SAFE_METHODS.has(method);
-  if (policy.isPublic) {
-    // Controller-level security reaches every handler; a public one takes no credentials.
-    delete operation.security;
-  } else if (!operation.security?.length) {
+  if (access.public) {
+    // Controller-level security (a group's credentials) reaches every handler; a public one takes
+    // none of them. What the route declares itself (the token endpoint's Basic) stays.
+    const own = (operation.security ?? []).filter((requirement) => !(COOKIE_SCHEME in requirement) && !(BEARER_SCHEME in requirement));
+    if (own.length > 0) operation.security = own;
+    // An operation without security inherits the document's: say "none" explicitly then.
+    else if (globalSecurity) operation.security = [];
+    else delete operation.security;
+  } else if (isBuiltInStrategy(strategy)) {
     operation.security = securityFor(strategy);
-    if (!isBuiltInStrategy(strategy)) {
-      operation.description = [operation.description, `Authenticated by the application's Passport strategy "${strategy}".`].filter(Boolean).join('\n\n');
-    }
+  } else if (!(operation.description ?? '').includes(`"${strategy}"`)) {
+    operation.description = [operation.description, `Authenticated by the application's Passport strategy "${strategy}".`].filter(Boolean).join('\n\n');
   }
-  if (csrf) addCsrfHeader(operation, strategy === 'session');
+  if (access.csrf) addCsrfHeader(operation, strategy === 'session');
 
   const hasBody = operation.requestBody !== undefined;
   const hasPathParameters = (operation.parameters ?? []).some((parameter) => (parameter as ParameterObject).in === 'path');
   const errors: number[] = [];
   if (hasBody || hasPathParameters) errors.push(400);
-  if (!policy.isPublic) errors.push(401);
-  if (!policy.isPublic && (policy.roles.length > 0 || csrf)) errors.push(403);
+  if (!access.public) errors.push(401);
+  if (access.forbidden.length > 0) errors.push(403);
   // Credentials are checked against a store (sessions, revocations), and bodies are handled
   // with one (users, counters, refresh tokens): either can answer 503 when it is down.
-  if (!policy.isPublic || hasBody) errors.push(503);
+  if (!access.public || hasBody) errors.push(503);
   for (const status of errors) {
-    const description = status === 403 ? forbiddenDescription(policy, csrf) : COMMON_ERRORS[status].description;
-    operation.responses[status] ??= { description };
+    if (status !== 403) {
+      operation.responses[status] ??= { description: COMMON_ERRORS[status].description };
+      continue;
+    }
+    // The example is what the guard (or the session strategy) says for the first reason.
+    const example = errorBody(403, FORBIDDEN_MESSAGES[access.forbidden[0]]);
+    operation.responses[status] ??= {
+      description: forbiddenDescription(access.forbidden),
+      content: { 'application/json': { schema: { $ref: getSchemaPath(ERROR_SCHEMA) }, example } },
+    };
   }
 }
 
-function securityFor(strategy: AuthStrategy): SecurityRequirementObject[] | undefined {
-  if (!isBuiltInStrategy(strategy)) return undefined;
+function securityFor(strategy: AuthStrategy): SecurityRequirementObject[] {
   const requirements: SecurityRequirementObject[] = [];
   if (usesJwt(strategy)) requirements.push({ [BEARER_SCHEME]: [] });
-  if (usesSessions(strategy)) requirements.push({ [COOKIE_SCHEME]: [] });
+  if (strategy === 'session' || strategy === 'any') requirements.push({ [COOKIE_SCHEME]: [] });
   return requirements;
 }
 
-function forbiddenDescription(policy: RoutePolicy, csrf: boolean): string {
-  const reasons: string[] = [];
-  if (policy.roles.length > 0) reasons.push(`the user lacks the role ${policy.roles.join(' or ')}`);
-  if (csrf) reasons.push('session credentials came without the right X-CSRF-Token');
-  return `Forbidden: ${reasons.join(', or ')}`;
+const FORBIDDEN_REASONS: Record<ForbiddenReason, string> = {
+  role: 'the user lacks a required role',
+  scope: "the client's token lacks a required scope",
+  'clients-not-accepted': 'a machine client\'s token ("Client tokens are not accepted here")',
+  'users-not-accepted': "a user's credential (the route is only open to client tokens)",
+  csrf: 'session credentials came without the right X-CSRF-Token',
+};
+
+/** What a 403 says, per reason (src/auth/access-policy.ts refusalOf, and the CSRF check). */
+const FORBIDDEN_MESSAGES: Record<ForbiddenReason, string> = {
+  role: 'Insufficient role',
+  scope: 'Insufficient scope',
+  'clients-not-accepted': 'Client tokens are not accepted here',
+  'users-not-accepted': 'This route is only open to client tokens',
+  csrf: 'Missing or invalid CSRF token',
+};
+
+function forbiddenDescription(reasons: readonly ForbiddenReason[]): string {
+  return `Forbidden: ${reasons.map((reason) => FORBIDDEN_REASONS[reason]).join(', or ')}`;
 }
 
 function addCsrfHeader(operation: OperationObject, required: boolean): void {

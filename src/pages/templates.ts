@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Principal } from '../common/authenticated-request';
+import type { UserPrincipal } from '../common/authenticated-request';
 import type { Device } from '../auth/devices.service';
 
 function escapeHtml(value: string): string {
@@ -117,7 +117,7 @@ const DEVICE_KINDS: Record<Device['kind'], string> = { session: 'Web session', r
  * plain POST form that ends it, and the logout form. Every form carries the session's CSRF
  * token in `_csrf`, since a form cannot send the header the API wants.
  */
-export function accountPage(group: string, user: Principal, devices: Device[], csrfToken: string): string {
+export function accountPage(group: string, user: UserPrincipal, devices: Device[], csrfToken: string): string {
   const csrfField = `<input type="hidden" name="_csrf" value="${escapeHtml(csrfToken)}">`;
   const rows = devices
     .map(

@@ -6,7 +6,7 @@ import type { Request } from 'express';
 import { join } from 'node:path';
 import { Strategy } from 'passport-strategy';
 import { Repository } from 'typeorm';
-import { AUTH_SWITCH_MIGRATIONS, AuthSwitchModule, CurrentUser, Principal, Public, Roles, RouteGroup, Scopes, UsersOnly } from '../../src';
+import { AllowClients, AUTH_SWITCH_MIGRATIONS, AuthSwitchModule, ClientPrincipal, CurrentUser, Principal, Public, Roles, RouteGroup, Scopes, UserPrincipal, UsersOnly } from '../../src';
 import { CreateProjects1900000000000, Project } from './project.entity';
 
 /**
@@ -46,7 +46,7 @@ export class PartnersController {
 @RouteGroup('partner')
 export class PartnerFeedController {
   @Get()
-  feed(@CurrentUser() partner: Principal) {
+  feed(@CurrentUser() partner: UserPrincipal) {
     return { for: partner.id, via: partner.via };
   }
 }
@@ -61,7 +61,7 @@ export class ProjectsController {
   ) {}
 
   @Post()
-  create(@CurrentUser() user: Principal, @Body() body: { name: string }) {
+  create(@CurrentUser() user: UserPrincipal, @Body() body: { name: string }) {
     return this.projects.save(this.projects.create({ name: String(body.name), ownerId: user.id }));
   }
 
@@ -90,7 +90,7 @@ export class ReportsController {
   /** Clients with the scope; users (who hold no scopes) get 403. */
   @Scopes('reports:read')
   @Get()
-  list(@CurrentUser() caller: Principal) {
+  list(@CurrentUser() caller: ClientPrincipal) {
     return { reports: [], for: caller.clientId };
   }
 
@@ -109,7 +109,8 @@ export class ReportsController {
     return { owner: id };
   }
 
-  /** No decorator: users and clients alike. */
+  /** Users and any client. */
+  @AllowClients()
   @Get('status')
   status(@CurrentUser() caller: Principal) {
     return { kind: caller.kind ?? 'user' };
@@ -126,13 +127,13 @@ export class GuardedController {
 
   @UseGuards(AuthGuard('jwt'))
   @Get('jwt')
-  jwt(@CurrentUser() user: Principal) {
+  jwt(@CurrentUser() user: UserPrincipal) {
     return { id: user.id, via: user.via };
   }
 
   @UseGuards(AuthGuard('session'))
   @Post('session')
-  session(@CurrentUser() user: Principal) {
+  session(@CurrentUser() user: UserPrincipal) {
     return { id: user.id, via: user.via };
   }
 }

@@ -1,6 +1,6 @@
 import { ForbiddenException, Injectable, UnauthorizedException } from '@nestjs/common';
 import type { Response } from 'express';
-import type { AuthenticatedRequest, Principal } from '../../common/authenticated-request';
+import type { AuthenticatedRequest, UserPrincipal } from '../../common/authenticated-request';
 import { hasValidCsrfToken, needsCsrfCheck } from '../../sessions/csrf';
 import { DeviceActivity } from '../../tokens/device-activity';
 import { SessionService } from '../../sessions/session.service';
@@ -19,7 +19,7 @@ export class SessionAuthenticator {
    * The session's user, or null when there is no live session (a session built from an older
    * user version is ended on the spot). Records the session on the request.
    */
-  async current(req: AuthenticatedRequest, res: Response): Promise<Principal | null> {
+  async current(req: AuthenticatedRequest, res: Response): Promise<UserPrincipal | null> {
     const snapshot = await this.sessions.read(req);
     if (!snapshot) return null;
     const { auth } = snapshot;
@@ -34,7 +34,7 @@ export class SessionAuthenticator {
     return { id: auth.userId, email: auth.email, name: auth.name, roles: auth.roles, ...(auth.emailVerified ? { emailVerified: true } : {}), via: 'session' };
   }
 
-  async authenticate(req: AuthenticatedRequest, res: Response): Promise<Principal> {
+  async authenticate(req: AuthenticatedRequest, res: Response): Promise<UserPrincipal> {
     const principal = await this.current(req, res);
     if (!principal) throw new UnauthorizedException('Not signed in');
     if (needsCsrfCheck(req.method) && !hasValidCsrfToken(req, req.authSession?.csrfToken)) {

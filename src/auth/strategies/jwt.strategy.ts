@@ -3,7 +3,7 @@ import { PassportStrategy } from '@nestjs/passport';
 import type { Request } from 'express';
 import { ExtractJwt, Strategy } from 'passport-jwt';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../../config/auth-switch.options';
-import type { AuthenticatedRequest, Principal } from '../../common/authenticated-request';
+import type { AuthenticatedRequest, ClientPrincipal, Principal } from '../../common/authenticated-request';
 import { ACCESS_TOKEN_TYPE, AccessTokenClaims, AccessTokenService, InvalidAccessTokenError, readAccessTokenClaims } from '../../tokens/access-token.service';
 import { DeviceActivity } from '../../tokens/device-activity';
 import { RevocationService } from '../../tokens/revocation.service';
@@ -123,18 +123,14 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
    * A machine client's token: revoked with its client (clients:revoke) or alone (its jti). Not
    * bound to a group: a client token is accepted by every jwt and any group, and @Scopes decides.
    */
-  private clientPrincipal(claims: AccessTokenClaims, clientId: string): Principal {
+  private clientPrincipal(claims: AccessTokenClaims, clientId: string): ClientPrincipal {
     if (this.revocation.isRevoked({ userId: clientId, version: 0, jti: claims.jti, clientId })) {
       throw new UnauthorizedException('Token has been revoked');
     }
     return {
       kind: 'client',
-      id: clientId,
       clientId,
       scopes: claims.scope ? claims.scope.split(' ') : [],
-      email: '',
-      name: '',
-      roles: [],
       via: 'jwt',
       jti: claims.jti,
       exp: claims.exp,

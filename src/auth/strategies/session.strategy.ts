@@ -2,7 +2,7 @@ import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import type { Request, Response } from 'express';
 import { Strategy } from 'passport-strategy';
-import type { AuthenticatedRequest, Principal } from '../../common/authenticated-request';
+import type { AuthenticatedRequest, UserPrincipal } from '../../common/authenticated-request';
 import { SessionAuthenticator } from './authenticators';
 import { AUTH_SWITCH_PASSPORT, PassportInstance } from './passport-instance';
 
@@ -24,7 +24,7 @@ export class SessionStrategy extends PassportStrategy(Strategy, 'session') {
     own.use('session', this);
   }
 
-  validate(req: AuthenticatedRequest): Promise<Principal> {
+  validate(req: AuthenticatedRequest): Promise<UserPrincipal> {
     return this.sessions.authenticate(req, req.res as Response);
   }
 

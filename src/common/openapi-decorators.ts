@@ -1,11 +1,13 @@
 import { applyDecorators, SetMetadata, Type } from '@nestjs/common';
 import { ApiBearerAuth, ApiCookieAuth, ApiExtraModels, ApiResponse, getSchemaPath } from '@nestjs/swagger';
-import { errorBody } from '../common/error-response';
+import { errorBody } from './error-response';
 import type { AuthStrategy, BuiltInStrategy } from '../config/route-groups';
 
 /** Names of the security schemes and of the shared error schema in the document. */
 export const COOKIE_SCHEME = 'cookie';
 export const BEARER_SCHEME = 'bearer';
+/** HTTP Basic with the client id and secret, at the token endpoint (RFC 6749 client_secret_basic). */
+export const CLIENT_BASIC_SCHEME = 'client_secret_basic';
 export const ERROR_SCHEMA = 'Error';
 
 /** Read by the document's post-processing pass (see openapi.ts). */
