@@ -5,6 +5,7 @@ import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../auth-switch/auth-swit
 import { SessionsModule } from '../sessions/sessions.module';
 import { UsersModule } from '../users/users.module';
 import { AccessTokenService } from './access-token.service';
+import { Housekeeping } from './housekeeping.service';
 import { JwksController } from './jwks.controller';
 import { OneTimeToken } from './one-time-token.entity';
 import { OneTimeTokenService } from './one-time-token.service';
@@ -33,7 +34,7 @@ const jwtModule = JwtModule.registerAsync({
 @Module({
   imports: [TypeOrmModule.forFeature([RefreshFamily, RefreshToken, Revocation, OneTimeToken]), UsersModule, SessionsModule, jwtModule],
   controllers: [JwksController],
-  providers: [AccessTokenService, RefreshTokenService, RevocationService, TokensService, OneTimeTokenService],
+  providers: [AccessTokenService, RefreshTokenService, RevocationService, TokensService, OneTimeTokenService, Housekeeping],
   exports: [AccessTokenService, RevocationService, RefreshTokenService, TokensService, OneTimeTokenService, JwtModule],
 })
 export class TokensModule {}
