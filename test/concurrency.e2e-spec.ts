@@ -244,7 +244,8 @@ describe('a revocation whose broadcast is refused (Redis ACL denies PUBLISH)', (
   beforeAll(async () => {
     const denied = await redisWithoutPublish();
     redis = denied.redis;
-    const shared = testEnv('postgres+redis', { DATA_DIR: freshDataDir(), REDIS_URL: denied.url, REVOCATION_SYNC_INTERVAL_MS: '200' });
+    // A failed broadcast answers after REVOCATION_MAX_STALENESS_MS: short here, to keep the suite fast.
+    const shared = testEnv('postgres+redis', { DATA_DIR: freshDataDir(), REDIS_URL: denied.url, REVOCATION_SYNC_INTERVAL_MS: '200', REVOCATION_MAX_STALENESS_MS: '2000' });
     a = await startAppWithEnv(shared);
     b = await startAppWithEnv(shared);
   });
@@ -283,7 +284,7 @@ describe('a revocation whose broadcast is refused (Redis ACL denies PUBLISH)', (
 });
 
 describe('reuse detected while Redis is down', () => {
-  const env = appOnPrivateRedis();
+  const env = appOnPrivateRedis({ REVOCATION_SYNC_INTERVAL_MS: '200', REVOCATION_MAX_STALENESS_MS: '2000' });
 
   it('still revokes the family, and its tokens stay dead once Redis is back', async () => {
     const { app: t, redis } = env;

@@ -35,6 +35,10 @@ export const AUTH_SWITCH_DEFAULTS = {
   maxRegistrationsPerAddress: 100,
   registrationWindowSeconds: 15 * 60,
   revocationSyncIntervalMs: 1000,
+  // An instance that has not read the revocation log for this long answers 503 to authenticated
+  // requests, and a revocation whose broadcast failed waits this long before it answers. At
+  // least REVOCATION_MIN_STALENESS_INTERVALS sync intervals when the interval is set longer.
+  revocationMaxStalenessMs: 15_000,
   mailFrom: 'AuthSwitch <no-reply@authswitch.invalid>',
   passwordResetTtlSeconds: 900,
   maxResetRequestsPerAccount: 5,
@@ -49,6 +53,9 @@ export const AUTH_SWITCH_DEFAULTS = {
   // one sign-in is marked used (internal; tests shorten it).
   deviceActivityFlushMs: 60_000,
 } as const;
+
+/** The default staleness limit spans at least this many sync intervals (a longer interval raises it). */
+export const REVOCATION_MIN_STALENESS_INTERVALS = 5;
 
 /** What a host passes to `AuthSwitchModule.forRoot()`: everything optional but the stores. */
 export interface AuthSwitchSettings {
@@ -140,6 +147,12 @@ export interface AuthSwitchOptions {
   revocation: {
     /** How often each instance reads from the database the revocations a lost Redis message missed. */
     syncIntervalMs: number;
+    /**
+     * An instance whose last successful read of the revocation log began longer ago than this
+     * answers 503 to authenticated requests; a revocation whose broadcast failed answers only
+     * after this long. Greater than syncIntervalMs.
+     */
+    maxStalenessMs: number;
   };
   mail: {
     /** smtp:// or smtps:// (credentials in the URL); null writes each mail as an .eml file into `dir`. */
@@ -177,6 +190,17 @@ export interface AuthSwitchOptions {
    * the most often one sign-in is marked used. Not an environment setting; tests shorten it.
    */
   deviceActivityFlushMs: number;
+}
+
+/** The sync interval and the staleness limit, checked together once: the limit must exceed the interval. */
+function revocationOptions(input: Partial<AuthSwitchOptions['revocation']> | undefined): AuthSwitchOptions['revocation'] {
+  const syncIntervalMs = input?.syncIntervalMs ?? AUTH_SWITCH_DEFAULTS.revocationSyncIntervalMs;
+  if (!Number.isFinite(syncIntervalMs) || syncIntervalMs <= 0) throw new ConfigError('REVOCATION_SYNC_INTERVAL_MS', `must be a positive number (got ${syncIntervalMs})`);
+  const maxStalenessMs = input?.maxStalenessMs ?? Math.max(AUTH_SWITCH_DEFAULTS.revocationMaxStalenessMs, REVOCATION_MIN_STALENESS_INTERVALS * syncIntervalMs);
+  if (!Number.isFinite(maxStalenessMs) || maxStalenessMs <= syncIntervalMs) {
+    throw new ConfigError('REVOCATION_MAX_STALENESS_MS', `must be a number of milliseconds greater than REVOCATION_SYNC_INTERVAL_MS (${syncIntervalMs}; got ${maxStalenessMs})`);
+  }
+  return { syncIntervalMs, maxStalenessMs };
 }
 
 /**
@@ -246,7 +270,7 @@ export function resolveAuthSwitchOptions(settings: AuthSwitchSettings | AuthSwit
       maxPerAddress: input.registerLimits?.maxPerAddress ?? d.maxRegistrationsPerAddress,
       windowSeconds: input.registerLimits?.windowSeconds ?? d.registrationWindowSeconds,
     },
-    revocation: { syncIntervalMs: input.revocation?.syncIntervalMs ?? d.revocationSyncIntervalMs },
+    revocation: revocationOptions(input.revocation),
     mail: {
       smtpUrl: input.mail?.smtpUrl ?? null,
       from: input.mail?.from ?? d.mailFrom,

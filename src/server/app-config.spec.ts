@@ -99,7 +99,7 @@ describe('loadConfig', () => {
     expect(config.jwt.accessTokenTtlSeconds).toBe(900);
     expect(config.loginLimits).toEqual({ maxFailuresPerAccount: 10, maxFailuresPerAddress: 100, windowSeconds: 900 });
     expect(config.registerLimits).toEqual({ maxPerAddress: 100, windowSeconds: 900 });
-    expect(config.revocation).toEqual({ syncIntervalMs: 1000 });
+    expect(config.revocation).toEqual({ syncIntervalMs: 1000, maxStalenessMs: 15_000 });
     expect(config.jwt.keys.signing.algorithm).toBe('ES256');
     expect(config.adminGroup).toBe('api');
     expect(config.openApiEnabled).toBe(true);
@@ -124,6 +124,12 @@ describe('loadConfig', () => {
       CLIENT_AUTH_MAX_FAILURES_PER_CLIENT: 'anything',
     });
     expect(config.clientLimits).toEqual({ maxFailuresPerAddress: 7, windowSeconds: 60 });
+  });
+
+  it('reads the revocation staleness limit, which must exceed the sync interval', () => {
+    expect(loadConfig({ DATA_DIR: dataDir(), REVOCATION_MAX_STALENESS_MS: '1500', REVOCATION_SYNC_INTERVAL_MS: '200' }).revocation).toEqual({ syncIntervalMs: 200, maxStalenessMs: 1500 });
+    // A longer sync interval raises the default rather than make it invalid.
+    expect(loadConfig({ DATA_DIR: dataDir(), REVOCATION_SYNC_INTERVAL_MS: '10000' }).revocation.maxStalenessMs).toBe(50_000);
   });
 
   it('reads the refresh reuse grace: 0 (strict) by default', () => {
@@ -159,6 +165,9 @@ describe('loadConfig', () => {
     [{ REVOCATION_SYNC_INTERVAL_MS: '99' }, 'REVOCATION_SYNC_INTERVAL_MS'],
     [{ REVOCATION_SYNC_INTERVAL_MS: '60001' }, 'REVOCATION_SYNC_INTERVAL_MS'],
     [{ REVOCATION_SYNC_INTERVAL_MS: '1.5' }, 'REVOCATION_SYNC_INTERVAL_MS'],
+    [{ REVOCATION_MAX_STALENESS_MS: '0' }, 'REVOCATION_MAX_STALENESS_MS'],
+    [{ REVOCATION_MAX_STALENESS_MS: '1000' }, 'REVOCATION_MAX_STALENESS_MS'],
+    [{ REVOCATION_MAX_STALENESS_MS: '500', REVOCATION_SYNC_INTERVAL_MS: '800' }, 'REVOCATION_MAX_STALENESS_MS'],
     [{ REFRESH_REUSE_GRACE_SECONDS: '-1' }, 'REFRESH_REUSE_GRACE_SECONDS'],
     [{ REFRESH_REUSE_GRACE_SECONDS: '2.5' }, 'REFRESH_REUSE_GRACE_SECONDS'],
     [{ REGISTER_MAX_PER_ADDRESS: '0' }, 'REGISTER_MAX_PER_ADDRESS'],

@@ -58,6 +58,8 @@ const envSchema = z.object({
   CLIENT_AUTH_MAX_FAILURES_PER_ADDRESS: positiveInt(D.maxClientFailuresPerAddress),
   CLIENT_AUTH_FAILURE_WINDOW_SECONDS: positiveInt(D.clientFailureWindowSeconds),
   REVOCATION_SYNC_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
+  // Default and the check against the sync interval: resolveAuthSwitchOptions.
+  REVOCATION_MAX_STALENESS_MS: z.coerce.number().int().positive().optional(),
   PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).optional(),
   BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i).default('100kb'),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose', 'silent']).default('log'),
@@ -157,7 +159,7 @@ export function loadConfig(rawEnv: RawEnv): AppConfig {
       windowSeconds: env.LOGIN_FAILURE_WINDOW_SECONDS,
     },
     registerLimits: { maxPerAddress: env.REGISTER_MAX_PER_ADDRESS, windowSeconds: env.REGISTER_WINDOW_SECONDS },
-    revocation: { syncIntervalMs: env.REVOCATION_SYNC_INTERVAL_MS },
+    revocation: { syncIntervalMs: env.REVOCATION_SYNC_INTERVAL_MS, maxStalenessMs: env.REVOCATION_MAX_STALENESS_MS },
     mail: { smtpUrl: env.SMTP_URL ?? null, from: env.MAIL_FROM },
     passwordReset: {
       ttlSeconds: env.PASSWORD_RESET_TTL_SECONDS,

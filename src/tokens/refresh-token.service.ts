@@ -9,6 +9,7 @@ import { User } from '../users/user.entity';
 import { RefreshFamily } from './refresh-family.entity';
 import { RefreshToken } from './refresh-token.entity';
 import { RevocationService } from './revocation.service';
+import { judgeOpenedReplay, judgeSpentPresentation } from './refresh-replay';
 import { openSuccessor, sealSuccessor } from './successor-seal';
 import type { TokenPair } from './tokens.service';
 
@@ -171,8 +172,8 @@ export class RefreshTokenService {
     // `used_at` as the winner stamped it (the row was read before our spend failed).
     const usedAt = (await this.tokens.findOneBy({ id: record.id }))?.usedAt ?? null;
     if (usedAt === null) throw this.invalid(); // the row is gone: its user was deleted
-    const withinGrace = Date.now() - usedAt <= this.config.jwt.refreshReuseGraceSeconds * 1000;
-    if (!withinGrace || record.expiresAt <= usedAt || (familyGroup !== null && familyGroup !== group)) throw await reuse();
+    const first = judgeSpentPresentation({ graceSeconds: this.config.jwt.refreshReuseGraceSeconds, now: Date.now(), usedAt, expiresAt: record.expiresAt, familyGroup, group });
+    if (first === 'reuse') throw await reuse();
     // A family from before groups were bound may still be being bound by the winner: judged after the wait.
     if (familyGroup !== null && !(await this.userOfLiveFamily(record.familyId, record.userId, group))) throw await reuse();
 
@@ -182,9 +183,10 @@ export class RefreshTokenService {
     const pair = opened === null ? null : (JSON.parse(opened) as TokenPair);
     if (!pair || typeof pair.refresh_token !== 'string' || typeof pair.access_token !== 'string') throw await reuse();
     const successor = await this.tokens.findOneBy({ tokenHash: hashToken(pair.refresh_token) });
-    if (!successor || successor.familyId !== record.familyId || successor.usedAt !== null) throw await reuse();
-    const alive = await this.userOfLiveFamily(record.familyId, record.userId, group);
-    if (!alive || this.revocation.isFamilyRevoked(record.familyId)) throw await reuse();
+    const successorInFamily = successor !== null && successor.familyId === record.familyId;
+    // Read only when the answer could still be a replay: a reuse needs no liveness read.
+    const familyAlive = successorInFamily && successor.usedAt === null && (await this.userOfLiveFamily(record.familyId, record.userId, group)) !== null && !this.revocation.isFamilyRevoked(record.familyId);
+    if (judgeOpenedReplay({ successorInFamily, successorSpent: successor?.usedAt != null, familyAlive }) === 'reuse') throw await reuse();
     return { replayed: pair };
   }
 

@@ -1,43 +1,27 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit, ServiceUnavailableException } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { performance } from 'node:perf_hooks';
-import { Brackets, DataSource, EntityManager, In, LessThan, MoreThan, Repository } from 'typeorm';
+import { Brackets, DataSource, EntityManager, In, MoreThan, Repository } from 'typeorm';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
 import { StoreUnavailableError } from '../common/store-unavailable.error';
 import { inTransaction } from '../database/transactions';
 import { RedisClient, RedisService } from '../redis/redis.service';
 import { UsersService } from '../users/users.service';
-import { Revocation, RevocationKind } from './revocation.entity';
+import { Revocation } from './revocation.entity';
+import { CredentialStamp, RevocationEvent, RevocationState } from './revocation-state';
+
+export type { CredentialStamp } from './revocation-state';
 
 /** A revocation to record: what is revoked, and until when (token, family) or from which version (user). */
 export type NewRevocation =
   | { kind: 'token' | 'family' | 'client' | 'verified'; subject: string; expiresAt: number }
   | { kind: 'user'; subject: string; version: number };
 
-interface RevocationEvent {
-  seq: number;
-  kind: RevocationKind;
-  subject: string;
-  version: number | null;
-  expiresAt: number | null;
-}
-
-/** What a credential carries that revocation can refer to. */
-export interface CredentialStamp {
-  userId: string;
-  /** The user's credential version the credential was built from. */
-  version: number;
-  jti?: string;
-  familyId?: string;
-  /** Client tokens: the machine client they were issued to. */
-  clientId?: string;
-}
-
 const PRUNE_INTERVAL_MS = 60_000;
 /** Clocks of other instances (and of the CLI) may differ from ours by this much. */
-const CLOCK_MARGIN_MS = 5 * 60_000;
+export const CLOCK_MARGIN_MS = 5 * 60_000;
 /** User events stay in the log this long; the users table holds the versions for good. */
-const USER_EVENT_RETENTION_MS = 24 * 3600_000;
+export const USER_EVENT_RETENTION_MS = 24 * 3600_000;
 /** A sequence number skipped this long ago belongs to a transaction that rolled back. */
 const HOLE_PATIENCE_MS = 60_000;
 const MAX_HOLES = 1000;
@@ -51,6 +35,11 @@ const RELOAD_OVERLAP = 1000;
 const TRANSACTION_LIMIT_MS = HOLE_PATIENCE_MS / 4;
 /** Longer than this without a successful sync: reload everything rather than read the log. */
 const FULL_RELOAD_AFTER_MS = 3600_000;
+/**
+ * After a failed broadcast, the revoking request waits maxStalenessMs and this much more: timer
+ * granularity, and the moment the commit was acknowledged here being a little after it happened.
+ */
+const STALENESS_MARGIN_MS = 100;
 
 /**
  * Session-grade control at JWT speed: the request path asks only in-process maps whether a
@@ -60,36 +49,25 @@ const FULL_RELOAD_AFTER_MS = 3600_000;
  * announces, then applied here and broadcast over Redis pub/sub. The database is the truth;
  * the broadcast is only the fast path. Each instance also reads the log from its last position
  * every REVOCATION_SYNC_INTERVAL_MS, so a broadcast that failed (Redis refused PUBLISH, a
- * subscriber was reconnecting) is made good within one interval. When the publisher sees its
- * broadcast fail, it answers only after two intervals, so that a revocation that answered
- * success holds on every instance.
+ * subscriber was reconnecting) is made good within one interval.
  *
- * With Redis, an instance serves authenticated requests only while its subscription is live
- * and it has read the log since the subscription (re)started; otherwise it answers 503 rather
- * than trust a copy that may be missing something. The comparison is between moments, not a
- * flag, so an older sync finishing late can never vouch for a newer reconnect.
+ * An instance serves authenticated requests only while the last successful read of the log
+ * began at most REVOCATION_MAX_STALENESS_MS ago (and, with Redis, while its subscription is live
+ * and it has read the log since the subscription (re)started); otherwise it answers 503 rather
+ * than trust a copy that may be missing something. When the publisher sees its broadcast fail,
+ * it answers only once REVOCATION_MAX_STALENESS_MS have passed since the commit: by then every
+ * other instance has either read the log after the commit or stopped vouching (503), even one
+ * that cannot reach the database. So a revocation that answered success holds on every instance.
+ * The in-memory state itself lives in RevocationState (pure, clock-injected).
  */
 @Injectable()
 export class RevocationService implements OnModuleInit, OnApplicationShutdown {
   private readonly logger = new Logger('Revocation');
-  private readonly revokedTokens = new Map<string, number>();
-  private readonly revokedFamilies = new Map<string, number>();
-  private readonly revokedClients = new Map<string, number>();
-  /** Users who confirmed their address while credentials saying otherwise may still be alive. */
-  private readonly verifiedUsers = new Map<string, number>();
-  private readonly versions = new Map<string, number>();
+  private readonly state: RevocationState;
   private publisher: RedisClient | null = null;
   private subscriber: RedisClient | null = null;
-
-  /** The highest log position applied, and the lower positions not seen yet (with when). */
-  private lastSeq = 0;
-  private readonly holes = new Map<number, number>();
-  /** Monotonic times: when the last successful sync started, when the subscription last came up. */
-  private lastSyncStart = Number.NEGATIVE_INFINITY;
-  private subscribedSince: number | null = null;
   private syncing: Promise<void> | null = null;
   private syncAgain = false;
-  private needFullReload = false;
   private syncFailing = false;
   private timers: NodeJS.Timeout[] = [];
 
@@ -99,7 +77,12 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     private readonly users: UsersService,
     @InjectDataSource() private readonly dataSource: DataSource,
     @InjectRepository(Revocation) private readonly log: Repository<Revocation>,
-  ) {}
+  ) {
+    this.state = new RevocationState(
+      { maxStalenessMs: config.revocation.maxStalenessMs, holePatienceMs: HOLE_PATIENCE_MS, maxHoles: MAX_HOLES, reloadOverlap: RELOAD_OVERLAP },
+      { now: () => Date.now(), monotonic: () => performance.now() },
+    );
+  }
 
   private get channel(): string {
     return `${this.redis.keyPrefix}revocations`;
@@ -110,17 +93,17 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
       this.publisher = await this.redis.client();
       const subscriber = await this.redis.connect('revocation subscriber');
       this.subscriber = subscriber;
-      const lost = () => (this.subscribedSince = null);
+      const lost = () => this.state.subscriptionLost();
       subscriber.on('reconnecting', lost);
       subscriber.on('end', lost);
       subscriber.on('error', () => subscriber.isReady || lost());
       // Messages sent while the connection was down are lost: read the log before vouching again.
       subscriber.on('ready', () => {
-        this.subscribedSince = performance.now();
+        this.state.subscribed();
         void this.sync();
       });
       await subscriber.subscribe(this.channel, (message) => this.receive(message));
-      this.subscribedSince = performance.now();
+      this.state.subscribed();
     }
     await this.fullReload();
     const every = (ms: number, task: () => Promise<void>) => {
@@ -138,20 +121,15 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
 
   /** Throws 503 while this instance cannot vouch that its revocation state is current. */
   assertCurrent(): void {
-    if (this.subscriber === null) return; // one instance: every revocation was made here
-    if (this.subscribedSince === null || !this.subscriber.isReady || this.lastSyncStart < this.subscribedSince) {
+    const subscriber = this.subscriber;
+    if (this.state.unavailability(subscriber ? { ready: subscriber.isReady } : null) !== null) {
       throw new ServiceUnavailableException('Revocation state is unavailable; try again shortly');
     }
   }
 
   /** True when the credential was revoked, alone, with its family, or by a newer user version. */
   isRevoked(stamp: CredentialStamp): boolean {
-    return (
-      (stamp.jti !== undefined && this.revokedTokens.has(stamp.jti)) ||
-      (stamp.familyId !== undefined && this.revokedFamilies.has(stamp.familyId)) ||
-      (stamp.clientId !== undefined && this.revokedClients.has(stamp.clientId)) ||
-      stamp.version < (this.versions.get(stamp.userId) ?? 0)
-    );
+    return this.state.isRevoked(stamp);
   }
 
   /**
@@ -160,18 +138,19 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
    * `emailVerified` with no database read.
    */
   hasVerifiedEmail(userId: string): boolean {
-    return this.verifiedUsers.has(userId);
+    return this.state.hasVerifiedEmail(userId);
   }
 
   isFamilyRevoked(familyId: string): boolean {
-    return this.revokedFamilies.has(familyId);
+    return this.state.isFamilyRevoked(familyId);
   }
 
   /**
    * Runs `work` in one transaction together with the revocations it returns: the change and its
    * announcement commit together or not at all. Then they take effect here at once, and are
    * broadcast. A failed broadcast is logged, not thrown: the revocation has been made, and the
-   * other instances read it from the log within one sync interval.
+   * other instances read it from the log within one sync interval; the answer waits until every
+   * instance has read it or stopped vouching (REVOCATION_MAX_STALENESS_MS).
    */
   async commit<T>(work: (tx: EntityManager) => Promise<{ result: T; revocations: NewRevocation[] }>): Promise<T> {
     const { result, events } = await inTransaction(this.dataSource, async (tx) => {
@@ -192,11 +171,18 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
       if (performance.now() - started > TRANSACTION_LIMIT_MS) throw new StoreUnavailableError('database', new Error('revocation took too long'));
       return { result, events };
     });
-    events.forEach((event) => this.apply(event));
+    // The commit has happened by now: a read of the log that starts from here on sees it.
+    const committed = performance.now();
+    events.forEach((event) => this.state.apply(event));
     const delivered = await Promise.all(events.map((event) => this.broadcast(event)));
-    // The broadcast failed: answer only once every instance has read the log at least once
-    // since the commit, so that the revocation holds everywhere when the caller hears of it.
-    if (delivered.includes(false)) await new Promise((resolve) => setTimeout(resolve, 2 * this.config.revocation.syncIntervalMs + 250));
+    // The broadcast failed: answer only once every other instance has either read the log since
+    // the commit or stopped vouching for its state (its last read began before the commit, so it
+    // is older than maxStalenessMs and it answers 503), so that the revocation holds everywhere
+    // when the caller hears of it, even on an instance that cannot read the database.
+    if (delivered.includes(false)) {
+      const wait = committed + this.config.revocation.maxStalenessMs + STALENESS_MARGIN_MS - performance.now();
+      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    }
     return result;
   }
 
@@ -240,43 +226,10 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     try {
       const event = JSON.parse(raw) as RevocationEvent;
       if (typeof event.seq !== 'number' || typeof event.subject !== 'string') throw new Error('bad shape');
-      this.apply(event);
+      this.state.apply(event);
     } catch {
       this.logger.warn('ignored a malformed revocation message');
     }
-  }
-
-  /** Applies one event. Idempotent and order-independent: sets only grow, versions only rise. */
-  private apply(event: RevocationEvent): void {
-    this.track(Number(event.seq));
-    if (event.kind === 'token' && event.expiresAt !== null) this.revokedTokens.set(event.subject, Number(event.expiresAt));
-    else if (event.kind === 'family' && event.expiresAt !== null) this.revokedFamilies.set(event.subject, Number(event.expiresAt));
-    else if (event.kind === 'client' && event.expiresAt !== null) this.revokedClients.set(event.subject, Number(event.expiresAt));
-    else if (event.kind === 'verified' && event.expiresAt !== null) this.verifiedUsers.set(event.subject, Number(event.expiresAt));
-    else if (event.kind === 'user' && event.version !== null) this.raiseVersion(event.subject, Number(event.version));
-  }
-
-  private raiseVersion(userId: string, version: number): void {
-    if (version > (this.versions.get(userId) ?? 0)) this.versions.set(userId, version);
-  }
-
-  /** Log positions: remember the ones skipped (a transaction still committing) to read them later. */
-  private track(seq: number): void {
-    if (!Number.isSafeInteger(seq)) {
-      this.needFullReload = true;
-      return;
-    }
-    if (seq <= this.lastSeq) {
-      this.holes.delete(seq);
-      return;
-    }
-    if (seq - this.lastSeq - 1 > MAX_HOLES) {
-      this.needFullReload = true;
-    } else {
-      const now = performance.now();
-      for (let missing = this.lastSeq + 1; missing < seq; missing++) this.holes.set(missing, now);
-    }
-    this.lastSeq = seq;
   }
 
   /** Reads the log from this instance's position. One at a time; a request made meanwhile runs after. */
@@ -300,7 +253,7 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
 
   private async syncOnce(): Promise<void> {
     const started = performance.now();
-    if (this.needFullReload || started - this.lastSyncStart > FULL_RELOAD_AFTER_MS) {
+    if (this.state.needsFullReload(started, FULL_RELOAD_AFTER_MS)) {
       try {
         await this.fullReload();
         this.reportSync(null);
@@ -309,21 +262,20 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
       }
       return;
     }
-    for (const [seq, seenAt] of this.holes) if (started - seenAt > HOLE_PATIENCE_MS) this.holes.delete(seq);
+    const { after, holes } = this.state.readPosition(started);
     try {
-      const holes = [...this.holes.keys()];
       const rows = await this.log
         .createQueryBuilder('r')
         .where(
           new Brackets((where) => {
-            where.where('r.seq > :last', { last: this.lastSeq });
+            where.where('r.seq > :last', { last: after });
             if (holes.length > 0) where.orWhere({ seq: In(holes) });
           }),
         )
         .orderBy('r.seq', 'ASC')
         .getMany();
-      rows.forEach((row) => this.apply(row));
-      this.lastSyncStart = Math.max(this.lastSyncStart, started);
+      rows.forEach((row) => this.state.apply(row));
+      this.state.readSucceeded(started);
       this.reportSync(null);
     } catch (error) {
       this.reportSync(error);
@@ -343,25 +295,14 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     const newest = await this.log.createQueryBuilder('r').select('MAX(r.seq)', 'max').getRawOne<{ max: number | string | null }>();
     const entries = await this.log.find({ where: { kind: In(['token', 'family', 'client', 'verified']), expiresAt: MoreThan(now) } });
     const versions = await this.users.listVersions();
-    entries.forEach((entry) => this.apply({ ...entry, seq: 0 }));
-    for (const { id, credentialVersion } of versions) this.raiseVersion(id, credentialVersion);
+    entries.forEach((entry) => this.state.apply({ ...entry, seq: 0 }));
+    for (const { id, credentialVersion } of versions) this.state.raiseVersion(id, credentialVersion);
     // Newer events than the ones read may still be committing: read the newest ones again.
-    this.lastSeq = Math.max(0, Number(newest?.max ?? 0) - RELOAD_OVERLAP);
-    this.holes.clear();
-    this.needFullReload = false;
-    this.lastSyncStart = Math.max(this.lastSyncStart, started);
+    this.state.fullLoadSucceeded(started, Number(newest?.max ?? 0));
   }
 
+  /** Forgets in-memory entries that can no longer change an answer (the log's rows: Housekeeping). */
   private async prune(): Promise<void> {
-    const now = Date.now();
-    for (const map of [this.revokedTokens, this.revokedFamilies, this.revokedClients, this.verifiedUsers]) {
-      for (const [key, expiresAt] of map) if (expiresAt <= now) map.delete(key);
-    }
-    try {
-      await this.log.delete({ expiresAt: LessThan(now) });
-      await this.log.delete({ kind: 'user', createdAt: LessThan(now - USER_EVENT_RETENTION_MS) });
-    } catch {
-      // housekeeping; the next round retries
-    }
+    this.state.prune();
   }
 }

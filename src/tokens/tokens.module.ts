@@ -6,6 +6,7 @@ import { SessionsModule } from '../sessions/sessions.module';
 import { UsersModule } from '../users/users.module';
 import { AccessTokenService } from './access-token.service';
 import { DeviceActivity } from './device-activity';
+import { Housekeeping } from './housekeeping.service';
 import { JwksController } from './jwks.controller';
 import { OneTimeToken } from './one-time-token.entity';
 import { OneTimeTokenService } from './one-time-token.service';
@@ -34,7 +35,7 @@ const jwtModule = JwtModule.registerAsync({
 @Module({
   imports: [TypeOrmModule.forFeature([RefreshFamily, RefreshToken, Revocation, OneTimeToken]), UsersModule, SessionsModule, jwtModule],
   controllers: [JwksController],
-  providers: [DeviceActivity, AccessTokenService, RefreshTokenService, RevocationService, TokensService, OneTimeTokenService],
+  providers: [DeviceActivity, AccessTokenService, RefreshTokenService, RevocationService, TokensService, OneTimeTokenService, Housekeeping],
   exports: [DeviceActivity, AccessTokenService, RevocationService, RefreshTokenService, TokensService, OneTimeTokenService, JwtModule],
 })
 export class TokensModule {}
