@@ -31,6 +31,8 @@ export { AllExceptionsFilter } from './common/all-exceptions.filter';
 export { createValidationPipe } from './common/validation';
 export type { AuthStrategy } from './config/route-groups';
 export { ConfigError } from './config/config-error';
+export { MAX_EXTRA_CLAIMS_BYTES } from './config/extra-claims';
+export type { ExtraClaims, ExtraClaimsFactory, ExtraClaimsSubject } from './config/extra-claims';
 
 // What a host asks for when it wants them: the browser pages and the operator commands.
 export { PagesModule } from './pages/pages.module';

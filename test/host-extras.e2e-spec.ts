@@ -1,13 +1,16 @@
 import { ConsoleLogger, Controller, DynamicModule, Get, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { TypeOrmModule } from '@nestjs/typeorm';
+import { getRepositoryToken, TypeOrmModule } from '@nestjs/typeorm';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import request from 'supertest';
-import { AUTH_SWITCH_MIGRATIONS, AuthSwitchModule, AuthSwitchSettings, CurrentUser, PagesModule, Principal, RouteGroup, runOperatorCommand } from '../src';
+import { decode } from 'jsonwebtoken';
+import type { Repository } from 'typeorm';
+import { AUTH_SWITCH_MIGRATIONS, AuthSwitchModule, AuthSwitchSettings, CurrentUser, PagesModule, RouteGroup, runOperatorCommand, UserPrincipal, UsersService } from '../src';
+import { CreateProfiles1900000000001, Profile } from './host-app/profile.entity';
 import { freshDataDir } from './support/environments';
 
 /**
@@ -167,5 +170,79 @@ describe('production checks in a host (NODE_ENV=production)', () => {
     } finally {
       await host.app.close();
     }
+  });
+});
+
+/** A route that reads the host's extra claims from the credential (no database read). */
+@Controller(':group/plan')
+class PlanController {
+  @Get()
+  plan(@CurrentUser() user: UserPrincipal) {
+    return { plan: user.claims?.plan ?? null };
+  }
+}
+
+/** The host keeps extra user fields in its own table and copies `plan` into every credential. */
+function hostWithProfiles(dataDir: string): DynamicModule {
+  @Module({
+    imports: [
+      TypeOrmModule.forRoot({
+        type: 'better-sqlite3',
+        database: join(dataDir, 'host.sqlite'),
+        autoLoadEntities: true,
+        migrations: [...AUTH_SWITCH_MIGRATIONS, CreateProfiles1900000000001],
+        migrationsRun: true,
+        retryAttempts: 0,
+      }),
+      TypeOrmModule.forFeature([Profile]),
+      AuthSwitchModule.forRootAsync({
+        imports: [TypeOrmModule.forFeature([Profile])],
+        inject: [getRepositoryToken(Profile)],
+        useFactory: (profiles: Repository<Profile>) => ({
+          dataDir,
+          // Runs at sign-in and at each refresh, never per request.
+          claims: async (user) => ({ plan: (await profiles.findOneBy({ userId: user.id }))?.plan ?? 'free' }),
+        }),
+      }),
+    ],
+    controllers: [PlanController],
+  })
+  class ProfilesHostModule {}
+  return { module: ProfilesHostModule };
+}
+
+describe('extra user fields and claims without forking', () => {
+  let app: NestExpressApplication;
+  let profiles: Repository<Profile>;
+  const http = () => request(app.getHttpServer() as Server);
+  beforeAll(async () => {
+    app = await NestFactory.create<NestExpressApplication>(hostWithProfiles(freshDataDir()), { logger: false, abortOnError: false });
+    await app.init();
+    profiles = app.get(getRepositoryToken(Profile));
+  });
+  afterAll(() => app.close());
+
+  it("carries the host's claims in the token and the session; they change at the next refresh or sign-in", async () => {
+    const email = `claims-${randomBytes(4).toString('hex')}@host.test`;
+    const password = 'claims password 123';
+    const { id } = await app.get(UsersService).create({ email, password });
+    await profiles.insert({ userId: id, plan: 'pro' });
+
+    const login = await http().post('/api/auth/login').send({ email, password }).expect(200);
+    expect((decode(login.body.access_token) as { ext?: unknown }).ext).toEqual({ plan: 'pro' });
+    const bearer = `Bearer ${login.body.access_token}`;
+    await http().get('/api/plan').set('Authorization', bearer).expect(200, { plan: 'pro' });
+
+    // The profile changes: requests with this token still read the token, not the table.
+    await profiles.update({ userId: id }, { plan: 'team' });
+    await http().get('/api/plan').set('Authorization', bearer).expect(200, { plan: 'pro' });
+    // A refresh reads the claims afresh, like the roles.
+    const refreshed = await http().post('/api/auth/refresh').send({ refresh_token: login.body.refresh_token }).expect(200);
+    await http().get('/api/plan').set('Authorization', `Bearer ${refreshed.body.access_token}`).expect(200, { plan: 'team' });
+
+    // A session carries them too.
+    const web = await http().post('/web/auth/login').send({ email, password }).expect(200);
+    const cookie = (web.headers['set-cookie'] as unknown as string[]).map((c) => c.split(';')[0]);
+    await http().get('/web/plan').set('Cookie', cookie).expect(200, { plan: 'team' });
   });
 });

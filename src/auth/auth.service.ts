@@ -5,6 +5,7 @@ import type { UserPrincipal } from '../common/authenticated-request';
 import { usesJwt, usesSessions, type AuthStrategy } from '../config/route-groups';
 import { SessionService } from '../sessions/session.service';
 import { RevocationService } from '../tokens/revocation.service';
+import { ExtraClaimsService } from '../tokens/extra-claims.service';
 import { TokenPair, TokensService } from '../tokens/tokens.service';
 import { PublicUser, toPublicUser, User } from '../users/user.entity';
 import { normalizeEmail, UsersService } from '../users/users.service';
@@ -31,6 +32,7 @@ export class AuthService {
     private readonly sessions: SessionService,
     private readonly revocation: RevocationService,
     private readonly limiter: LoginRateLimiter,
+    private readonly extraClaims: ExtraClaimsService,
   ) {}
 
   /**
@@ -66,6 +68,7 @@ export class AuthService {
     const device = { ip: (req.ip ?? '').slice(0, 64), userAgent: String(req.headers['user-agent'] ?? '').slice(0, 200) };
     if (usesSessions(strategy)) {
       result.user = toPublicUser(user);
+      const claims = await this.extraClaims.for(user);
       result.csrfToken = await this.sessions.establish(req, res, {
         userId: user.id,
         email: user.email,
@@ -76,6 +79,7 @@ export class AuthService {
         createdAt: Date.now(),
         userAgent: device.userAgent,
         ip: device.ip,
+        ...(claims ? { claims } : {}),
       });
     }
     if (usesJwt(strategy)) Object.assign(result, await this.tokens.issueForLogin(user, group, device));

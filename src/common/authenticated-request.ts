@@ -25,6 +25,8 @@ export interface UserPrincipal extends Credential {
   group?: string;
   /** JWT only: the refresh family the access token was issued from (its `fam` claim). */
   familyId?: string;
+  /** What the host's `claims` option added at sign-in or refresh (read-only). */
+  claims?: Readonly<Record<string, unknown>>;
 }
 
 /** A machine client (client credentials): only on routes with `@Scopes(...)` or `@AllowClients()`. */

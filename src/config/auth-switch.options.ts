@@ -2,6 +2,7 @@ import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { ConfigError } from './config-error';
 import { assertProductionSessionSecret, resolveSecrets } from './secrets';
+import type { ExtraClaimsFactory } from './extra-claims';
 import { KeyRing } from './key-ring';
 
 /** The resolved options every AuthSwitch service reads (through AUTH_SWITCH_OPTIONS). */
@@ -107,6 +108,12 @@ export interface AuthSwitchSettings {
   publicUrl?: string;
   /** Internal (tests): how often last-use marks of sessions and refresh families are written. */
   deviceActivityFlushMs?: number;
+  /**
+   * Extra claims for every credential of a user, computed at sign-in and refresh (it may read
+   * your own tables) and carried in the token or session: `@CurrentUser()` shows them as
+   * `claims`, with no database read per request. At most 1 kB of JSON.
+   */
+  claims?: ExtraClaimsFactory;
 }
 
 /** The options after defaults, secrets and keys are resolved. */
@@ -190,6 +197,8 @@ export interface AuthSwitchOptions {
    * the most often one sign-in is marked used. Not an environment setting; tests shorten it.
    */
   deviceActivityFlushMs: number;
+  /** The host's extra claims, or null for none. */
+  claims: ExtraClaimsFactory | null;
 }
 
 /** The sync interval and the staleness limit, checked together once: the limit must exceed the interval. */
@@ -292,5 +301,6 @@ export function resolveAuthSwitchOptions(settings: AuthSwitchSettings | AuthSwit
       windowSeconds: input.clientLimits?.windowSeconds ?? d.clientFailureWindowSeconds,
     },
     deviceActivityFlushMs: positive(input.deviceActivityFlushMs, d.deviceActivityFlushMs, 'deviceActivityFlushMs'),
+    claims: input.claims ?? null,
   };
 }

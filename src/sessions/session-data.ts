@@ -11,6 +11,8 @@ export interface SessionAuth {
   createdAt: number;
   userAgent: string;
   ip: string;
+  /** The host's extra claims at sign-in (the `claims` option), if any. */
+  claims?: Record<string, unknown>;
 }
 
 declare module 'express-session' {

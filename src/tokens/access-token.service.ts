@@ -5,6 +5,7 @@ import { LRUCache } from 'lru-cache';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
 import type { JwtHeader } from 'jsonwebtoken';
 import { KeyRing } from '../config/key-ring';
+import { deepFreeze, ExtraClaims } from '../config/extra-claims';
 
 /** The `typ` of AuthSwitch access tokens (RFC 9068), so that no other JWT signed with the same key passes as one. */
 export const ACCESS_TOKEN_TYPE = 'at+jwt';
@@ -29,6 +30,8 @@ export interface AccessTokenClaims {
   client_id?: string;
   /** Client tokens only: the granted scopes, space-separated. */
   scope?: string;
+  /** The host's extra claims (the `claims` option), under one name so they never shadow a registered claim. */
+  ext?: ExtraClaims;
 }
 
 /** What ties a token to revocable state and to its group. */
@@ -44,6 +47,8 @@ export interface AccessTokenSubject {
   name: string;
   roles: string[];
   emailVerified?: boolean;
+  /** The host's extra claims for this user (ExtraClaimsService), if any. */
+  claims?: ExtraClaims;
 }
 
 /** Why a token was refused; the HTTP answer is always the same 401. */
@@ -96,6 +101,7 @@ export class AccessTokenService {
       ...(stamp.familyId ? { fam: stamp.familyId } : {}),
       ...(stamp.group ? { grp: stamp.group } : {}),
       ...(subject.emailVerified ? { evf: true as const } : {}),
+      ...(subject.claims ? { ext: subject.claims } : {}),
     };
     // iss, aud, kid and the algorithm come from the JwtModule options (the key ring's signing
     // key). The header's typ marks an access token (RFC 9068): other JWTs that an application
@@ -165,7 +171,7 @@ function memoKey(token: string): string {
 /** The claims of a verified payload, or InvalidAccessTokenError when one is missing or mistyped. */
 export function readAccessTokenClaims(payload: Record<string, unknown>): AccessTokenClaims {
   if (payload.client_id !== undefined) return readClientClaims(payload);
-  const { sub, jti, iat, exp, email, name, roles, ver = 0, fam, grp, evf } = payload;
+  const { sub, jti, iat, exp, email, name, roles, ver = 0, fam, grp, evf, ext } = payload;
   if (
     typeof sub !== 'string' ||
     typeof jti !== 'string' ||
@@ -178,11 +184,26 @@ export function readAccessTokenClaims(payload: Record<string, unknown>): AccessT
     typeof ver !== 'number' ||
     (fam !== undefined && typeof fam !== 'string') ||
     (grp !== undefined && typeof grp !== 'string') ||
-    (evf !== undefined && evf !== true)
+    (evf !== undefined && evf !== true) ||
+    (ext !== undefined && (ext === null || typeof ext !== 'object' || Array.isArray(ext)))
   ) {
     throw new InvalidAccessTokenError('malformed claims');
   }
-  return { sub, jti, iat, exp, email, name, roles, ver, ...(fam !== undefined ? { fam } : {}), ...(grp !== undefined ? { grp } : {}), ...(evf ? { evf } : {}) };
+  return {
+    sub,
+    jti,
+    iat,
+    exp,
+    email,
+    name,
+    roles,
+    ver,
+    ...(fam !== undefined ? { fam } : {}),
+    ...(grp !== undefined ? { grp } : {}),
+    ...(evf ? { evf } : {}),
+    // Frozen once here: the memo hands the same claims to every request of this token.
+    ...(ext !== undefined ? { ext: deepFreeze(ext as ExtraClaims) } : {}),
+  };
 }
 
 /** A client token's claims, with an empty profile so that every reader sees one shape. */

@@ -6,6 +6,7 @@ import { SessionsModule } from '../sessions/sessions.module';
 import { UsersModule } from '../users/users.module';
 import { AccessTokenService } from './access-token.service';
 import { DeviceActivity } from './device-activity';
+import { ExtraClaimsService } from './extra-claims.service';
 import { Housekeeping } from './housekeeping.service';
 import { JwksController } from './jwks.controller';
 import { OneTimeToken } from './one-time-token.entity';
@@ -35,7 +36,7 @@ const jwtModule = JwtModule.registerAsync({
 @Module({
   imports: [TypeOrmModule.forFeature([RefreshFamily, RefreshToken, Revocation, OneTimeToken]), UsersModule, SessionsModule, jwtModule],
   controllers: [JwksController],
-  providers: [DeviceActivity, AccessTokenService, RefreshTokenService, RevocationService, TokensService, OneTimeTokenService, Housekeeping],
-  exports: [DeviceActivity, AccessTokenService, RevocationService, RefreshTokenService, TokensService, OneTimeTokenService, JwtModule],
+  providers: [DeviceActivity, ExtraClaimsService, AccessTokenService, RefreshTokenService, RevocationService, TokensService, OneTimeTokenService, Housekeeping],
+  exports: [DeviceActivity, ExtraClaimsService, AccessTokenService, RevocationService, RefreshTokenService, TokensService, OneTimeTokenService, JwtModule],
 })
 export class TokensModule {}

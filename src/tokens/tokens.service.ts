@@ -3,6 +3,8 @@ import { EntityManager } from 'typeorm';
 import { User } from '../users/user.entity';
 import { AccessTokenService } from './access-token.service';
 import { DeviceActivity } from './device-activity';
+import { ExtraClaimsService } from './extra-claims.service';
+import type { ExtraClaims } from '../config/extra-claims';
 import { LoginDevice, RefreshTokenService, SPEND_DEADLINE_MS } from './refresh-token.service';
 import { RevocationService } from './revocation.service';
 
@@ -24,12 +26,14 @@ export class TokensService {
     private readonly refreshTokens: RefreshTokenService,
     private readonly revocation: RevocationService,
     private readonly activity: DeviceActivity,
+    private readonly extraClaims: ExtraClaimsService,
   ) {}
 
   /** A new family for a login, built from the user row the login read. */
   async issueForLogin(user: CredentialSubject, group: string, device?: LoginDevice): Promise<TokenPair> {
+    const claims = await this.extraClaims.for(user);
     const familyId = await this.refreshTokens.startFamily(user, group, device);
-    return this.issuePair(user, familyId, group);
+    return this.issuePair(user, familyId, group, claims);
   }
 
   /**
@@ -49,10 +53,12 @@ export class TokensService {
     this.activity.markFamily(familyId); // a refresh is a use of the sign-in
     const nextRefreshToken = await this.refreshTokens.issue(spentBy.id, familyId);
     let user: CredentialSubject | null = spentBy;
+    // The host's claims are read afresh at each refresh, like the roles.
+    let claims = await this.extraClaims.for(user);
     for (let attempt = 1; user && attempt <= 3; attempt++) {
       // Bounds how long after its family's revocation an access token can have been signed.
       if (Date.now() - spentAt > SPEND_DEADLINE_MS) break;
-      const accessToken = this.signAccess(user, familyId, group);
+      const accessToken = this.signAccess(user, familyId, group, claims);
       if (!this.revocation.isRevoked({ userId: user.id, version: user.credentialVersion, familyId })) {
         const pair: TokenPair = { access_token: accessToken, refresh_token: nextRefreshToken, token_type: 'Bearer', expires_in: this.accessTokens.ttlSeconds };
         await this.refreshTokens.sealSuccessor(refreshToken, tokenId, pair);
@@ -60,6 +66,7 @@ export class TokensService {
       }
       if (this.revocation.isFamilyRevoked(familyId)) break;
       user = await this.refreshTokens.userOfLiveFamily(familyId, spentBy.id, group);
+      if (user) claims = await this.extraClaims.for(user);
     }
     throw new UnauthorizedException('Invalid refresh token');
   }
@@ -75,14 +82,14 @@ export class TokensService {
     return this.refreshTokens.revokeAllFamilies(tx, userId);
   }
 
-  private async issuePair(user: CredentialSubject, familyId: string, group: string): Promise<TokenPair> {
-    const accessToken = this.signAccess(user, familyId, group);
+  private async issuePair(user: CredentialSubject, familyId: string, group: string, claims: ExtraClaims | undefined): Promise<TokenPair> {
+    const accessToken = this.signAccess(user, familyId, group, claims);
     const refreshToken = await this.refreshTokens.issue(user.id, familyId);
     return { access_token: accessToken, refresh_token: refreshToken, token_type: 'Bearer', expires_in: this.accessTokens.ttlSeconds };
   }
 
-  private signAccess(user: CredentialSubject, familyId: string, group: string): string {
+  private signAccess(user: CredentialSubject, familyId: string, group: string, claims: ExtraClaims | undefined): string {
     const issuedAt = Math.floor(Date.now() / 1000);
-    return this.accessTokens.sign(user, issuedAt, { version: user.credentialVersion, familyId, group }).token;
+    return this.accessTokens.sign({ ...user, claims }, issuedAt, { version: user.credentialVersion, familyId, group }).token;
   }
 }

@@ -31,7 +31,15 @@ export class SessionAuthenticator {
     }
     req.authSession = { id: snapshot.id, csrfToken: snapshot.csrfToken };
     this.activity.markSession(snapshot.id);
-    return { id: auth.userId, email: auth.email, name: auth.name, roles: auth.roles, ...(auth.emailVerified ? { emailVerified: true } : {}), via: 'session' };
+    return {
+      id: auth.userId,
+      email: auth.email,
+      name: auth.name,
+      roles: auth.roles,
+      ...(auth.emailVerified ? { emailVerified: true } : {}),
+      ...(auth.claims ? { claims: Object.freeze(auth.claims) } : {}),
+      via: 'session',
+    };
   }
 
   async authenticate(req: AuthenticatedRequest, res: Response): Promise<UserPrincipal> {

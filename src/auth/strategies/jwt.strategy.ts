@@ -116,6 +116,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
       exp: claims.exp,
       ...(claims.grp ? { group: claims.grp } : {}),
       ...(claims.fam ? { familyId: claims.fam } : {}),
+      ...(claims.ext ? { claims: claims.ext } : {}),
     };
   }
 
