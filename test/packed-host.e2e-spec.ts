@@ -42,12 +42,13 @@ function installedVersion(name: string): string {
 
 /**
  * The environment for npm and the host: this one without what `npm run`/`npx` set for this
- * repository (npm_config_local_prefix and friends would point npm back at it).
+ * repository (npm_config_local_prefix and friends would point npm back at it), and with the
+ * install-time analytics of a dependency (@scarf/scarf) off: no report, no log in the temp dir.
  */
 function cleanEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const keep = /^npm_config_(registry|cache|userconfig|globalconfig|proxy|https_proxy|noproxy|strict_ssl|cafile)$/i;
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !/^npm_/i.test(key) || keep.test(key)));
-  return { ...env, ...extra };
+  return { ...env, SCARF_ANALYTICS: 'false', ...extra };
 }
 
 function run(command: string, args: string[], cwd: string, timeout = INSTALL_TIMEOUT_MS): Promise<string> {
