@@ -23,7 +23,7 @@ export function configureApp(app: NestExpressApplication): NestExpressApplicatio
   // HTML forms (the pages' POST routes) and the OAuth token endpoint (RFC 6749 is form-encoded);
   // the rest of the API keeps its JSON-only bodies. extended: false makes a repeated field an
   // array, which the token endpoint refuses (RFC 6749 §3.2: no parameter twice).
-  app.use(['/login', '/register', '/logout', '/forgot-password', '/reset-password', '/account/sessions/end', '/oauth/token'], express.urlencoded({ extended: false, limit: config.bodyLimit }));
+  app.use(['/login', '/register', '/logout', '/forgot-password', '/reset-password', '/verify-email', '/account/sessions/end', '/oauth/token'], express.urlencoded({ extended: false, limit: config.bodyLimit }));
   app.use(bodyErrors);
   // Swagger UI at /docs, the document at /docs-json (OPENAPI_ENABLED; off in production by default).
   if (config.openApiEnabled) setupOpenApi(app, config);
