@@ -254,6 +254,9 @@ describe('email verification required and limited', () => {
       await u.http().post('/auth/email/resend').set('Authorization', bearer).expect(202);
       const limited = await u.http().post('/auth/email/resend').set('Authorization', bearer).expect(429);
       expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+      // The two accepted ones went to the signed-in user's own address.
+      await mailSettled(u);
+      expect(mailsTo(u, user.email)).toHaveLength(2);
       // Signed out, the same account's budget is spent already.
       await u.http().post('/auth/email/resend').send({ email: user.email }).expect(429);
       // Any address, known or not, has a budget of its own.

@@ -43,7 +43,7 @@ export class AccountController {
   @Public()
   @Post('password/reset')
   @HttpCode(204)
-  @ApiOperation({ summary: "Set a new password with a reset link's token; every earlier session and token of the user stops working" })
+  @ApiOperation({ summary: "Set a new password with a reset link's token; every earlier session and token of the user stops working, and the address counts as verified" })
   @ApiNoContentResponse({ description: 'Password changed' })
   @ApiErrorResponse(400, 'Unknown, used, expired or other-purpose token, or an invalid password', 'Invalid or expired token')
   @ApiErrorResponse(429, 'Too many attempts from this address; see Retry-After', 'Too many password reset attempts; try again later')
