@@ -141,7 +141,7 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('what an outsider obse
       const from = recorded.length;
       for (const email of emails) await t.http().post('/auth/password/forgot').send({ email }).expect(202);
       await queue.idle();
-      return recorded.slice(from).filter((entry) => entry.tag === undefined && /one_time_tokens|users/.test(entry.sql));
+      return recorded.slice(from).filter((entry) => entry.tag === undefined && /one_time_tokens/.test(entry.sql));
     };
     const known = await Promise.all(Array.from({ length: N }, async () => (await t.createUser()).email));
     const forKnown = await workerStatements(known);
