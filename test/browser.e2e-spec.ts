@@ -1,6 +1,6 @@
-import { AddressInfo } from 'node:net';
 import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
 import { linkToken, mailsTo } from './support/mailbox';
+import { freePort } from './support/redis-server';
 import { startApp, TestApp, uniqueEmail } from './support/test-app';
 import { eventually } from './support/waiting';
 
@@ -13,9 +13,9 @@ describe('pages in a real browser', () => {
   let base: string;
 
   /** Every request the page makes, to check that no password ever travels in a URL. */
-  function recordRequests(page: Page): Array<{ method: string; url: string; body: string | null }> {
-    const requests: Array<{ method: string; url: string; body: string | null }> = [];
-    page.on('request', (request) => requests.push({ method: request.method(), url: request.url(), body: request.postData() }));
+  function recordRequests(page: Page): Array<{ method: string; url: string; body: string | null; referer?: string }> {
+    const requests: Array<{ method: string; url: string; body: string | null; referer?: string }> = [];
+    page.on('request', (request) => requests.push({ method: request.method(), url: request.url(), body: request.postData(), referer: request.headers()['referer'] }));
     return requests;
   }
 
@@ -36,9 +36,11 @@ describe('pages in a real browser', () => {
   }
 
   beforeAll(async () => {
-    t = await startApp('sqlite');
-    await t.app.listen(0, '127.0.0.1');
-    base = `http://127.0.0.1:${(t.server.address() as AddressInfo).port}`;
+    // The pages accept form posts only from PUBLIC_URL's origin, which Chromium sends as Origin.
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    t = await startApp('sqlite', { PUBLIC_URL: base });
+    await t.app.listen(port, '127.0.0.1');
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -117,11 +119,11 @@ describe('pages in a real browser', () => {
     await page.click('button[type="submit"]');
     await page.waitForSelector('text=Check your mail');
 
-    // The mail is an .eml file (no SMTP_URL); its link starts with PUBLIC_URL, which points at
-    // port 3000 by default: follow it on the port this test server listens on.
+    // The mail is an .eml file (no SMTP_URL); its link starts with PUBLIC_URL, this server.
     await eventually(async () => linkToken(t, user.email, '/reset-password') !== undefined);
     const link = mailsTo(t, user.email).pop()!.replace(/=\r?\n/g, '').replace(/=3D/g, '=').match(/https?:\/\/[^\s"<]+\/reset-password\?token=[A-Za-z0-9_-]+/)![0];
-    await page.goto(base + new URL(link).pathname + new URL(link).search);
+    expect(link.startsWith(`${base}/reset-password?token=`)).toBe(true);
+    await page.goto(link);
     await page.fill('input[name="password"]', 'a password chosen in the browser');
     await page.click('button[type="submit"]');
     await page.waitForURL(`${base}/login`);
@@ -138,14 +140,32 @@ describe('pages in a real browser', () => {
     await context.close();
   });
 
-  it('confirms the address from the link of the registration mail', async () => {
+  it('confirms the address from the link of the registration mail, with the button of the page it opens', async () => {
     const email = uniqueEmail('browser-verify');
     await t.http().post('/auth/register').send({ email, password: 'correct horse battery' }).expect(201);
     await eventually(async () => linkToken(t, email, '/verify-email') !== undefined);
+    const emailVerified = async () => {
+      const login = await t.http().post('/api/auth/login').send({ email, password: 'correct horse battery' }).expect(200);
+      return (await t.http().get('/api/me').set('Authorization', `Bearer ${login.body.access_token}`).expect(200)).body.emailVerified as boolean;
+    };
     const context = await browser.newContext();
     const page = await context.newPage();
-    await page.goto(`${base}/verify-email?token=${linkToken(t, email, '/verify-email')}`);
-    expect(await page.textContent('h1')).toBe('Address verified');
+    const requests = recordRequests(page);
+    const token = linkToken(t, email, '/verify-email')!;
+    await page.goto(`${base}/verify-email?token=${token}`);
+    // Opening the link (what a mail scanner does) confirms nothing.
+    expect(await page.textContent('h1')).toBe('Confirm your email address');
+    expect(await emailVerified()).toBe(false);
+
+    await page.click('button[type="submit"]');
+    await page.locator('h1', { hasText: 'Address verified' }).waitFor();
+    expect(await emailVerified()).toBe(true);
+    // The token went in the POST body, and no request carried it in its Referer.
+    const post = requests.find((request) => request.method === 'POST')!;
+    expect(new URL(post.url).pathname).toBe('/verify-email');
+    expect(post.body).toBe(`token=${token}`);
+    for (const request of requests) expect(request.referer ?? '').not.toContain(token);
+    expect(requests.filter((request) => request.referer !== undefined).length).toBeGreaterThan(0);
     await context.close();
   });
 

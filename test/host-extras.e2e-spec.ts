@@ -3,15 +3,17 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { getRepositoryToken, TypeOrmModule } from '@nestjs/typeorm';
 import { generateKeyPairSync, randomBytes } from 'node:crypto';
-import { writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import request from 'supertest';
 import { decode } from 'jsonwebtoken';
 import type { Repository } from 'typeorm';
-import { AUTH_SWITCH_MIGRATIONS, AuthSwitchModule, AuthSwitchSettings, CurrentUser, PagesModule, RouteGroup, runOperatorCommand, UserPrincipal, UsersService } from '../src';
+import { AUTH_SWITCH_MIGRATIONS, AUTH_SWITCH_OPTIONS, AuthSwitchModule, AuthSwitchSettings, CurrentUser, PagesModule, RouteGroup, runOperatorCommand, UserPrincipal, UsersService } from '../src';
 import { CreateProfiles1900000000001, Profile } from './host-app/profile.entity';
 import { freshDataDir } from './support/environments';
+import { eventually } from './support/waiting';
 
 /**
  * What a host gets from the package when it asks, with nothing of this repository's server:
@@ -131,6 +133,25 @@ describe('a host gets what it asks for', () => {
       expect(await runOperatorCommand(['users:create', '--email', 'not-an-email', '--password', 'x'], () => Promise.reject(new Error('must not open')))).toBe(2);
     } finally {
       error.mockRestore();
+    }
+  });
+
+  it("mails links on the address the host listens on, when it sets no publicUrl", async () => {
+    const listening = await startHost(freshDataDir());
+    try {
+      await listening.app.listen(0, '127.0.0.1');
+      const { port } = (listening.app.getHttpServer() as Server).address() as AddressInfo;
+      const mailDir = join(listening.app.get<{ mail: { dir: string } }>(AUTH_SWITCH_OPTIONS).mail.dir);
+      await request(`http://127.0.0.1:${port}`).post('/auth/register').send({ email: `linked-${randomBytes(4).toString('hex')}@host.test`, password: 'linked password 1' }).expect(201);
+      let mail = '';
+      await eventually(async () => {
+        const files = existsSync(mailDir) ? readdirSync(mailDir).filter((name) => name.endsWith('.eml')) : [];
+        mail = files.length > 0 ? readFileSync(join(mailDir, files[0]), 'utf8') : '';
+        return mail.length > 0;
+      });
+      expect(mail.replace(/=\r?\n/g, '')).toContain(`http://127.0.0.1:${port}/verify-email?token=3D`);
+    } finally {
+      await listening.app.close();
     }
   });
 

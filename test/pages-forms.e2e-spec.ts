@@ -8,6 +8,8 @@ import { appOnPrivateRedis, startApp, TestApp, uniqueEmail } from './support/tes
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const PASSWORD = 'a long enough password';
+/** PUBLIC_URL of the markup-and-refusals app: the one origin its forms may come from. */
+const OWN_ORIGIN = 'https://auth.example.test';
 
 /** The value of the logout form's hidden CSRF field on an account page. */
 function csrfField(html: string): string {
@@ -108,6 +110,7 @@ describe('form pages without scripts: markup and refusals (sqlite)', () => {
   beforeAll(async () => {
     // X-Forwarded-For stands in for distinct clients, so each test has its own address counters.
     t = await startApp('sqlite', {
+      PUBLIC_URL: OWN_ORIGIN,
       TRUST_PROXY: 'true',
       LOGIN_MAX_FAILURES_PER_ACCOUNT: '2',
       LOGIN_FAILURE_WINDOW_SECONDS: '60',
@@ -145,16 +148,26 @@ describe('form pages without scripts: markup and refusals (sqlite)', () => {
     }
   }
 
-  it('has only method="post" forms on /login, /register and /account', async () => {
+  it('has only method="post" forms on /login, /register, /account, /forgot-password, /reset-password and /verify-email', async () => {
     const user = await t.createUser({ password: PASSWORD });
     const signedIn = await postForm('/login', { email: user.email, password: PASSWORD }).expect(303);
     const pages = {
       login: (await t.http().get('/login').expect(200)).text,
       register: (await t.http().get('/register').expect(200)).text,
       account: (await t.http().get('/account').set('Cookie', cookiePair(sessionCookie(signedIn))).expect(200)).text,
+      forgot: (await t.http().get('/forgot-password').expect(200)).text,
+      reset: (await t.http().get('/reset-password?token=abc').expect(200)).text,
+      verify: (await t.http().get('/verify-email?token=abc').expect(200)).text,
     };
     // The account page: an end button per sign-in (one here), then the logout form.
-    const expected = { login: ['/login'], register: ['/register'], account: ['/account/sessions/end', '/logout'] };
+    const expected = {
+      login: ['/login'],
+      register: ['/register'],
+      account: ['/account/sessions/end', '/logout'],
+      forgot: ['/forgot-password'],
+      reset: ['/reset-password'],
+      verify: ['/verify-email'],
+    };
     for (const [name, html] of Object.entries(pages)) {
       const { forms, overrides, passwordsOutsidePostForms } = await formsOf(html);
       // The raw markup too: every <form tag the parser saw carries the attribute itself.
@@ -215,6 +228,51 @@ describe('form pages without scripts: markup and refusals (sqlite)', () => {
     expect(res.headers['set-cookie']).toBeUndefined();
     await postForm('/register', { email: uniqueEmail('csrf'), password: PASSWORD }).set('Sec-Fetch-Site', 'cross-site').expect(403);
     await postForm('/login', { email: user.email, password: PASSWORD }).set('Sec-Fetch-Site', 'same-origin').expect(303);
+  });
+
+  it('refuses every page form with a foreign Origin and no Sec-Fetch-Site (older browsers): 403, no cookie, nothing done', async () => {
+    const user = await t.createUser({ password: PASSWORD });
+    const signIn = () => postForm('/login', { email: user.email, password: PASSWORD }).set('Origin', OWN_ORIGIN).expect(303);
+    const cookie = cookiePair(sessionCookie(await signIn()));
+    const account = (await t.http().get('/account').set('Cookie', cookie).expect(200)).text;
+    const _csrf = csrfField(account);
+    const id = /name="id" value="([^"]+)"/.exec(account)![1];
+    const newEmail = uniqueEmail('foreign');
+    const forms: Array<[string, Record<string, string>]> = [
+      ['/login', { email: user.email, password: PASSWORD }],
+      ['/register', { email: newEmail, password: PASSWORD }],
+      ['/forgot-password', { email: user.email }],
+      ['/reset-password', { token: 'some-token', password: PASSWORD }],
+      ['/verify-email', { token: 'some-token' }],
+      ['/account/sessions/end', { _csrf, id }],
+      ['/logout', { _csrf }],
+    ];
+    // Another site, a sandboxed or privacy-stripped origin, another port, another scheme.
+    const foreign = ['https://evil.example', 'null', `${OWN_ORIGIN}:8443`, OWN_ORIGIN.replace('https:', 'http:')];
+    for (const origin of foreign) {
+      for (const [path, fields] of forms) {
+        const res = await postForm(path, fields).set('Cookie', cookie).set('Origin', origin);
+        expect({ path, origin, status: res.status }).toEqual({ path, origin, status: 403 });
+        expect(res.headers['set-cookie']).toBeUndefined();
+        expect(res.headers['content-type']).toMatch(/^text\/html/);
+        expect(res.text).toContain('sent from another site');
+      }
+    }
+    // Nothing happened: the session lives, the address is free.
+    await t.http().get('/account').set('Cookie', cookie).expect(200);
+    await t.http().post('/forgot-password').type('form').set('Sec-Fetch-Site', 'cross-site').send({ email: user.email }).expect(403);
+
+    // From the server's own origin every form works (the two last end sessions).
+    await postForm('/register', { email: newEmail, password: PASSWORD }).set('Origin', OWN_ORIGIN).expect(303);
+    await postForm('/forgot-password', { email: user.email }).set('Origin', OWN_ORIGIN).expect(200);
+    await postForm('/reset-password', { token: 'some-token', password: PASSWORD }).set('Origin', OWN_ORIGIN).expect(400);
+    await postForm('/verify-email', { token: 'some-token' }).set('Origin', OWN_ORIGIN).expect(400);
+    const other = cookiePair(sessionCookie(await signIn()));
+    await postForm('/account/sessions/end', { _csrf, id }).set('Cookie', cookie).set('Origin', OWN_ORIGIN).set('Sec-Fetch-Site', 'same-origin').expect(303);
+    await t.http().get('/account').set('Cookie', cookie).expect(302);
+    const otherCsrf = csrfField((await t.http().get('/account').set('Cookie', other).expect(200)).text);
+    await postForm('/logout', { _csrf: otherCsrf }).set('Cookie', other).set('Origin', OWN_ORIGIN).expect(303);
+    await t.http().get('/account').set('Cookie', other).expect(302);
   });
 
   it('keeps form bodies away from the JSON API', async () => {

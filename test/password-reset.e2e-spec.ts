@@ -81,7 +81,7 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('password reset and ch
     const token = resetTokenFor(t, user.email)!;
 
     const form = await t.http().get(`/reset-password?token=${token}`).expect(200);
-    expect(form.headers['referrer-policy']).toBe('no-referrer');
+    expect(form.headers['referrer-policy']).toBe('strict-origin');
     expect(form.text).toMatch(/<form method="post" action="\/reset-password">/);
     expect(form.text).toContain(`name="token" value="${token}"`);
     expect(form.text).toContain('name="password"');

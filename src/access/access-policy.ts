@@ -26,6 +26,15 @@ export type Principals = 'users' | 'clients' | 'both';
 /** Why an authenticated caller may be refused with 403 on a route. */
 export type ForbiddenReason = 'role' | 'scope' | 'clients-not-accepted' | 'users-not-accepted' | 'csrf';
 
+/** What a 403 says, per reason: the guard answers it and the OpenAPI document shows it. */
+export const FORBIDDEN_MESSAGES: Readonly<Record<ForbiddenReason, string>> = {
+  role: 'Insufficient role',
+  scope: 'Insufficient scope',
+  'clients-not-accepted': 'Client tokens are not accepted here',
+  'users-not-accepted': 'This route is only open to client tokens',
+  csrf: 'Missing or invalid CSRF token',
+};
+
 export interface AccessPolicy {
   /** `@Public()`: no credentials, no checks. */
   readonly public: boolean;
@@ -105,14 +114,14 @@ export function accessPolicyOf(reflector: Reflector, handler: Target, controller
 /** Why the guard refuses an authenticated caller (403), or undefined when it lets them in. */
 export function refusalOf(policy: AccessPolicy, subject: PolicySubject): string | undefined {
   if (subject.kind === 'client') {
-    if (policy.principals === 'users') return 'Client tokens are not accepted here';
+    if (policy.principals === 'users') return FORBIDDEN_MESSAGES['clients-not-accepted'];
     const scopes = Array.isArray(subject.scopes) ? (subject.scopes as unknown[]) : [];
-    if (policy.scopes.length > 0 && !policy.scopes.some((scope) => scopes.includes(scope))) return 'Insufficient scope';
+    if (policy.scopes.length > 0 && !policy.scopes.some((scope) => scopes.includes(scope))) return FORBIDDEN_MESSAGES.scope;
     return undefined;
   }
-  if (policy.principals === 'clients') return 'This route is only open to client tokens';
+  if (policy.principals === 'clients') return FORBIDDEN_MESSAGES['users-not-accepted'];
   const roles = Array.isArray(subject.roles) ? (subject.roles as unknown[]) : [];
-  if (policy.roles.length > 0 && !policy.roles.some((role) => roles.includes(role))) return 'Insufficient role';
+  if (policy.roles.length > 0 && !policy.roles.some((role) => roles.includes(role))) return FORBIDDEN_MESSAGES.role;
   return undefined;
 }
 

@@ -1,7 +1,7 @@
 import { createParamDecorator, CustomDecorator, ExecutionContext, ForbiddenException, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { AuthenticatedRequest, ClientPrincipal, UserPrincipal } from '../common/authenticated-request';
-import { ALLOW_CLIENTS, IS_PUBLIC, REQUIRED_ROLES, REQUIRED_SCOPES, ROUTE_GROUP, USERS_ONLY, whoMayCall } from './access-policy';
+import { ALLOW_CLIENTS, FORBIDDEN_MESSAGES, IS_PUBLIC, REQUIRED_ROLES, REQUIRED_SCOPES, ROUTE_GROUP, USERS_ONLY, whoMayCall } from './access-policy';
 
 export { ALLOW_CLIENTS, IS_PUBLIC, REQUIRED_ROLES, REQUIRED_SCOPES, ROUTE_GROUP, USERS_ONLY };
 
@@ -51,7 +51,7 @@ export const CurrentUser = createParamDecorator((field: keyof UserPrincipal | ke
   const user = ctx.switchToHttp().getRequest<AuthenticatedRequest>().user;
   // Only clients pay for the look-up; RouteGroupGuard has refused them already where it runs.
   if (user?.kind === 'client' && whoMayCall(reflector, ctx.getHandler(), ctx.getClass()).principals === 'users') {
-    throw new ForbiddenException('Client tokens are not accepted here');
+    throw new ForbiddenException(FORBIDDEN_MESSAGES['clients-not-accepted']);
   }
   return field ? (user as Record<string, unknown> | undefined)?.[field] : user;
 });

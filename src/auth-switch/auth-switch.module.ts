@@ -12,6 +12,7 @@ import { TokensModule } from '../tokens/tokens.module';
 import { UsersModule } from '../users/users.module';
 import { ConfigError } from '../config/config-error';
 import { StartupChecks } from './startup-checks';
+import { PublicAddress } from '../common/public-address';
 import { AUTH_SWITCH_DEFAULTS, AUTH_SWITCH_OPTIONS, AUTH_SWITCH_ROUTES, AuthSwitchOptions, AuthSwitchSettings, resolveAuthSwitchOptions } from '../config/auth-switch.options';
 
 /**
@@ -114,6 +115,7 @@ function withRoutes(definition: DynamicModule, routes: AuthSwitchRoutes): Dynami
     },
     { provide: AUTH_SWITCH_ROUTES, useValue: routes },
     StartupChecks,
+    PublicAddress,
   ];
   if (routes.globalGuard) providers.push({ provide: APP_GUARD, useExisting: RouteGroupGuard });
   const features = [RedisModule, MailModule, UsersModule, TokensModule, SessionsModule, AuthModule, ClientsModule];
@@ -124,6 +126,6 @@ function withRoutes(definition: DynamicModule, routes: AuthSwitchRoutes): Dynami
     imports: [...(definition.imports ?? []), ...features],
     controllers: [...groupControllers(routes), adminController(routes)],
     providers,
-    exports: [AUTH_SWITCH_OPTIONS, AUTH_SWITCH_ROUTES, ...features],
+    exports: [AUTH_SWITCH_OPTIONS, AUTH_SWITCH_ROUTES, PublicAddress, ...features],
   };
 }

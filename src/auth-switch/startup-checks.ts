@@ -17,6 +17,12 @@ export class StartupChecks implements OnApplicationBootstrap {
   ) {}
 
   onApplicationBootstrap(): void {
+    if (this.options.production && !this.options.publicUrl) {
+      this.logger.warn(
+        'publicUrl (PUBLIC_URL for the server) is not set: mailed links and the origin page forms must come from ' +
+          'are taken from the address this process listens on, which behind a proxy is not the one browsers use.',
+      );
+    }
     const http = this.adapterHost?.httpAdapter?.getInstance?.() as { get?: (setting: string) => unknown } | undefined;
     // An application context (the operator CLI) has no HTTP server: nothing to warn about.
     if (typeof http?.get !== 'function') return;

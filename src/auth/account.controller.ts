@@ -1,16 +1,17 @@
-import { Body, Controller, HttpCode, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, ForbiddenException, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiCreatedResponse, ApiNoContentResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import type { UserPrincipal } from '../common/authenticated-request';
+import { FORBIDDEN_MESSAGES } from '../access/access-policy';
+import type { AuthenticatedRequest, Principal, UserPrincipal } from '../common/authenticated-request';
 import { ApiErrorResponse, ApiStrategySecurity } from '../common/openapi-decorators';
-import { ChangePasswordDto, ForgotPasswordDto, RegisterDto, ResetPasswordDto, VerifyEmailDto } from '../users/dto';
+import { ChangePasswordDto, ForgotPasswordDto, RegisterDto, ResendVerificationDto, ResetPasswordDto, VerifyEmailDto } from '../users/dto';
 import { toPublicUser } from '../users/user.entity';
-import { UsersService } from '../users/users.service';
 import { AuthService } from './auth.service';
 import { CurrentUser, Public, UsersOnly } from '../access/decorators';
 import { AuthSwitchRoutesBinding } from './group-routes';
-import { LoginRateLimiter } from './login-rate-limiter';
 import { EmailVerificationService } from './email-verification.service';
+import { AUTH_SWITCH_PASSPORT, PassportInstance } from './strategies/passport-instance';
+import { runStrategy } from './route-group.guard';
 import { PasswordService } from './password.service';
 import { UserResponse } from './responses';
 
@@ -22,11 +23,10 @@ import { UserResponse } from './responses';
 @ApiStrategySecurity('any')
 export class AccountController {
   constructor(
-    private readonly users: UsersService,
     private readonly auth: AuthService,
-    private readonly limiter: LoginRateLimiter,
     private readonly passwords: PasswordService,
     private readonly verification: EmailVerificationService,
+    @Inject(AUTH_SWITCH_PASSPORT) private readonly passport: PassportInstance,
   ) {}
 
   @Public()
@@ -44,7 +44,7 @@ export class AccountController {
   @Public()
   @Post('password/reset')
   @HttpCode(204)
-  @ApiOperation({ summary: "Set a new password with a reset link's token; every earlier session and token of the user stops working" })
+  @ApiOperation({ summary: "Set a new password with a reset link's token; every earlier session and token of the user stops working, and the address counts as verified" })
   @ApiNoContentResponse({ description: 'Password changed' })
   @ApiErrorResponse(400, 'Unknown, used, expired or other-purpose token, or an invalid password', 'Invalid or expired token')
   @ApiErrorResponse(429, 'Too many attempts from this address; see Retry-After', 'Too many password reset attempts; try again later')
@@ -71,12 +71,7 @@ export class AccountController {
   @ApiErrorResponse(409, 'An account with this email exists already', 'Email already registered')
   @ApiErrorResponse(429, 'Too many registrations from this address; see Retry-After', 'Too many registrations from this address; try again later')
   async register(@Body() body: RegisterDto, @Req() req: Request) {
-    // Counted per address before any work, so a burst cannot create accounts past the limit.
-    await this.limiter.takeRegistration(req.ip ?? '');
-    // Roles are never taken from the client: every new account is a plain user.
-    const user = await this.users.create({ email: body.email, password: body.password, name: body.name });
-    this.verification.sendAfterRegistration(user);
-    return toPublicUser(user);
+    return toPublicUser(await this.auth.register(body, req.ip ?? ''));
   }
 
   @Public()
@@ -90,14 +85,25 @@ export class AccountController {
     await this.verification.verify(body.token, req.ip ?? '');
   }
 
-  @UsersOnly()
+  // Public to the guard: signed out, `email` names the address; without it, the handler
+  // authenticates the request itself exactly as the guard would (either credential, CSRF).
+  @Public()
   @Post('email/resend')
   @HttpCode(202)
-  @ApiOperation({ summary: 'Mail a new verification link to the signed-in user (nothing is sent once the address is verified)' })
-  @ApiAcceptedResponse({ description: 'Accepted; a mail follows unless the address is verified already' })
+  @ApiOperation({
+    summary: 'Mail a new verification link: signed out to `email`, signed in (no `email`) to your own address',
+    description:
+      'The answer is the same 202 `{}` for unknown, verified and unverified addresses; only an unverified account gets a mail. ' +
+      'Without `email` the request must be signed in: a Bearer token, or the session cookie with `X-CSRF-Token`.',
+  })
+  @ApiAcceptedResponse({ description: 'Accepted; a mail follows when an unverified account uses the address' })
+  @ApiErrorResponse(401, 'No `email` and not signed in', 'Missing credentials')
+  @ApiErrorResponse(403, 'No `email`, and session credentials came without the right X-CSRF-Token, or a client token', 'Missing or invalid CSRF token')
   @ApiErrorResponse(429, 'Too many verification mails for this account or address; see Retry-After', 'Too many verification mails requested; try again later')
-  async resendVerification(@CurrentUser() user: UserPrincipal, @Req() req: Request) {
-    await this.verification.resend(user.id, req.ip ?? '');
+  async resendVerification(@Body() body: ResendVerificationDto, @Req() req: AuthenticatedRequest, @Res({ passthrough: true }) res: Response) {
+    res.setHeader('Cache-Control', 'no-store');
+    const email = body.email ?? (await this.signedInUser(req)).email;
+    await this.verification.resend(email, req.ip ?? '');
     return {};
   }
 
@@ -108,5 +114,12 @@ export class AccountController {
   @ApiNoContentResponse({ description: 'Every credential of the user is revoked' })
   async logoutAll(@CurrentUser() user: UserPrincipal, @Res({ passthrough: true }) res: Response): Promise<void> {
     await this.auth.revokeEverything(user, res);
+  }
+
+  /** What the guard does for a `@UsersOnly()` route without a group: either credential, CSRF for sessions. */
+  private async signedInUser(req: AuthenticatedRequest): Promise<UserPrincipal> {
+    const user: Principal = await runStrategy(this.passport, 'any', req);
+    if (user.kind === 'client') throw new ForbiddenException(FORBIDDEN_MESSAGES['clients-not-accepted']);
+    return user;
   }
 }

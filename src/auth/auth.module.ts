@@ -7,6 +7,7 @@ import { RefreshFamily } from '../tokens/refresh-family.entity';
 import { TokensModule } from '../tokens/tokens.module';
 import { UsersModule } from '../users/users.module';
 import { AccountController } from './account.controller';
+import { AccountMailQueue } from './account-mail.queue';
 import { AuthService } from './auth.service';
 import { EmailVerificationService } from './email-verification.service';
 import { SessionAuthenticator } from './strategies/authenticators';
@@ -31,6 +32,7 @@ import { StrategyNamesCheck } from './strategy-names.check';
   providers: [
     { provide: AUTH_SWITCH_PASSPORT, useFactory: createPassportInstance },
     AuthService,
+    AccountMailQueue,
     PasswordService,
     EmailVerificationService,
     LoginRateLimiter,

@@ -8,7 +8,8 @@ import { RevocationService } from '../tokens/revocation.service';
 import { ExtraClaimsService } from '../tokens/extra-claims.service';
 import { TokenPair, TokensService } from '../tokens/tokens.service';
 import { PublicUser, toPublicUser, User } from '../users/user.entity';
-import { normalizeEmail, UsersService } from '../users/users.service';
+import { NewUser, normalizeEmail, UsersService } from '../users/users.service';
+import { EmailVerificationService } from './email-verification.service';
 import { LoginRateLimiter } from './login-rate-limiter';
 
 export type LoginResult = { user?: PublicUser; csrfToken?: string } & Partial<TokenPair>;
@@ -33,7 +34,20 @@ export class AuthService {
     private readonly revocation: RevocationService,
     private readonly limiter: LoginRateLimiter,
     private readonly extraClaims: ExtraClaimsService,
+    private readonly verification: EmailVerificationService,
   ) {}
+
+  /**
+   * A registration, from the API or the register page: counted per address before any work (so
+   * a burst cannot create accounts past the limit), always a plain user (roles are never taken
+   * from the client), and the verification link mailed after the answer.
+   */
+  async register(input: Pick<NewUser, 'email' | 'password' | 'name'>, address: string): Promise<User> {
+    await this.limiter.takeRegistration(address);
+    const user = await this.users.create({ email: input.email, password: input.password, name: input.name });
+    this.verification.sendAfterRegistration(user);
+    return user;
+  }
 
   /**
    * Counts the attempt first, then checks the password; wrong password and unknown email answer

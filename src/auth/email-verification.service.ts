@@ -1,10 +1,12 @@
 import { BadRequestException, Inject, Injectable, Logger } from '@nestjs/common';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
+import { PublicAddress } from '../common/public-address';
 import { MailService } from '../mail/mail.service';
 import { OneTimeTokenService } from '../tokens/one-time-token.service';
 import { RevocationService } from '../tokens/revocation.service';
 import { User } from '../users/user.entity';
-import { UsersService } from '../users/users.service';
+import { normalizeEmail, UsersService } from '../users/users.service';
+import { AccountMailQueue } from './account-mail.queue';
 import { LoginRateLimiter } from './login-rate-limiter';
 
 /**
@@ -17,12 +19,16 @@ export class EmailVerificationService {
 
   constructor(
     @Inject(AUTH_SWITCH_OPTIONS) private readonly options: AuthSwitchOptions,
+    private readonly publicAddress: PublicAddress,
     private readonly users: UsersService,
     private readonly oneTimeTokens: OneTimeTokenService,
     private readonly limiter: LoginRateLimiter,
     private readonly mail: MailService,
     private readonly revocation: RevocationService,
-  ) {}
+    private readonly queue: AccountMailQueue,
+  ) {
+    queue.handle('email-verify', (email) => this.sendLinkTo(email));
+  }
 
   /** Whether sign-in waits for the address to be confirmed (REQUIRE_EMAIL_VERIFICATION). */
   get required(): boolean {
@@ -57,29 +63,43 @@ export class EmailVerificationService {
     });
   }
 
-  /** A new link for the signed-in user, unless the address is verified already (same answer). */
-  async resend(userId: string, address: string): Promise<void> {
-    await this.limiter.takeVerificationMail(address, userId);
-    if (await this.users.isEmailVerified(userId)) return;
-    const user = await this.users.findById(userId);
-    if (user) setImmediate(() => void this.sendLink(user));
+  /**
+   * A new link for the address (signed in: the user's own; signed out: the one given), unless no
+   * account uses it or it is verified already. The same answer and the same work in every case:
+   * the request counts the attempt (per address and per account) and queues the address; the
+   * lookup, the token and the mail are AccountMailQueue's worker's.
+   */
+  async resend(email: string, address: string): Promise<void> {
+    const account = normalizeEmail(email);
+    await this.limiter.takeVerificationMail(address, account);
+    this.queue.enqueue('email-verify', account);
   }
 
   private async sendLink(user: Pick<User, 'id' | 'email'>): Promise<void> {
     try {
-      const ttl = this.options.emailVerification.ttlSeconds;
-      const token = await this.oneTimeTokens.issue(user.id, 'email-verify', ttl);
-      const link = `${this.options.publicUrl}/verify-email?token=${token}`;
-      const hours = Math.max(1, Math.round(ttl / 3600));
-      const lifetime = `${hours} hour${hours === 1 ? '' : 's'}`;
-      this.mail.send({
-        to: user.email,
-        subject: 'Confirm your email address',
-        text: `Please confirm that this address is yours by opening:\n\n${link}\n\nThe link works once, for ${lifetime}. If you did not create an account, ignore this mail.\n`,
-        html: `<p>Please confirm that this address is yours.</p><p><a href="${link}">Confirm my address</a></p><p>The link works once, for ${lifetime}. If you did not create an account, ignore this mail.</p>`,
-      });
+      const token = await this.oneTimeTokens.issue(user.id, 'email-verify', this.options.emailVerification.ttlSeconds);
+      this.mailLink(user.email, token);
     } catch (error) {
       this.logger.error(`verification link not sent: ${(error as Error).message}`);
     }
+  }
+
+  /** The queue's work: one INSERT ... SELECT for any address, a mail when it found an unverified account. */
+  private async sendLinkTo(email: string): Promise<void> {
+    const issued = await this.oneTimeTokens.issueForEmail(email, 'email-verify', this.options.emailVerification.ttlSeconds, true);
+    if (issued) this.mailLink(email, issued.token);
+  }
+
+  private mailLink(to: string, token: string): void {
+    const ttl = this.options.emailVerification.ttlSeconds;
+    const link = `${this.publicAddress.url}/verify-email?token=${token}`;
+    const hours = Math.max(1, Math.round(ttl / 3600));
+    const lifetime = `${hours} hour${hours === 1 ? '' : 's'}`;
+    this.mail.send({
+      to,
+      subject: 'Confirm your email address',
+      text: `Please confirm that this address is yours by opening:\n\n${link}\n\nThe link works once, for ${lifetime}. If you did not create an account, ignore this mail.\n`,
+      html: `<p>Please confirm that this address is yours.</p><p><a href="${link}">Confirm my address</a></p><p>The link works once, for ${lifetime}. If you did not create an account, ignore this mail.</p>`,
+    });
   }
 }

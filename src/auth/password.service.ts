@@ -1,14 +1,15 @@
 import { BadRequestException, Inject, Injectable, Logger, UnauthorizedException } from '@nestjs/common';
 import type { Response } from 'express';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
+import { PublicAddress } from '../common/public-address';
 import type { UserPrincipal } from '../common/authenticated-request';
 import { MailService } from '../mail/mail.service';
 import { SessionService } from '../sessions/session.service';
 import { OneTimeTokenService } from '../tokens/one-time-token.service';
 import { RevocationService } from '../tokens/revocation.service';
 import { TokensService } from '../tokens/tokens.service';
-import { User } from '../users/user.entity';
 import { normalizeEmail, UsersService } from '../users/users.service';
+import { AccountMailQueue } from './account-mail.queue';
 import { LoginRateLimiter } from './login-rate-limiter';
 
 /**
@@ -21,6 +22,7 @@ export class PasswordService {
 
   constructor(
     @Inject(AUTH_SWITCH_OPTIONS) private readonly options: AuthSwitchOptions,
+    private readonly publicAddress: PublicAddress,
     private readonly users: UsersService,
     private readonly oneTimeTokens: OneTimeTokenService,
     private readonly tokens: TokensService,
@@ -28,17 +30,20 @@ export class PasswordService {
     private readonly revocation: RevocationService,
     private readonly limiter: LoginRateLimiter,
     private readonly mail: MailService,
-  ) {}
+    private readonly queue: AccountMailQueue,
+  ) {
+    queue.handle('password-reset', (email) => this.sendResetLink(email));
+  }
 
   /**
-   * Answers the same way, in about the same time, whether or not the account exists: one
-   * lookup either way, and the token and the mail are made after the answer.
+   * Answers the same way, with the same work, whether or not the account exists: the request
+   * counts the attempt and queues the address, nothing more. The lookup, the token and the mail
+   * are the queue's worker's, off the path of this request and of the next (AccountMailQueue).
    */
   async requestReset(email: string, address: string): Promise<void> {
     const account = normalizeEmail(email);
     await this.limiter.takeResetRequest(address, account);
-    const user = await this.users.findByEmail(account);
-    if (user) setImmediate(() => void this.sendResetLink(user));
+    this.queue.enqueue('password-reset', account);
   }
 
   /** Spends the reset token and sets the password; 400 for any token that is not good. */
@@ -48,7 +53,9 @@ export class PasswordService {
     const passwordHash = await this.users.hashPassword(password);
     const userId = await this.oneTimeTokens.spend(token, 'password-reset');
     if (!userId) throw new BadRequestException('Invalid or expired token');
-    await this.replacePassword(userId, passwordHash);
+    // The link reached the mailbox, so the address is proven: it counts as verified too.
+    await this.replacePassword(userId, passwordHash, true);
+    await this.oneTimeTokens.revokeAll(userId, 'email-verify');
   }
 
   /**
@@ -68,10 +75,15 @@ export class PasswordService {
     if (principal.via === 'session') this.sessions.clearCookie(res);
   }
 
-  private async replacePassword(userId: string, passwordHash: string): Promise<void> {
+  /**
+   * `emailProven`: set by a reset through the mailed link. The flag needs no announcement to
+   * other instances: every credential issued before it ends here, and new ones read the row.
+   */
+  private async replacePassword(userId: string, passwordHash: string, emailProven = false): Promise<void> {
     await this.revocation.commit(async (tx) => {
       const version = await this.users.setPassword(tx, userId, passwordHash);
       if (version === null) return { result: undefined, revocations: [] };
+      if (emailProven) await this.users.markEmailVerified(tx, userId);
       await this.tokens.revokeAllFamilies(tx, userId);
       return { result: undefined, revocations: [{ kind: 'user' as const, subject: userId, version }] };
     });
@@ -83,13 +95,16 @@ export class PasswordService {
     }
   }
 
-  private async sendResetLink(user: User): Promise<void> {
+  /** The queue's work: one INSERT ... SELECT for any address, a mail when it found an account. */
+  private async sendResetLink(email: string): Promise<void> {
     try {
-      const token = await this.oneTimeTokens.issue(user.id, 'password-reset', this.options.passwordReset.ttlSeconds);
-      const link = `${this.options.publicUrl}/reset-password?token=${token}`;
+      const issued = await this.oneTimeTokens.issueForEmail(email, 'password-reset', this.options.passwordReset.ttlSeconds);
+      if (!issued) return;
+      const { token } = issued;
+      const link = `${this.publicAddress.url}/reset-password?token=${token}`;
       const minutes = Math.round(this.options.passwordReset.ttlSeconds / 60);
       this.mail.send({
-        to: user.email,
+        to: email,
         subject: 'Reset your password',
         text: `Someone asked to reset the password of this account. To choose a new one, open:\n\n${link}\n\nThe link works once, for ${minutes} minutes. If it was not you, ignore this mail.\n`,
         html: `<p>Someone asked to reset the password of this account.</p><p><a href="${link}">Choose a new password</a></p><p>The link works once, for ${minutes} minutes. If it was not you, ignore this mail.</p>`,

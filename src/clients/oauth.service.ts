@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { decode, JwtPayload, verify } from 'jsonwebtoken';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
+import { PublicAddress } from '../common/public-address';
 import { LoginRateLimiter } from '../auth/login-rate-limiter';
 import { AccessTokenService } from '../tokens/access-token.service';
 import { Client } from './client.entity';
@@ -33,6 +34,7 @@ type ClientCredentials =
 export class OAuthService {
   constructor(
     @Inject(AUTH_SWITCH_OPTIONS) private readonly options: AuthSwitchOptions,
+    private readonly publicAddress: PublicAddress,
     private readonly clients: ClientsService,
     private readonly accessTokens: AccessTokenService,
     private readonly limiter: LoginRateLimiter,
@@ -40,7 +42,7 @@ export class OAuthService {
 
   /** The audiences a client assertion may name: this token endpoint, or the issuer. */
   get assertionAudiences(): string[] {
-    return [`${this.options.publicUrl}/oauth/token`, this.options.jwt.issuer];
+    return [`${this.publicAddress.url}/oauth/token`, this.options.jwt.issuer];
   }
 
   async token(body: Record<string, unknown>, authorization: string | undefined, address: string): Promise<ClientTokenResponse> {

@@ -45,7 +45,6 @@ export const AUTH_SWITCH_DEFAULTS = {
   maxResetRequestsPerAccount: 5,
   maxResetRequestsPerAddress: 50,
   resetWindowSeconds: 15 * 60,
-  publicUrl: 'http://127.0.0.1:3000',
   emailVerifyTtlSeconds: 86_400,
   maxClientFailuresPerAddress: 100,
   clientFailureWindowSeconds: 15 * 60,
@@ -168,7 +167,7 @@ export interface AuthSwitchOptions {
     dir: string;
   };
   /** Links in mails start with this (no trailing slash). */
-  publicUrl: string;
+  publicUrl: string | null;
   passwordReset: {
     /** How long a reset link works. */
     ttlSeconds: number;
@@ -285,7 +284,7 @@ export function resolveAuthSwitchOptions(settings: AuthSwitchSettings | AuthSwit
       from: input.mail?.from ?? d.mailFrom,
       dir: input.mail?.dir ?? join(dataDir, 'mail'),
     },
-    publicUrl: (input.publicUrl ?? d.publicUrl).replace(/\/+$/, ''),
+    publicUrl: input.publicUrl ? input.publicUrl.replace(/\/+$/, '') : null,
     passwordReset: {
       ttlSeconds: positive(input.passwordReset?.ttlSeconds, d.passwordResetTtlSeconds, 'PASSWORD_RESET_TTL_SECONDS'),
       maxPerAccount: input.passwordReset?.maxPerAccount ?? d.maxResetRequestsPerAccount,

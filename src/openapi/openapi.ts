@@ -7,7 +7,7 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, getSchemaPath, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import type { OperationObject, ParameterObject, ResponseObject, SchemaObject, SecurityRequirementObject, SecuritySchemeObject } from '@nestjs/swagger';
 import { AUTH_SWITCH_OPTIONS, AUTH_SWITCH_ROUTES, AuthSwitchOptions } from '../config/auth-switch.options';
-import { AccessPolicies, AccessPolicy, ForbiddenReason } from '../access/access-policy';
+import { AccessPolicies, AccessPolicy, FORBIDDEN_MESSAGES, ForbiddenReason } from '../access/access-policy';
 import type { AuthSwitchRoutes } from '../auth/group-routes';
 import { RouteGroupGuard } from '../auth/route-group.guard';
 import { errorBody } from '../common/error-response';
@@ -282,14 +282,6 @@ const FORBIDDEN_REASONS: Record<ForbiddenReason, string> = {
   csrf: 'session credentials came without the right X-CSRF-Token',
 };
 
-/** What a 403 says, per reason (src/auth/access-policy.ts refusalOf, and the CSRF check). */
-const FORBIDDEN_MESSAGES: Record<ForbiddenReason, string> = {
-  role: 'Insufficient role',
-  scope: 'Insufficient scope',
-  'clients-not-accepted': 'Client tokens are not accepted here',
-  'users-not-accepted': 'This route is only open to client tokens',
-  csrf: 'Missing or invalid CSRF token',
-};
 
 function forbiddenDescription(reasons: readonly ForbiddenReason[]): string {
   return `Forbidden: ${reasons.map((reason) => FORBIDDEN_REASONS[reason]).join(', or ')}`;

@@ -1,32 +1,25 @@
-import { Controller, Get, Header, HttpCode, HttpException, HttpStatus, Inject, NotFoundException, Post, Query, Req, Res } from '@nestjs/common';
+import { CallHandler, Controller, ExecutionContext, Get, Header, HttpCode, HttpStatus, Inject, NestInterceptor, NotFoundException, Post, Query, Req, Res, UseInterceptors } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import { ClassConstructor, plainToInstance } from 'class-transformer';
-import { validate } from 'class-validator';
+import type { ClassConstructor } from 'class-transformer';
 import type { Request, Response } from 'express';
-import { timingSafeEqual } from 'node:crypto';
 import { AuthService } from '../auth/auth.service';
 import { SessionAuthenticator } from '../auth/strategies/authenticators';
 import { Public } from '../access/decorators';
 import { DevicesService } from '../auth/devices.service';
 import { LoginDto } from '../auth/dto';
-import { LoginRateLimiter } from '../auth/login-rate-limiter';
 import { EmailVerificationService } from '../auth/email-verification.service';
 import { PasswordService } from '../auth/password.service';
+import { describeRefusal, Refusal } from '../common/all-exceptions.filter';
 import type { AuthenticatedRequest } from '../common/authenticated-request';
 import { isConnectionError } from '../common/store-unavailable.error';
-import { AUTH_SWITCH_ROUTES } from '../config/auth-switch.options';
+import { createValidationPipe } from '../common/validation';
+import { PublicAddress } from '../common/public-address';
+import { AUTH_SWITCH_OPTIONS, AUTH_SWITCH_ROUTES, AuthSwitchOptions } from '../config/auth-switch.options';
 import type { AuthSwitchRoutes } from '../auth/group-routes';
+import { isSessionCsrfToken } from '../sessions/csrf';
 import { SessionService } from '../sessions/session.service';
-import { ForgotPasswordDto, RegisterDto, ResetPasswordDto } from '../users/dto';
-import { UsersService } from '../users/users.service';
-import { accountPage, forgotPasswordPage, FormState, loginPage, messagePage, PAGES_SCRIPT, registerPage, resetPasswordPage } from './templates';
-
-/** The answer a form gets when the API would have refused the same request. */
-interface Refusal {
-  status: number;
-  message: string;
-  retryAfterSeconds?: number;
-}
+import { ForgotPasswordDto, RegisterDto, ResetPasswordDto, VerifyEmailDto } from '../users/dto';
+import { accountPage, forgotPasswordPage, FormState, loginPage, messagePage, PAGES_SCRIPT, registerPage, resetPasswordPage, verifyEmailPage } from './templates';
 
 /** The body of a form post as a plain record; anything else (no body, a JSON array) is empty. */
 function fields(req: Request): Record<string, unknown> {
@@ -40,37 +33,52 @@ function echo(value: unknown, max: number): string | undefined {
 }
 
 /**
- * Browsers label the requests another site makes them send. A form posted from elsewhere could
- * sign the browser into an attacker's account (login CSRF); the JSON API cannot be reached that
- * way, so neither can these routes. Clients that send no label (curl, tests) are not browsers.
+ * A form another site made the browser send could sign it into an attacker's account (login
+ * CSRF); the JSON API cannot be reached that way, so neither can these routes. Browsers label
+ * such a request with `Sec-Fetch-Site`, and older ones, which do not, still send an `Origin`
+ * with a form post: either one naming another site refuses the form. Clients that send neither
+ * (curl, tests) are not browsers.
  */
-function fromAnotherSite(req: Request): boolean {
+function fromAnotherSite(req: Request, ownOrigin: string): boolean {
   const site = req.headers['sec-fetch-site'];
-  return site === 'cross-site' || site === 'same-site';
-}
-
-/** Constant-time comparison of the form's CSRF token with the session's. */
-function sameToken(received: unknown, expected: string | undefined): boolean {
-  if (typeof received !== 'string' || typeof expected !== 'string') return false;
-  const a = Buffer.from(received);
-  const b = Buffer.from(expected);
-  return a.length === b.length && timingSafeEqual(a, b);
+  if (site === 'cross-site' || site === 'same-site') return true;
+  const origin = req.headers.origin;
+  return origin !== undefined && origin !== ownOrigin;
 }
 
 /**
- * Checks a form against the API's DTO with the global ValidationPipe's options, so a form and
- * a JSON request are held to the same rules. Returns the transformed DTO or the messages.
+ * The pages' referrer policy. Not helmet's `no-referrer`: under it a browser sends `Origin: null`
+ * with every form post, which the origin check above must refuse. `strict-origin` sends our
+ * origin as Origin (and as the only Referer, never a path: a token in a page's URL stays there).
  */
-async function validated<T extends object>(dto: ClassConstructor<T>, body: Record<string, unknown>): Promise<T | string> {
-  const value = plainToInstance(dto, { ...body });
-  const errors = await validate(value, {
-    whitelist: true,
-    forbidUnknownValues: true,
-    stopAtFirstError: true,
-    validationError: { target: false, value: false },
-  });
-  if (errors.length === 0) return value;
-  return errors.flatMap((error) => Object.values(error.constraints ?? {})).join('; ');
+const PAGE_REFERRER_POLICY = 'strict-origin';
+
+class PageReferrerPolicy implements NestInterceptor {
+  intercept(context: ExecutionContext, next: CallHandler) {
+    context.switchToHttp().getResponse<Response>().setHeader('Referrer-Policy', PAGE_REFERRER_POLICY);
+    return next.handle();
+  }
+}
+
+/** The pipe AuthSwitch's API routes validate bodies with (AuthSwitchRoutesBinding). */
+const validationPipe = createValidationPipe();
+
+/**
+ * Checks a form with the API's own validation pipe and DTO, so a form and a JSON request are
+ * held to the same rules. Returns the transformed DTO, or the refusal with every problem.
+ */
+async function validated<T extends object>(dto: ClassConstructor<T>, body: Record<string, unknown>): Promise<T | Refusal> {
+  try {
+    return (await validationPipe.transform({ ...body }, { type: 'body', metatype: dto })) as T;
+  } catch (error) {
+    const refusal = describeRefusal(error);
+    if (!refusal) throw error;
+    return { ...refusal, message: refusal.details?.join('; ') ?? refusal.message };
+  }
+}
+
+function isRefusal(value: object): value is Refusal {
+  return typeof (value as Partial<Refusal>).status === 'number' && typeof (value as Partial<Refusal>).message === 'string';
 }
 
 /**
@@ -85,19 +93,21 @@ async function validated<T extends object>(dto: ClassConstructor<T>, body: Recor
 @Public()
 // HTML forms for browsers, not an API: kept out of the OpenAPI document.
 @ApiExcludeController()
+@UseInterceptors(new PageReferrerPolicy())
 export class PagesController {
   private readonly group: string | undefined;
+  /** PUBLIC_URL's origin: the only `Origin` a page form may come from. */
 
   constructor(
     @Inject(AUTH_SWITCH_ROUTES) routes: AuthSwitchRoutes,
+    @Inject(AUTH_SWITCH_OPTIONS) options: AuthSwitchOptions,
     private readonly sessionAuth: SessionAuthenticator,
     private readonly sessions: SessionService,
     private readonly auth: AuthService,
-    private readonly users: UsersService,
-    private readonly limiter: LoginRateLimiter,
     private readonly passwords: PasswordService,
     private readonly verification: EmailVerificationService,
     private readonly devices: DevicesService,
+    private readonly publicAddress: PublicAddress,
   ) {
     const sessionGroups = [...routes.groups].filter(([, strategy]) => strategy === 'session').map(([name]) => name);
     this.group = sessionGroups.includes('web') ? 'web' : sessionGroups[0];
@@ -116,10 +126,10 @@ export class PagesController {
     const body = fields(req);
     const state: FormState = { email: echo(body.email, 320) };
     const again = (refusal: Refusal) => this.render(res, refusal, loginPage(group, { ...state, error: refusal.message }));
-    if (fromAnotherSite(req)) return again(this.crossSiteRefusal());
+    if (this.fromAnotherSite(req)) return again(this.crossSiteRefusal());
 
     const input = await validated(LoginDto, body);
-    if (typeof input === 'string') return again({ status: HttpStatus.BAD_REQUEST, message: input });
+    if (isRefusal(input)) return again(input);
     try {
       const user = await this.auth.verifyLogin(input.email, input.password, req.ip ?? '');
       await this.auth.login(group, 'session', user, req, res);
@@ -142,16 +152,13 @@ export class PagesController {
     const body = fields(req);
     const state: FormState = { email: echo(body.email, 320), name: echo(body.name, 100) };
     const again = (refusal: Refusal) => this.render(res, refusal, registerPage(group, { ...state, error: refusal.message }));
-    if (fromAnotherSite(req)) return again(this.crossSiteRefusal());
+    if (this.fromAnotherSite(req)) return again(this.crossSiteRefusal());
 
     const input = await validated(RegisterDto, body);
-    if (typeof input === 'string') return again({ status: HttpStatus.BAD_REQUEST, message: input });
+    if (isRefusal(input)) return again(input);
     try {
-      // The same per-address registration limit as the API, counted before any work.
-      await this.limiter.takeRegistration(req.ip ?? '');
-      // Roles are never taken from the client: every new account is a plain user.
-      const user = await this.users.create({ email: input.email, password: input.password, name: input.name });
-      this.verification.sendAfterRegistration(user);
+      // What POST /auth/register does: the same limit, checks and verification mail.
+      const user = await this.auth.register(input, req.ip ?? '');
       if (this.verification.required && !user.emailVerified) {
         // No session before the address is confirmed (REQUIRE_EMAIL_VERIFICATION), as at login.
         res.status(HttpStatus.CREATED).type('html').send(messagePage(group, 'Check your mail', 'Your account is created. Follow the link we sent to confirm your address, then sign in.', { href: '/login', text: 'Sign in' }));
@@ -176,9 +183,9 @@ export class PagesController {
     const group = this.pagesGroup();
     const body = fields(req);
     const again = (refusal: Refusal) => this.render(res, refusal, forgotPasswordPage(group, { email: echo(body.email, 320), error: refusal.message }));
-    if (fromAnotherSite(req)) return again(this.crossSiteRefusal());
+    if (this.fromAnotherSite(req)) return again(this.crossSiteRefusal());
     const input = await validated(ForgotPasswordDto, body);
-    if (typeof input === 'string') return again({ status: HttpStatus.BAD_REQUEST, message: input });
+    if (isRefusal(input)) return again(input);
     try {
       await this.passwords.requestReset(input.email, req.ip ?? '');
     } catch (error) {
@@ -190,9 +197,9 @@ export class PagesController {
 
   @Get('reset-password')
   resetPassword(@Query('token') token: unknown, @Res() res: Response): void {
-    // The page holds the token: never cached, and never sent on to another site as a Referer.
+    // The page holds the token: never cached, and never sent on as a Referer (strict-origin).
     res.setHeader('Cache-Control', 'no-store');
-    res.setHeader('Referrer-Policy', 'no-referrer');
+    res.setHeader('Referrer-Policy', PAGE_REFERRER_POLICY);
     res.type('html').send(resetPasswordPage(this.pagesGroup(), typeof token === 'string' ? token.slice(0, 128) : ''));
   }
 
@@ -201,11 +208,11 @@ export class PagesController {
     const group = this.pagesGroup();
     const body = fields(req);
     const token = typeof body.token === 'string' ? body.token.slice(0, 128) : '';
-    res.setHeader('Referrer-Policy', 'no-referrer');
+    res.setHeader('Referrer-Policy', PAGE_REFERRER_POLICY);
     const again = (refusal: Refusal) => this.render(res, refusal, resetPasswordPage(group, token, { error: refusal.message }));
-    if (fromAnotherSite(req)) return again(this.crossSiteRefusal());
+    if (this.fromAnotherSite(req)) return again(this.crossSiteRefusal());
     const input = await validated(ResetPasswordDto, body);
-    if (typeof input === 'string') return again({ status: HttpStatus.BAD_REQUEST, message: input });
+    if (isRefusal(input)) return again(input);
     try {
       await this.passwords.reset(input.token, input.password, req.ip ?? '');
     } catch (error) {
@@ -214,19 +221,39 @@ export class PagesController {
     this.seeOther(res, '/login');
   }
 
-  /** The link mailed at registration: verifies on opening (the mail proves the mailbox), then says so. */
+  /**
+   * The link mailed at registration. Opening it changes nothing (mail scanners open links): the
+   * page holds a form with the token, and only its button (POST /verify-email) verifies.
+   */
   @Get('verify-email')
-  async verifyEmail(@Query('token') token: unknown, @Req() req: AuthenticatedRequest, @Res() res: Response): Promise<void> {
+  verifyEmail(@Query('token') token: unknown, @Res() res: Response): void {
     const group = this.pagesGroup();
+    // The page holds the token: never cached, and never sent on as a Referer (strict-origin).
     res.setHeader('Cache-Control', 'no-store');
-    res.setHeader('Referrer-Policy', 'no-referrer');
-    const link = { href: '/account', text: 'Go to your account' };
-    try {
-      await this.verification.verify(typeof token === 'string' ? token.slice(0, 128) : '', req.ip ?? '');
-    } catch (error) {
-      const refusal = this.refusal(error);
-      return this.render(res, refusal, messagePage(group, 'Address not verified', refusal.message, link));
+    res.setHeader('Referrer-Policy', PAGE_REFERRER_POLICY);
+    if (typeof token !== 'string' || token.length === 0) {
+      const refusal = { status: HttpStatus.BAD_REQUEST, message: 'This link has no token; open the link of the mail we sent' };
+      return this.render(res, refusal, messagePage(group, 'Address not verified', refusal.message, { href: '/login', text: 'Sign in' }));
     }
+    res.status(HttpStatus.OK).type('html').send(verifyEmailPage(group, token.slice(0, 128)));
+  }
+
+  /** The verify page's button: what `POST /auth/email/verify` does, then says so. */
+  @Post('verify-email')
+  async submitVerifyEmail(@Req() req: AuthenticatedRequest, @Res() res: Response): Promise<void> {
+    const group = this.pagesGroup();
+    res.setHeader('Referrer-Policy', PAGE_REFERRER_POLICY);
+    const link = { href: '/account', text: 'Go to your account' };
+    const refuse = (refusal: Refusal) => this.render(res, refusal, messagePage(group, 'Address not verified', refusal.message, link));
+    if (this.fromAnotherSite(req)) return refuse(this.crossSiteRefusal());
+    const input = await validated(VerifyEmailDto, fields(req));
+    if (isRefusal(input)) return refuse(input);
+    try {
+      await this.verification.verify(input.token, req.ip ?? '');
+    } catch (error) {
+      return refuse(this.refusal(error));
+    }
+    res.setHeader('Cache-Control', 'no-store');
     res.status(HttpStatus.OK).type('html').send(messagePage(group, 'Address verified', 'Thank you: your email address is confirmed.', link));
   }
 
@@ -250,13 +277,13 @@ export class PagesController {
     const group = this.pagesGroup();
     const refuse = (refusal: Refusal) =>
       this.render(res, refusal, messagePage(group, 'Not ended', refusal.message, { href: '/account', text: 'Back to your account' }));
-    if (fromAnotherSite(req)) return refuse(this.crossSiteRefusal());
+    if (this.fromAnotherSite(req)) return refuse(this.crossSiteRefusal());
     let signedOut: boolean;
     try {
       const user = await this.sessionAuth.current(req, res);
       if (!user) return this.seeOther(res, '/login');
       const body = fields(req);
-      if (!sameToken(body._csrf, req.authSession?.csrfToken)) {
+      if (!isSessionCsrfToken(body._csrf, req.authSession?.csrfToken)) {
         return refuse({ status: HttpStatus.FORBIDDEN, message: 'Missing or invalid CSRF token; reload your account page and try again' });
       }
       const ended = await this.devices.end(user, body.id, req, res);
@@ -276,11 +303,11 @@ export class PagesController {
     const group = this.pagesGroup();
     const refuse = (refusal: Refusal, link = { href: '/account', text: 'Back to your account' }) =>
       this.render(res, refusal, messagePage(group, 'Not signed out', refusal.message, link));
-    if (fromAnotherSite(req)) return refuse(this.crossSiteRefusal());
+    if (this.fromAnotherSite(req)) return refuse(this.crossSiteRefusal());
     try {
       const user = await this.sessionAuth.current(req, res);
       if (!user) return this.seeOther(res, '/login');
-      if (!sameToken(fields(req)._csrf, req.authSession?.csrfToken)) {
+      if (!isSessionCsrfToken(fields(req)._csrf, req.authSession?.csrfToken)) {
         return refuse({ status: HttpStatus.FORBIDDEN, message: 'Missing or invalid CSRF token; reload your account page and try again' });
       }
       await this.sessions.destroy(req, res);
@@ -308,23 +335,16 @@ export class PagesController {
     return this.group;
   }
 
-  /** What the API would have answered, as a status and message for the page. */
+  /** What the API would have answered (the exception filter's own mapping), for the page. */
   private refusal(error: unknown): Refusal {
-    if (error instanceof HttpException) {
-      const response = error.getResponse();
-      const message = typeof response === 'string' ? response : (response as { message?: unknown }).message;
-      const retry = (error as { retryAfterSeconds?: unknown }).retryAfterSeconds;
-      return {
-        status: error.getStatus(),
-        message: typeof message === 'string' ? message : error.message,
-        retryAfterSeconds: typeof retry === 'number' ? retry : undefined,
-      };
-    }
-    if (isConnectionError(error)) {
-      return { status: HttpStatus.SERVICE_UNAVAILABLE, message: 'A backing store is unavailable; try again shortly' };
-    }
+    const refusal = describeRefusal(error);
     // A bug, not a refusal: the exception filter logs it and answers 500.
-    throw error;
+    if (!refusal) throw error;
+    return refusal;
+  }
+
+  private fromAnotherSite(req: Request): boolean {
+    return fromAnotherSite(req, this.publicAddress.origin);
   }
 
   private crossSiteRefusal(): Refusal {

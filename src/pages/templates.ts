@@ -94,6 +94,24 @@ ${errorBox(state.error)}
   );
 }
 
+/**
+ * The page the verification link opens. Opening it changes nothing (mail scanners follow links):
+ * the token waits in a hidden field of a POST form, and the button confirms.
+ */
+export function verifyEmailPage(group: string, token: string, state: FormState = {}): string {
+  return layout(
+    'Confirm your email address',
+    group,
+    `<h1>Confirm your email address</h1>
+<p>Press the button to confirm that this address is yours.</p>
+<form method="post" action="/verify-email">
+<input type="hidden" name="token"${valueOf(token)}>
+${errorBox(state.error)}
+<button type="submit">Confirm my address</button>
+</form>`,
+  );
+}
+
 export function registerPage(group: string, state: FormState = {}): string {
   return layout(
     'Register',

@@ -172,7 +172,8 @@ export function loadConfig(rawEnv: RawEnv): AppConfig {
       maxFailuresPerAddress: env.CLIENT_AUTH_MAX_FAILURES_PER_ADDRESS,
       windowSeconds: env.CLIENT_AUTH_FAILURE_WINDOW_SECONDS,
     },
-    publicUrl: env.PUBLIC_URL ?? `http://${host.includes(':') ? `[${host}]` : host}:${env.PORT}`,
+    // Unset: the address the server listens on (PublicAddress), which PORT=0 only knows once bound.
+    publicUrl: env.PUBLIC_URL,
   });
 
   return {

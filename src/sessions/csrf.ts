@@ -20,7 +20,14 @@ export function needsCsrfCheck(method: string): boolean {
 
 /** Constant-time comparison of the header with the session's token. */
 export function hasValidCsrfToken(req: Request, expected: string | undefined): boolean {
-  const received = req.headers[CSRF_HEADER];
+  return isSessionCsrfToken(req.headers[CSRF_HEADER], expected);
+}
+
+/**
+ * Constant-time comparison of a received token (the header, or a page form's `_csrf` field)
+ * with the session's. Anything but a string is no token.
+ */
+export function isSessionCsrfToken(received: unknown, expected: string | undefined): boolean {
   if (typeof expected !== 'string' || typeof received !== 'string') return false;
   const a = Buffer.from(expected);
   const b = Buffer.from(received);

@@ -23,6 +23,25 @@ export class OneTimeTokenService {
   }
 
   /**
+   * A new token for the account with this (normalized) email, if there is one and, with
+   * `unverifiedOnly`, its address is not verified yet: the user it went to, or null. One
+   * INSERT ... SELECT either way, so a known and an unknown address cost the same statement.
+   */
+  async issueForEmail(email: string, purpose: OneTimeTokenPurpose, ttlSeconds: number, unverifiedOnly = false): Promise<{ token: string; userId: string } | null> {
+    const token = randomBytes(32).toString('base64url');
+    const now = Date.now();
+    const sql =
+      'INSERT INTO one_time_tokens (id, token_hash, user_id, purpose, created_at, expires_at, used_at) ' +
+      'SELECT :id, :tokenHash, u.id, :purpose, :createdAt, :expiresAt, NULL FROM users u WHERE u.email = :email' +
+      (unverifiedOnly ? ' AND NOT u.email_verified' : '') +
+      ' RETURNING user_id';
+    const parameters = { id: randomUUID(), tokenHash: hash(token), purpose, createdAt: now, expiresAt: now + ttlSeconds * 1000, email };
+    const [query, values] = this.tokens.manager.connection.driver.escapeQueryWithParameters(sql, parameters, {});
+    const rows = (await this.tokens.manager.query(query, values)) as Array<{ user_id: string }>;
+    return rows.length > 0 ? { token, userId: rows[0].user_id } : null;
+  }
+
+  /**
    * Spends a token: the user it was issued to, or null for an unknown, used, expired or
    * other-purpose token. One conditional UPDATE decides, so of parallel uses exactly one wins.
    */

@@ -99,3 +99,21 @@ export class VerifyEmailDto {
   @RequiredText('token', 128)
   token: string;
 }
+
+export class ResendVerificationDto {
+  @ApiPropertyOptional({
+    format: 'email',
+    maxLength: 320,
+    example: 'ada@example.com',
+    description: 'Signed out: the address to mail a new link to (trimmed and lower-cased). Signed in: leave it out to use your own.',
+  })
+  @Transform(trimLower)
+  @Checks(
+    IsOptional(),
+    IsString({ message: 'email must be a string' }),
+    NoNulCharacters(),
+    MaxLength(320, { message: 'email must be at most 320 characters' }),
+    IsEmail({}, { message: 'email must be a valid email address' }),
+  )
+  email?: string;
+}

@@ -1,5 +1,6 @@
 import { ForbiddenException, Injectable, UnauthorizedException } from '@nestjs/common';
 import type { Response } from 'express';
+import { FORBIDDEN_MESSAGES } from '../../access/access-policy';
 import type { AuthenticatedRequest, UserPrincipal } from '../../common/authenticated-request';
 import { hasValidCsrfToken, needsCsrfCheck } from '../../sessions/csrf';
 import { DeviceActivity } from '../../tokens/device-activity';
@@ -46,7 +47,7 @@ export class SessionAuthenticator {
     const principal = await this.current(req, res);
     if (!principal) throw new UnauthorizedException('Not signed in');
     if (needsCsrfCheck(req.method) && !hasValidCsrfToken(req, req.authSession?.csrfToken)) {
-      throw new ForbiddenException('Missing or invalid CSRF token');
+      throw new ForbiddenException(FORBIDDEN_MESSAGES.csrf);
     }
     return principal;
   }
