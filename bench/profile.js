@@ -25,7 +25,7 @@ if (process.argv[2] === '--summary') {
 
 require('reflect-metadata');
 const { NestFactory } = require('@nestjs/core');
-const { AppModule } = require("../dist/app.module");
+const { AppModule } = require('../dist/app.module');
 const { configureApp } = require('../dist/server/app.setup');
 const { loadConfigFromEnvironment } = require('../dist/server/config.module');
 
@@ -35,8 +35,11 @@ const { loadConfigFromEnvironment } = require('../dist/server/config.module');
   configureApp(app);
   await app.listen(config.port, config.host);
   console.log('profiling ready');
-  setTimeout(async () => {
-    await app.close();
-    process.exit(0);
-  }, Number(process.env.PROFILE_SECONDS ?? 15) * 1000);
+  setTimeout(
+    async () => {
+      await app.close();
+      process.exit(0);
+    },
+    Number(process.env.PROFILE_SECONDS ?? 15) * 1000,
+  );
 })();

@@ -16,7 +16,7 @@
  * bench's own environment, so a JWT_VERIFIED_CACHE_SIZE set there reaches them too.
  */
 'use strict';
-const { spawn, spawnSync } = require('node:child_process');
+const { spawnSync } = require('node:child_process');
 const { createPrivateKey, generateKeyPairSync, randomBytes, randomUUID, sign: cryptoSign } = require('node:crypto');
 const { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } = require('node:fs');
 const { tmpdir } = require('node:os');
@@ -59,8 +59,7 @@ const log = (message) => process.stderr.write(`[bench] ${message}\n`);
 const f = (n, digits = 0) => n.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits });
 
 function privateKeyPem(kind) {
-  const { privateKey } =
-    kind === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
+  const { privateKey } = kind === 'ES256' ? generateKeyPairSync('ec', { namedCurve: 'P-256' }) : generateKeyPairSync('rsa', { modulusLength: 2048 });
   return privateKey.export({ format: 'pem', type: 'pkcs8' });
 }
 
@@ -73,7 +72,6 @@ process.on('exit', () => {
 // A signal sent to the bench alone (a CI timeout, `kill PID`) would end it without running the
 // 'exit' handler, leaving its servers running, pinned to core 1, under the next run.
 for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(1));
-
 
 /**
  * Starts a server process (pinned to core 1 when taskset exists) on a port the system picks
@@ -89,8 +87,17 @@ for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exi
  * starter (test/support/server-process.js) starts the e2e tests' servers.
  */
 function startProcess(label, script, env) {
-  const started = startServerProcess({ env: { ...env, HOST: env.HOST ?? '127.0.0.1' }, script, label, launcher: HAS_TASKSET ? ['taskset', '-c', '1'] : [], timeoutMs: 30_000 });
-  started.then(({ child }) => children.push(child), () => undefined);
+  const started = startServerProcess({
+    env: { ...env, HOST: env.HOST ?? '127.0.0.1' },
+    script,
+    label,
+    launcher: HAS_TASKSET ? ['taskset', '-c', '1'] : [],
+    timeoutMs: 30_000,
+  });
+  started.then(
+    ({ child }) => children.push(child),
+    () => undefined,
+  );
   const failure = (why, server) => new Error(`${label} ${why}\n${server.output().trim()}`);
   return started.then(async (server) => {
     const url = server.base;
@@ -254,7 +261,9 @@ async function runCase(c, seconds) {
 }
 
 async function main() {
-  log(`${QUICK ? 'quick' : 'full'} run: ${ROUNDS} round(s) of ${SECONDS}s per case, ${CONNECTIONS} connections, population ${POPULATION}, ${CLIENTS} clients, memo size ${MEMO_SIZE_TEXT}`);
+  log(
+    `${QUICK ? 'quick' : 'full'} run: ${ROUNDS} round(s) of ${SECONDS}s per case, ${CONNECTIONS} connections, population ${POPULATION}, ${CLIENTS} clients, memo size ${MEMO_SIZE_TEXT}`,
+  );
 
   const redis = createClient({ url: REDIS_URL });
   await redis.connect();
@@ -317,7 +326,12 @@ async function main() {
     { key: 'session', label: 'GET /web/me, Redis session', url: `${es256.url}/web/me`, headers: { cookie } },
     { key: 'jwt-es256', label: 'GET /api/me, JWT ES256', url: `${es256.url}/api/me`, headers: bearer(tokens.es256) },
     { key: 'jwt-rs256', label: 'GET /api/me, JWT RS256', url: `${rs256.url}/api/me`, headers: bearer(tokens.rs256) },
-    { key: 'jwt-loaded', label: `GET /api/me, JWT ES256, ${POPULATION} revocations + user versions`, url: `${loaded.url}/api/me`, headers: bearer(tokens.loaded) },
+    {
+      key: 'jwt-loaded',
+      label: `GET /api/me, JWT ES256, ${POPULATION} revocations + user versions`,
+      url: `${loaded.url}/api/me`,
+      headers: bearer(tokens.loaded),
+    },
   ];
   // The revocation checks (jti denylist and per-user cut-off) are always on; the "loaded"
   // server holds the population, the others an empty state. Public routes of the loaded
@@ -376,7 +390,9 @@ async function main() {
     },
     check: () => {
       if (cold.next > cold.bearers.length) {
-        throw new Error(`cold JWT: a run took ${cold.next - cold.first} tokens from a pool of ${cold.bearers.length - cold.first}, so it repeated tokens; raise the margin in load()`);
+        throw new Error(
+          `cold JWT: a run took ${cold.next - cold.first} tokens from a pool of ${cold.bearers.length - cold.first}, so it repeated tokens; raise the margin in load()`,
+        );
       }
       cold.taken += cold.next - cold.first;
     },
@@ -411,7 +427,8 @@ async function main() {
       // growth of the server's memory over it, each side read after a full collection.
       const before = await memoryAfterGc(many);
       const pass = await cannon({ url: `${many.url}/api/me`, amount: CLIENTS, requests: crowdRequests() });
-      if (pass.bad > 0 || crowd.next !== 0) throw new Error(`many clients: the warm-up pass had ${pass.bad} failed requests (${crowd.next} tokens past a whole pass)`);
+      if (pass.bad > 0 || crowd.next !== 0)
+        throw new Error(`many clients: the warm-up pass had ${pass.bad} failed requests (${crowd.next} tokens past a whole pass)`);
       const after = await memoryAfterGc(many);
       const per100k = (from, to) => (from === null || to === null ? null : ((to - from) / 1e6) * (100_000 / CLIENTS));
       Object.assign(memo, {
@@ -423,10 +440,13 @@ async function main() {
         mbPer100k: per100k(before.rss, after.rss),
         heapMbPer100k: per100k(before.heapUsed, after.heapUsed),
       });
-      log(`many clients: warm-up pass over ${f(CLIENTS)} new tokens at ${f(pass.rps)} req/s; server VmRSS ${f(before.rss / 1e6)} → ${f(after.rss / 1e6)} MB, live heap ${f(before.heapUsed / 1e6)} → ${f(after.heapUsed / 1e6)} MB`);
+      log(
+        `many clients: warm-up pass over ${f(CLIENTS)} new tokens at ${f(pass.rps)} req/s; server VmRSS ${f(before.rss / 1e6)} → ${f(after.rss / 1e6)} MB, live heap ${f(before.heapUsed / 1e6)} → ${f(after.heapUsed / 1e6)} MB`,
+      );
     },
     load: async (seconds) => {
-      if (crowd.exp < Date.now() / 1000 + seconds + 5) throw new Error('many clients: the tokens expire during the next run; raise ACCESS_TOKEN_TTL_SECONDS for that server');
+      if (crowd.exp < Date.now() / 1000 + seconds + 5)
+        throw new Error('many clients: the tokens expire during the next run; raise ACCESS_TOKEN_TTL_SECONDS for that server');
       // The pass, and each run, go on from where the last one stopped, keeping the order cyclic.
       return { requests: crowdRequests() };
     },
@@ -455,7 +475,15 @@ async function main() {
   }
   const median = (values) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
   const summary = Object.fromEntries(
-    cases.map((c) => [c.key, { label: c.label, rps: median(samples[c.key].map((s) => s.rps)), p50: median(samples[c.key].map((s) => s.p50)), p99: median(samples[c.key].map((s) => s.p99)) }]),
+    cases.map((c) => [
+      c.key,
+      {
+        label: c.label,
+        rps: median(samples[c.key].map((s) => s.rps)),
+        p50: median(samples[c.key].map((s) => s.p50)),
+        p99: median(samples[c.key].map((s) => s.p99)),
+      },
+    ]),
   );
 
   // The login storm, the refreshes and the Redis sizing run unless --only picked cases.
@@ -468,7 +496,12 @@ async function main() {
     // Login storm: 50 clients log in continuously while 10 clients read /api/me.
     log('login storm');
     [storm, during] = await Promise.all([
-      cannon({ url: `${es256.url}/api/auth/login`, method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) }),
+      cannon({
+        url: `${es256.url}/api/auth/login`,
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email, password }),
+      }),
       cannon({ url: `${es256.url}/api/me`, headers: bearer(tokens.es256), connections: 10 }),
     ]);
     if (storm.bad > 0 || during.bad > 0) throw new Error(`login storm: ${storm.bad} failed logins, ${during.bad} failed reads`);
@@ -579,7 +612,7 @@ async function main() {
         ]
       : []),
     '',
-    ...(cases.some((c) => c.base) ? ['† × the public route of the same server (the many-clients server), not es256\'s.', ''] : []),
+    ...(cases.some((c) => c.base) ? ["† × the public route of the same server (the many-clients server), not es256's.", ''] : []),
     ...(memoLines.length ? [`Verified-token memo (size: ${MEMO_SIZE_TEXT}):`, '', ...memoLines, ''] : []),
     '| size | bytes |',
     '|---|---:|',
@@ -603,7 +636,31 @@ async function main() {
   mkdirSync(dir, { recursive: true });
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   writeFileSync(join(dir, `bench-${stamp}.md`), table);
-  writeFileSync(join(dir, `bench-${stamp}.json`), JSON.stringify({ quick: QUICK, seconds: SECONDS, rounds: ROUNDS, connections: CONNECTIONS, population: POPULATION, only: ONLY, clients: CLIENTS, summary, samples, storm, during, refresh, sizes, coldTokens: { minted: cold.minted, taken: cold.taken }, memo, targets }, null, 2));
+  writeFileSync(
+    join(dir, `bench-${stamp}.json`),
+    JSON.stringify(
+      {
+        quick: QUICK,
+        seconds: SECONDS,
+        rounds: ROUNDS,
+        connections: CONNECTIONS,
+        population: POPULATION,
+        only: ONLY,
+        clients: CLIENTS,
+        summary,
+        samples,
+        storm,
+        during,
+        refresh,
+        sizes,
+        coldTokens: { minted: cold.minted, taken: cold.taken },
+        memo,
+        targets,
+      },
+      null,
+      2,
+    ),
+  );
   writeFileSync(join(dir, 'latest.md'), table);
   process.stdout.write(table + '\n');
 }

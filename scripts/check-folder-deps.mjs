@@ -76,5 +76,7 @@ for (const loop of loops) {
   console.error(`folders importing each other: ${loop.join(', ')}`);
   for (const a of loop) for (const [b, example] of imports.get(a) ?? []) if (loop.includes(b)) console.error(`  ${a} → ${b}: ${example}`);
 }
-console.log(`${loops.length === 0 ? 'ok' : 'FAILED'}: ${loops.length} folder loops among ${new Set([...imports.keys(), ...[...imports.values()].flatMap((m) => [...m.keys()])]).size} folders of ${relative(process.cwd(), root) || '.'}`);
+console.log(
+  `${loops.length === 0 ? 'ok' : 'FAILED'}: ${loops.length} folder loops among ${new Set([...imports.keys(), ...[...imports.values()].flatMap((m) => [...m.keys()])]).size} folders of ${relative(process.cwd(), root) || '.'}`,
+);
 process.exit(loops.length === 0 ? 0 : 1);

@@ -9,7 +9,9 @@ import { loadConfigFromEnvironment } from './server/config.module';
  * The server's operator CLI (`npm run cli -- ...`): AuthSwitch's commands on the server's own
  * application, so they use the same configuration, database and Redis as the server.
  */
-runOperatorCommand(process.argv.slice(2), () => NestFactory.createApplicationContext(AppModule.forRoot(loadConfigFromEnvironment()), { logger: ['error'] })).then(
+runOperatorCommand(process.argv.slice(2), () =>
+  NestFactory.createApplicationContext(AppModule.forRoot(loadConfigFromEnvironment()), { logger: ['error'] }),
+).then(
   (code) => process.exit(code),
   (error: unknown) => {
     const message = error instanceof Error ? error.message : String(error);

@@ -5,12 +5,7 @@
  */
 export { AuthSwitchModule } from './auth-switch/auth-switch.module';
 export type { AuthSwitchModuleAsyncOptions, AuthSwitchModuleExtras, AuthSwitchModuleOptions } from './auth-switch/auth-switch.module';
-export {
-  AUTH_SWITCH_DEFAULTS,
-  AUTH_SWITCH_OPTIONS,
-  AUTH_SWITCH_ROUTES,
-  resolveAuthSwitchOptions,
-} from './config/auth-switch.options';
+export { AUTH_SWITCH_DEFAULTS, AUTH_SWITCH_OPTIONS, AUTH_SWITCH_ROUTES, resolveAuthSwitchOptions } from './config/auth-switch.options';
 export type { AuthSwitchOptions, AuthSwitchSettings } from './config/auth-switch.options';
 
 export { AllowClients, CurrentUser, Public, Roles, RouteGroup, Scopes, UsersOnly } from './access/decorators';

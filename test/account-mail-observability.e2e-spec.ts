@@ -30,7 +30,13 @@ function recordStatements(t: TestApp): Recorded[] {
   const recorder: TypeOrmLogger = {
     logQuery(query, parameters, runner) {
       // The statement's shape: some drivers inline numbers (timestamps) into the text.
-      recorded.push({ tag: requestTag.getStore(), sql: query.replace(/\s+/g, ' ').replace(/\b\d+\b/g, '#').trim() });
+      recorded.push({
+        tag: requestTag.getStore(),
+        sql: query
+          .replace(/\s+/g, ' ')
+          .replace(/\b\d+\b/g, '#')
+          .trim(),
+      });
       return original.logQuery(query, parameters, runner);
     },
     logQueryError: (error, query, parameters, runner) => original.logQueryError(error, query, parameters, runner),
@@ -79,7 +85,9 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('what an outsider obse
       seen: {
         status: answer.status,
         body: answer.body as unknown,
-        headers: Object.keys(answer.headers).filter((name) => name !== 'date' && name !== 'etag').sort(),
+        headers: Object.keys(answer.headers)
+          .filter((name) => name !== 'date' && name !== 'etag')
+          .sort(),
         cacheControl: answer.headers['cache-control'],
         length: answer.headers['content-length'],
         nextStatus: next.status,
@@ -126,7 +134,10 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('what an outsider obse
     const users = t.app.get(UsersService);
     const unverified = await Promise.all(Array.from({ length: N }, async () => (await t.createUser()).email));
     const verified = await Promise.all(
-      Array.from({ length: N }, async () => (await users.create({ email: uniqueEmail('verified'), password: 'correct horse battery', emailVerified: true })).email),
+      Array.from(
+        { length: N },
+        async () => (await users.create({ email: uniqueEmail('verified'), password: 'correct horse battery', emailVerified: true })).email,
+      ),
     );
     const unknown = Array.from({ length: N }, () => uniqueEmail('nobody'));
     await compare('/auth/email/resend', unverified, [...verified, ...unknown], (email) => linkToken(t, email, '/verify-email') !== undefined);

@@ -15,7 +15,9 @@ describe('pages in a real browser', () => {
   /** Every request the page makes, to check that no password ever travels in a URL. */
   function recordRequests(page: Page): Array<{ method: string; url: string; body: string | null; referer?: string }> {
     const requests: Array<{ method: string; url: string; body: string | null; referer?: string }> = [];
-    page.on('request', (request) => requests.push({ method: request.method(), url: request.url(), body: request.postData(), referer: request.headers()['referer'] }));
+    page.on('request', (request) =>
+      requests.push({ method: request.method(), url: request.url(), body: request.postData(), referer: request.headers()['referer'] }),
+    );
     return requests;
   }
 
@@ -43,7 +45,15 @@ describe('pages in a real browser', () => {
     await t.app.listen(port, '127.0.0.1');
     browser = await chromium.launch({
       executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
     });
   });
   afterAll(async () => {
@@ -121,7 +131,11 @@ describe('pages in a real browser', () => {
 
     // The mail is an .eml file (no SMTP_URL); its link starts with PUBLIC_URL, this server.
     await eventually(async () => linkToken(t, user.email, '/reset-password') !== undefined);
-    const link = mailsTo(t, user.email).pop()!.replace(/=\r?\n/g, '').replace(/=3D/g, '=').match(/https?:\/\/[^\s"<]+\/reset-password\?token=[A-Za-z0-9_-]+/)![0];
+    const link = mailsTo(t, user.email)
+      .pop()!
+      .replace(/=\r?\n/g, '')
+      .replace(/=3D/g, '=')
+      .match(/https?:\/\/[^\s"<]+\/reset-password\?token=[A-Za-z0-9_-]+/)![0];
     expect(link.startsWith(`${base}/reset-password?token=`)).toBe(true);
     await page.goto(link);
     await page.fill('input[name="password"]', 'a password chosen in the browser');

@@ -28,7 +28,9 @@ describe('CLI and start-up', () => {
   it('users:create creates the first admin, who can then log in on the same database', async () => {
     const dataDir = freshDataDir();
     const email = uniqueEmail('first-admin');
-    const created = run('npm', ['run', 'cli', '--', 'users:create', '--email', email, '--password', 'admin password 1', '--roles', 'admin,user'], { DATA_DIR: dataDir });
+    const created = run('npm', ['run', 'cli', '--', 'users:create', '--email', email, '--password', 'admin password 1', '--roles', 'admin,user'], {
+      DATA_DIR: dataDir,
+    });
     expect(created.code).toBe(0);
     const id = created.stdout.trim().split('\n').pop();
     expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[0-9a-f]{4}-[0-9a-f]{12}$/);
@@ -56,7 +58,9 @@ describe('CLI and start-up', () => {
   it('refuses to start with a malformed AUTH_ROUTE_GROUPS, in one line naming it', () => {
     const result = run('node', ['dist/main.js'], { DATA_DIR: freshDataDir(), AUTH_ROUTE_GROUPS: 'web=session,api=magic', PORT: '0' });
     expect(result.code).toBe(1);
-    expect(result.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^Configuration error: AUTH_ROUTE_GROUPS: group "api" uses strategy "magic", which is not a registered Passport strategy/)]);
+    expect(result.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/^Configuration error: AUTH_ROUTE_GROUPS: group "api" uses strategy "magic", which is not a registered Passport strategy/),
+    ]);
   });
 
   it('refuses to start in production without secrets, or with the generated development ones', () => {

@@ -16,7 +16,12 @@ const JWT_BEARER = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
 
 /** The operator's CLI, a process of its own, on the apps' configuration. */
 function cli(env: RawEnv, ...args: string[]) {
-  const result = spawnSync('node', ['dist/cli.js', ...args], { cwd: ROOT, env: { ...process.env, ...env, LOG_LEVEL: 'error' }, encoding: 'utf8', timeout: 60_000 });
+  const result = spawnSync('node', ['dist/cli.js', ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env, LOG_LEVEL: 'error' },
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
   return { code: result.status, stdout: result.stdout.trim(), stderr: result.stderr.trim() };
 }
 
@@ -30,7 +35,14 @@ function createClient(env: RawEnv, ...args: string[]): { client_id: string; clie
 const basic = (id: string, secret: string) => `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
 
 function assertion(key: KeyObject, clientId: string, claims: Record<string, unknown> = {}, options: SignOptions = {}): string {
-  return sign({ jti: randomUUID(), ...claims }, key, { algorithm: 'ES256', issuer: clientId, subject: clientId, audience: TOKEN_URL, expiresIn: 60, ...options });
+  return sign({ jti: randomUUID(), ...claims }, key, {
+    algorithm: 'ES256',
+    issuer: clientId,
+    subject: clientId,
+    audience: TOKEN_URL,
+    expiresIn: 60,
+    ...options,
+  });
 }
 
 describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('machine clients on %s, two instances', (setup) => {
@@ -66,8 +78,22 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('machine clients on %s
     const rows = JSON.parse(list.stdout) as Array<Record<string, unknown>>;
     expect(rows).toEqual(
       expect.arrayContaining([
-        { client_id: secretClient.client_id, name: 'Reports', scopes: ['reports:read', 'reports:write'], authentication: 'client_secret', createdAt: expect.any(String), revokedAt: null },
-        { client_id: keyClient.client_id, name: 'Signer', scopes: ['billing:read'], authentication: 'private_key_jwt', createdAt: expect.any(String), revokedAt: null },
+        {
+          client_id: secretClient.client_id,
+          name: 'Reports',
+          scopes: ['reports:read', 'reports:write'],
+          authentication: 'client_secret',
+          createdAt: expect.any(String),
+          revokedAt: null,
+        },
+        {
+          client_id: keyClient.client_id,
+          name: 'Signer',
+          scopes: ['billing:read'],
+          authentication: 'private_key_jwt',
+          createdAt: expect.any(String),
+          revokedAt: null,
+        },
       ]),
     );
   });
@@ -103,17 +129,31 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('machine clients on %s
     await a.http().get('/web/me').set('Authorization', `Bearer ${res.body.access_token}`).expect(401);
     await a.http().post('/auth/logout-all').set('Authorization', `Bearer ${res.body.access_token}`).expect(403);
     await a.http().post('/api/auth/logout').set('Authorization', `Bearer ${res.body.access_token}`).expect(403);
-    await a.http().put(`/api/admin/users/${randomUUID()}/roles`).set('Authorization', `Bearer ${res.body.access_token}`).send({ roles: ['admin'] }).expect(403);
+    await a
+      .http()
+      .put(`/api/admin/users/${randomUUID()}/roles`)
+      .set('Authorization', `Bearer ${res.body.access_token}`)
+      .send({ roles: ['admin'] })
+      .expect(403);
   });
 
   it('client_secret_post, as JSON and as a form, with a subset of the scopes', async () => {
-    const json = await a.http().post('/oauth/token').send({ grant_type: 'client_credentials', client_id: secretClient.client_id, client_secret: secretClient.client_secret, scope: 'reports:read' }).expect(200);
+    const json = await a
+      .http()
+      .post('/oauth/token')
+      .send({ grant_type: 'client_credentials', client_id: secretClient.client_id, client_secret: secretClient.client_secret, scope: 'reports:read' })
+      .expect(200);
     expect(json.body.scope).toBe('reports:read');
     const form = await b
       .http()
       .post('/oauth/token')
       .type('form')
-      .send({ grant_type: 'client_credentials', client_id: secretClient.client_id, client_secret: secretClient.client_secret, scope: 'reports:write reports:read' })
+      .send({
+        grant_type: 'client_credentials',
+        client_id: secretClient.client_id,
+        client_secret: secretClient.client_secret,
+        scope: 'reports:write reports:read',
+      })
       .expect(200);
     expect(form.body.scope).toBe('reports:write reports:read');
     const me = await a.http().get('/api/me').set('Authorization', `Bearer ${json.body.access_token}`).expect(200);
@@ -131,7 +171,11 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('machine clients on %s
     expect(replay.body).toEqual({ statusCode: 401, error: 'invalid_client', message: expect.any(String), error_description: expect.any(String) });
     // The issuer is an accepted audience too, and client_id may name the client.
     const toIssuer = assertion(keys.privateKey, keyClient.client_id, {}, { audience: 'authswitch' });
-    await a.http().post('/oauth/token').send({ ...body, client_id: keyClient.client_id, client_assertion: toIssuer }).expect(200);
+    await a
+      .http()
+      .post('/oauth/token')
+      .send({ ...body, client_id: keyClient.client_id, client_assertion: toIssuer })
+      .expect(200);
   });
 
   it('parallel uses of one assertion: exactly one token', async () => {
@@ -144,7 +188,12 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('machine clients on %s
 
   it('private_key_jwt: accepts a fractional exp (a legal NumericDate), once', async () => {
     const exp = Date.now() / 1000 + 60.123456;
-    const signed = sign({ jti: randomUUID(), exp }, keys.privateKey, { algorithm: 'ES256', issuer: keyClient.client_id, subject: keyClient.client_id, audience: TOKEN_URL });
+    const signed = sign({ jti: randomUUID(), exp }, keys.privateKey, {
+      algorithm: 'ES256',
+      issuer: keyClient.client_id,
+      subject: keyClient.client_id,
+      audience: TOKEN_URL,
+    });
     const body = { grant_type: 'client_credentials', client_assertion_type: JWT_BEARER, client_assertion: signed };
     const res = await a.http().post('/oauth/token').send(body);
     expect({ status: res.status, scope: res.body.scope }).toEqual({ status: 200, scope: 'billing:read' });
@@ -160,9 +209,21 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('machine clients on %s
       assertion(other.privateKey, keyClient.client_id),
       assertion(keys.privateKey, keyClient.client_id, {}, { subject: 'someone-else' }),
       assertion(keys.privateKey, keyClient.client_id, {}, { expiresIn: -60 }),
-      sign({ jti: randomUUID() }, keys.privateKey, { algorithm: 'ES256', issuer: keyClient.client_id, subject: keyClient.client_id, audience: TOKEN_URL, noTimestamp: true }),
+      sign({ jti: randomUUID() }, keys.privateKey, {
+        algorithm: 'ES256',
+        issuer: keyClient.client_id,
+        subject: keyClient.client_id,
+        audience: TOKEN_URL,
+        noTimestamp: true,
+      }),
       // The public key as an HMAC secret: the algorithm is pinned to the key's, so no.
-      sign({ jti: randomUUID() }, keys.publicKey.export({ type: 'spki', format: 'pem' }), { algorithm: 'HS256', issuer: keyClient.client_id, subject: keyClient.client_id, audience: TOKEN_URL, expiresIn: 60 }),
+      sign({ jti: randomUUID() }, keys.publicKey.export({ type: 'spki', format: 'pem' }), {
+        algorithm: 'HS256',
+        issuer: keyClient.client_id,
+        subject: keyClient.client_id,
+        audience: TOKEN_URL,
+        expiresIn: 60,
+      }),
       // A secret client cannot sign assertions (it has no key).
       assertion(keys.privateKey, secretClient.client_id),
     ];
@@ -171,7 +232,13 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('machine clients on %s
       expect({ status: res.status, error: res.body.error }).toEqual({ status: 401, error: 'invalid_client' });
     }
     // No jti: refused as well.
-    const noJti = sign({}, keys.privateKey, { algorithm: 'ES256', issuer: keyClient.client_id, subject: keyClient.client_id, audience: TOKEN_URL, expiresIn: 60 });
+    const noJti = sign({}, keys.privateKey, {
+      algorithm: 'ES256',
+      issuer: keyClient.client_id,
+      subject: keyClient.client_id,
+      audience: TOKEN_URL,
+      expiresIn: 60,
+    });
     await a.http().post('/oauth/token').send({ grant_type: 'client_credentials', client_assertion_type: JWT_BEARER, client_assertion: noJti }).expect(401);
   });
 
@@ -183,42 +250,142 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('machine clients on %s
     };
     const creds = { client_id: secretClient.client_id, client_secret: secretClient.client_secret };
     await expectError(await a.http().post('/oauth/token').send(creds), 400, 'invalid_request');
-    await expectError(await a.http().post('/oauth/token').send({ ...creds, grant_type: 'password' }), 400, 'unsupported_grant_type');
-    await expectError(await a.http().post('/oauth/token').send({ ...creds, grant_type: 'client_credentials', scope: 'reports:read admin' }), 400, 'invalid_scope');
+    await expectError(
+      await a
+        .http()
+        .post('/oauth/token')
+        .send({ ...creds, grant_type: 'password' }),
+      400,
+      'unsupported_grant_type',
+    );
+    await expectError(
+      await a
+        .http()
+        .post('/oauth/token')
+        .send({ ...creds, grant_type: 'client_credentials', scope: 'reports:read admin' }),
+      400,
+      'invalid_scope',
+    );
     const none = await a.http().post('/oauth/token').send({ grant_type: 'client_credentials' });
     await expectError(none, 401, 'invalid_client');
     expect(none.headers['www-authenticate']).toMatch(/^Basic /);
-    await expectError(await a.http().post('/oauth/token').send({ ...creds, client_secret: 'wrong', grant_type: 'client_credentials' }), 401, 'invalid_client');
-    await expectError(await a.http().post('/oauth/token').send({ ...creds, client_id: 'client_000000000000000000000000', grant_type: 'client_credentials' }), 401, 'invalid_client');
-    const wrongBasic = await a.http().post('/oauth/token').set('Authorization', basic(secretClient.client_id, 'wrong')).send({ grant_type: 'client_credentials' });
+    await expectError(
+      await a
+        .http()
+        .post('/oauth/token')
+        .send({ ...creds, client_secret: 'wrong', grant_type: 'client_credentials' }),
+      401,
+      'invalid_client',
+    );
+    await expectError(
+      await a
+        .http()
+        .post('/oauth/token')
+        .send({ ...creds, client_id: 'client_000000000000000000000000', grant_type: 'client_credentials' }),
+      401,
+      'invalid_client',
+    );
+    const wrongBasic = await a
+      .http()
+      .post('/oauth/token')
+      .set('Authorization', basic(secretClient.client_id, 'wrong'))
+      .send({ grant_type: 'client_credentials' });
     await expectError(wrongBasic, 401, 'invalid_client');
     expect(wrongBasic.headers['www-authenticate']).toMatch(/^Basic realm=/);
     // Two methods at once, a repeated parameter, an unreadable body, a non-string value.
-    await expectError(await a.http().post('/oauth/token').set('Authorization', basic(secretClient.client_id, secretClient.client_secret!)).send({ ...creds, grant_type: 'client_credentials' }), 400, 'invalid_request');
-    await expectError(await a.http().post('/oauth/token').type('form').send('grant_type=client_credentials&grant_type=client_credentials'), 400, 'invalid_request');
+    await expectError(
+      await a
+        .http()
+        .post('/oauth/token')
+        .set('Authorization', basic(secretClient.client_id, secretClient.client_secret!))
+        .send({ ...creds, grant_type: 'client_credentials' }),
+      400,
+      'invalid_request',
+    );
+    await expectError(
+      await a.http().post('/oauth/token').type('form').send('grant_type=client_credentials&grant_type=client_credentials'),
+      400,
+      'invalid_request',
+    );
     await expectError(await a.http().post('/oauth/token').set('Content-Type', 'application/json').send('{"grant_type":'), 400, 'invalid_request');
-    await expectError(await a.http().post('/oauth/token').send({ ...creds, grant_type: ['client_credentials'] }), 400, 'invalid_request');
-    await expectError(await a.http().post('/oauth/token').send({ grant_type: 'client_credentials', client_assertion_type: 'urn:other', client_assertion: 'x.y.z' }), 400, 'invalid_request');
+    await expectError(
+      await a
+        .http()
+        .post('/oauth/token')
+        .send({ ...creds, grant_type: ['client_credentials'] }),
+      400,
+      'invalid_request',
+    );
+    await expectError(
+      await a.http().post('/oauth/token').send({ grant_type: 'client_credentials', client_assertion_type: 'urn:other', client_assertion: 'x.y.z' }),
+      400,
+      'invalid_request',
+    );
   });
 
   it('never answers 500 to odd credentials: non-JSON assertions, NUL bytes, foreign charsets, huge bodies', async () => {
     const b64 = (text: string) => Buffer.from(text).toString('base64url');
     const withAssertion = (client_assertion: string) => ({ grant_type: 'client_credentials', client_assertion_type: JWT_BEARER, client_assertion });
-    const invalidClient = async (res: { status: number; body: { error?: string } }) => expect({ status: res.status, error: res.body.error }).toEqual({ status: 401, error: 'invalid_client' });
-    await invalidClient(await a.http().post('/oauth/token').send(withAssertion(`${b64('{"alg":"ES256"}')}.${b64('not json')}.${b64('sig')}`)));
-    await invalidClient(await a.http().post('/oauth/token').send(withAssertion(`${b64('{"alg":"ES256"}')}.${b64(JSON.stringify({ iss: 'client_\u0000' }))}.${b64('sig')}`)));
-    await invalidClient(await a.http().post('/oauth/token').send(withAssertion(assertion(keys.privateKey, keyClient.client_id, { jti: 'x\u0000y' }))));
-    await invalidClient(await a.http().post('/oauth/token').set('Authorization', `Basic ${Buffer.from('client%00x:secret').toString('base64')}`).send({ grant_type: 'client_credentials' }));
-    await invalidClient(await a.http().post('/oauth/token').set('Authorization', `Basic ${Buffer.from('\u00e9t\u00e9:s\u00e9cret').toString('base64')}`).send({ grant_type: 'client_credentials' }));
-    const charset = await a.http().post('/oauth/token').set('Content-Type', 'application/x-www-form-urlencoded; charset=utf-16').send('grant_type=client_credentials');
+    const invalidClient = async (res: { status: number; body: { error?: string } }) =>
+      expect({ status: res.status, error: res.body.error }).toEqual({ status: 401, error: 'invalid_client' });
+    await invalidClient(
+      await a
+        .http()
+        .post('/oauth/token')
+        .send(withAssertion(`${b64('{"alg":"ES256"}')}.${b64('not json')}.${b64('sig')}`)),
+    );
+    await invalidClient(
+      await a
+        .http()
+        .post('/oauth/token')
+        .send(withAssertion(`${b64('{"alg":"ES256"}')}.${b64(JSON.stringify({ iss: 'client_\u0000' }))}.${b64('sig')}`)),
+    );
+    await invalidClient(
+      await a
+        .http()
+        .post('/oauth/token')
+        .send(withAssertion(assertion(keys.privateKey, keyClient.client_id, { jti: 'x\u0000y' }))),
+    );
+    await invalidClient(
+      await a
+        .http()
+        .post('/oauth/token')
+        .set('Authorization', `Basic ${Buffer.from('client%00x:secret').toString('base64')}`)
+        .send({ grant_type: 'client_credentials' }),
+    );
+    await invalidClient(
+      await a
+        .http()
+        .post('/oauth/token')
+        .set('Authorization', `Basic ${Buffer.from('\u00e9t\u00e9:s\u00e9cret').toString('base64')}`)
+        .send({ grant_type: 'client_credentials' }),
+    );
+    const charset = await a
+      .http()
+      .post('/oauth/token')
+      .set('Content-Type', 'application/x-www-form-urlencoded; charset=utf-16')
+      .send('grant_type=client_credentials');
     expect({ status: charset.status, error: charset.body.error }).toEqual({ status: 400, error: 'invalid_request' });
-    const huge = await a.http().post('/oauth/token').type('form').send(`grant_type=client_credentials&scope=${'a'.repeat(200_000)}`);
-    expect({ status: huge.status, error: huge.body.error, description: typeof huge.body.error_description }).toEqual({ status: 413, error: 'invalid_request', description: 'string' });
+    const huge = await a
+      .http()
+      .post('/oauth/token')
+      .type('form')
+      .send(`grant_type=client_credentials&scope=${'a'.repeat(200_000)}`);
+    expect({ status: huge.status, error: huge.body.error, description: typeof huge.body.error_description }).toEqual({
+      status: 413,
+      error: 'invalid_request',
+      description: 'string',
+    });
   });
 
   it('clients:revoke (another process) ends the client on every instance within seconds, and it gets no more tokens', async () => {
     const doomed = createClient(env, '--name', 'Doomed', '--scopes', 'reports:read');
-    const res = await a.http().post('/oauth/token').set('Authorization', basic(doomed.client_id, doomed.client_secret!)).send({ grant_type: 'client_credentials' }).expect(200);
+    const res = await a
+      .http()
+      .post('/oauth/token')
+      .set('Authorization', basic(doomed.client_id, doomed.client_secret!))
+      .send({ grant_type: 'client_credentials' })
+      .expect(200);
     const bearer = `Bearer ${res.body.access_token}`;
     await a.http().get('/api/me').set('Authorization', bearer).expect(200);
     await b.http().get('/api/me').set('Authorization', bearer).expect(200);
@@ -226,9 +393,19 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('machine clients on %s
     const revoked = cli(env, 'clients:revoke', '--client-id', doomed.client_id);
     expect(revoked.code).toBe(0);
     const since = Date.now();
-    await eventually(async () => (await a.http().get('/api/me').set('Authorization', bearer)).status === 401 && (await b.http().get('/api/me').set('Authorization', bearer)).status === 401, 5000);
+    await eventually(
+      async () =>
+        (await a.http().get('/api/me').set('Authorization', bearer)).status === 401 &&
+        (await b.http().get('/api/me').set('Authorization', bearer)).status === 401,
+      5000,
+    );
     expect(Date.now() - since).toBeLessThan(5000);
-    const again = await b.http().post('/oauth/token').set('Authorization', basic(doomed.client_id, doomed.client_secret!)).send({ grant_type: 'client_credentials' }).expect(401);
+    const again = await b
+      .http()
+      .post('/oauth/token')
+      .set('Authorization', basic(doomed.client_id, doomed.client_secret!))
+      .send({ grant_type: 'client_credentials' })
+      .expect(401);
     expect(again.body.error).toBe('invalid_client');
     expect(cli(env, 'clients:revoke', '--client-id', doomed.client_id).code).toBe(1);
   });
@@ -256,7 +433,8 @@ describe('machine clients: CLI input and limits', () => {
     try {
       const client = createClient(env, '--name', 'Limited', '--scopes', 'a');
       const from = (address: string) => t.http().post('/oauth/token').set('X-Forwarded-For', address);
-      const ok = (address: string) => from(address).send({ grant_type: 'client_credentials', client_id: client.client_id, client_secret: client.client_secret });
+      const ok = (address: string) =>
+        from(address).send({ grant_type: 'client_credentials', client_id: client.client_id, client_secret: client.client_secret });
       const wrong = (address: string) => from(address).send({ grant_type: 'client_credentials', client_id: client.client_id, client_secret: 'wrong' });
       for (let i = 0; i < 5; i++) expect((await ok('192.0.2.1')).status).toBe(200);
       const burst = await Promise.all(Array.from({ length: 12 }, () => wrong('192.0.2.1')));
@@ -278,7 +456,11 @@ describe('machine clients: CLI input and limits', () => {
     try {
       const client = createClient(env, '--name', 'Targeted', '--scopes', 'a');
       const send = (address: string, secret: string) =>
-        t.http().post('/oauth/token').set('X-Forwarded-For', address).send({ grant_type: 'client_credentials', client_id: client.client_id, client_secret: secret });
+        t
+          .http()
+          .post('/oauth/token')
+          .set('X-Forwarded-For', address)
+          .send({ grant_type: 'client_credentials', client_id: client.client_id, client_secret: secret });
       // 60 wrong secrets, 2 from each of 30 addresses: three times the old per-client limit (20).
       for (let i = 0; i < 30; i++) {
         expect((await send(`198.51.100.${i + 1}`, 'wrong')).status).toBe(401);
@@ -297,10 +479,19 @@ describe('machine clients: CLI input and limits', () => {
     try {
       const client = createClient(env, '--name', 'Neighbour', '--scopes', 'a');
       const from = () => t.http().post('/oauth/token').set('X-Forwarded-For', '192.0.2.77');
-      const madeUp = [`x${'y'.repeat(8000)}`, 'made-up-client', 'CLIENT_0123456789abcdef01234567', 'client_0123456789abcdef0123456', 'client_0123456789abcdef012345678'];
+      const madeUp = [
+        `x${'y'.repeat(8000)}`,
+        'made-up-client',
+        'CLIENT_0123456789abcdef01234567',
+        'client_0123456789abcdef0123456',
+        'client_0123456789abcdef012345678',
+      ];
       for (let i = 0; i < 40; i++) {
         const client_id = `${madeUp[i % madeUp.length]}${i >= madeUp.length ? `-${i}` : ''}`;
-        const res = i % 2 === 0 ? await from().send({ grant_type: 'client_credentials', client_id, client_secret: 's' }) : await from().set('Authorization', basic(client_id, 's')).send({ grant_type: 'client_credentials' });
+        const res =
+          i % 2 === 0
+            ? await from().send({ grant_type: 'client_credentials', client_id, client_secret: 's' })
+            : await from().set('Authorization', basic(client_id, 's')).send({ grant_type: 'client_credentials' });
         expect({ status: res.status, error: res.body.error }).toEqual({ status: 401, error: 'invalid_client' });
       }
       // Nothing was counted: the address has its whole budget for a real client.
@@ -324,7 +515,11 @@ describe('machine clients: limits in Redis', () => {
       for (let i = 0; i < 200; i++) {
         // Half of them of the CLI's shape (unknown clients), half not.
         const client_id = i % 2 === 0 ? `client_${randomUUID().replace(/-/g, '').slice(0, 24)}` : `made-up-${randomUUID()}`;
-        const res = await t.http().post('/oauth/token').set('X-Forwarded-For', '192.0.2.88').send({ grant_type: 'client_credentials', client_id, client_secret: 'wrong' });
+        const res = await t
+          .http()
+          .post('/oauth/token')
+          .set('X-Forwarded-For', '192.0.2.88')
+          .send({ grant_type: 'client_credentials', client_id, client_secret: 'wrong' });
         expect(res.status).toBe(401);
       }
       const keys: string[] = [];

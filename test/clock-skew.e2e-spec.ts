@@ -60,7 +60,10 @@ describe('instances whose clocks differ', () => {
 
       await a.http().get('/api/me').set('Authorization', `Bearer ${tokens.access_token}`).expect(401);
       await request(ahead).get('/api/me').set('Authorization', `Bearer ${tokens.access_token}`).expect(401);
-      await request(ahead).get('/web/me').set('Cookie', cookiePair(sessionCookie(browser))).expect(401);
+      await request(ahead)
+        .get('/web/me')
+        .set('Cookie', cookiePair(sessionCookie(browser)))
+        .expect(401);
       await request(ahead).post('/api/auth/refresh').send({ refresh_token: tokens.refresh_token }).expect(401);
     }
   });

@@ -14,7 +14,6 @@ import { eventually, sleep } from './support/waiting';
 
 type Pair = { access_token: string; refresh_token: string };
 
-
 async function jwtLogin(app: TestApp, email: string, password: string): Promise<Pair> {
   return (await app.http().post('/api/auth/login').send({ email, password }).expect(200)).body as Pair;
 }
@@ -103,9 +102,7 @@ describe.each([
       const user = await d.a.createUser();
       const first = await jwtLogin(d.a, user.email, user.password);
       const second = (await d.a.http().post('/api/auth/refresh').send({ refresh_token: first.refresh_token }).expect(200)).body as Pair;
-      const results = await Promise.all(
-        [d.a, d.b, d.a].map((app) => app.http().post('/api/auth/refresh').send({ refresh_token: second.refresh_token })),
-      );
+      const results = await Promise.all([d.a, d.b, d.a].map((app) => app.http().post('/api/auth/refresh').send({ refresh_token: second.refresh_token })));
       const winners = results.filter((res) => res.status === 200).map((res) => res.body as Pair);
       expect(results.every((res) => res.status === 200 || res.status === 401)).toBe(true);
       expect(winners.length).toBeLessThanOrEqual(1);
@@ -130,9 +127,20 @@ describe.each([
     for (let trial = 0; trial < 4; trial++) {
       const user = await d.a.createUser({ roles: ['user', 'editor'] });
       const pairs = await Promise.all(Array.from({ length: 6 }, (_, i) => jwtLogin(i % 2 ? d.a : d.b, user.email, user.password)));
-      const refreshes = pairs.map((p, i) => (i % 2 ? d.b : d.a).http().post('/api/auth/refresh').send({ refresh_token: p.refresh_token }).then((res) => res));
+      const refreshes = pairs.map((p, i) =>
+        (i % 2 ? d.b : d.a)
+          .http()
+          .post('/api/auth/refresh')
+          .send({ refresh_token: p.refresh_token })
+          .then((res) => res),
+      );
       await sleep(trial * 3);
-      await d.b.http().put(`/api/admin/users/${user.id}/roles`).set(bearer(rootToken)).send({ roles: ['user'] }).expect(200);
+      await d.b
+        .http()
+        .put(`/api/admin/users/${user.id}/roles`)
+        .set(bearer(rootToken))
+        .send({ roles: ['user'] })
+        .expect(200);
       for (const res of await Promise.all(refreshes)) {
         expect(res.status).toBe(200);
         const me = await d.a.http().get('/api/me').set(bearer(res.body.access_token));
@@ -158,14 +166,22 @@ describe.each([
         return { group, res };
       });
       await sleep(8 + trial * 4);
-      await d.b.http().put(`/api/admin/users/${admin.id}/roles`).set(bearer(rootToken)).send({ roles: ['user'] }).expect(200);
+      await d.b
+        .http()
+        .put(`/api/admin/users/${admin.id}/roles`)
+        .set(bearer(rootToken))
+        .send({ roles: ['user'] })
+        .expect(200);
       for (const { group, res } of await Promise.all(logins)) {
         if (res.status !== 200) continue;
         for (const app of [d.a, d.b]) {
           const me =
             group === 'api'
               ? await app.http().get('/api/me').set(bearer(res.body.access_token))
-              : await app.http().get('/web/me').set('Cookie', cookiePair(sessionCookie(res)));
+              : await app
+                  .http()
+                  .get('/web/me')
+                  .set('Cookie', cookiePair(sessionCookie(res)));
           // Either the credential is dead, or it carries the roles of after the demotion.
           if (me.status === 200) expect(me.body.roles).toEqual(['user']);
           else expect(me.status).toBe(401);
@@ -190,8 +206,7 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('login limits under a 
   });
   afterAll(() => t.close());
 
-  const attempt = (email: string, password: string, from: string) =>
-    t.http().post('/api/auth/login').set('X-Forwarded-For', from).send({ email, password });
+  const attempt = (email: string, password: string, from: string) => t.http().post('/api/auth/login').set('X-Forwarded-For', from).send({ email, password });
 
   it('evaluates at most the account limit of 40 parallel wrong passwords, then refuses the right one', async () => {
     const user = await t.createUser();
@@ -245,7 +260,12 @@ describe('a revocation whose broadcast is refused (Redis ACL denies PUBLISH)', (
     const denied = await redisWithoutPublish();
     redis = denied.redis;
     // A failed broadcast answers after REVOCATION_MAX_STALENESS_MS: short here, to keep the suite fast.
-    const shared = testEnv('postgres+redis', { DATA_DIR: freshDataDir(), REDIS_URL: denied.url, REVOCATION_SYNC_INTERVAL_MS: '200', REVOCATION_MAX_STALENESS_MS: '2000' });
+    const shared = testEnv('postgres+redis', {
+      DATA_DIR: freshDataDir(),
+      REDIS_URL: denied.url,
+      REVOCATION_SYNC_INTERVAL_MS: '200',
+      REVOCATION_MAX_STALENESS_MS: '2000',
+    });
     a = await startAppWithEnv(shared);
     b = await startAppWithEnv(shared);
   });
@@ -272,13 +292,22 @@ describe('a revocation whose broadcast is refused (Redis ACL denies PUBLISH)', (
     await a.http().post('/auth/logout-all').set(bearer(tokens.access_token)).expect(204);
     expect(await meStatus(a, tokens.access_token)).toBe(401);
     expect(await meStatus(b, tokens.access_token)).toBe(401);
-    await b.http().get('/web/me').set('Cookie', cookiePair(sessionCookie(browser))).expect(401);
+    await b
+      .http()
+      .get('/web/me')
+      .set('Cookie', cookiePair(sessionCookie(browser)))
+      .expect(401);
 
     const admin = await a.createUser({ roles: ['admin'] });
     const adminToken = (await jwtLogin(a, admin.email, admin.password)).access_token;
     const demoted = await a.createUser({ roles: ['admin'] });
     const demotedToken = (await jwtLogin(b, demoted.email, demoted.password)).access_token;
-    await a.http().put(`/api/admin/users/${demoted.id}/roles`).set(bearer(adminToken)).send({ roles: ['user'] }).expect(200);
+    await a
+      .http()
+      .put(`/api/admin/users/${demoted.id}/roles`)
+      .set(bearer(adminToken))
+      .send({ roles: ['user'] })
+      .expect(200);
     expect(await meStatus(b, demotedToken)).toBe(401);
   });
 });
@@ -381,7 +410,12 @@ describe('a database too slow to hand out connections', () => {
     await locker.query('SELECT id FROM users WHERE id = $1 FOR UPDATE', [target.id]);
     // Sent now (a supertest request goes out only once awaited or then-ed).
     const changes = Array.from({ length: 16 }, (_, i) =>
-      t.http().put(`/api/admin/users/${target.id}/roles`).set(bearer(token)).send({ roles: ['user', `r${i}`] }).then((res) => res),
+      t
+        .http()
+        .put(`/api/admin/users/${target.id}/roles`)
+        .set(bearer(token))
+        .send({ roles: ['user', `r${i}`] })
+        .then((res) => res),
     );
     await sleep(4500);
     await locker.rollbackTransaction();
@@ -389,7 +423,12 @@ describe('a database too slow to hand out connections', () => {
     const statuses = (await Promise.all(changes)).map((res) => res.status);
     expect(statuses.every((status) => status === 200 || status === 503)).toBe(true);
     expect(statuses).toContain(503);
-    await t.http().put(`/api/admin/users/${target.id}/roles`).set(bearer(token)).send({ roles: ['user'] }).expect(200);
+    await t
+      .http()
+      .put(`/api/admin/users/${target.id}/roles`)
+      .set(bearer(token))
+      .send({ roles: ['user'] })
+      .expect(200);
   });
 });
 
@@ -400,7 +439,12 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('a successful login th
   let address = 0;
 
   beforeAll(async () => {
-    t = await startApp(setup, { TRUST_PROXY: '1', LOGIN_MAX_FAILURES_PER_ADDRESS: '3', LOGIN_MAX_FAILURES_PER_ACCOUNT: '1000', LOGIN_FAILURE_WINDOW_SECONDS: '2' });
+    t = await startApp(setup, {
+      TRUST_PROXY: '1',
+      LOGIN_MAX_FAILURES_PER_ADDRESS: '3',
+      LOGIN_MAX_FAILURES_PER_ACCOUNT: '1000',
+      LOGIN_FAILURE_WINDOW_SECONDS: '2',
+    });
   });
   afterAll(() => t.close());
 

@@ -93,7 +93,8 @@ describe.each([
   }
 
   async function jwtLogin(app: TestApp, email: string, password: string): Promise<Pair> {
-    return (await app.http().post('/api/auth/login').set('User-Agent', API_AGENT).set('X-Forwarded-For', API_ADDRESS).send({ email, password }).expect(200)).body as Pair;
+    return (await app.http().post('/api/auth/login').set('User-Agent', API_AGENT).set('X-Forwarded-For', API_ADDRESS).send({ email, password }).expect(200))
+      .body as Pair;
   }
 
   async function listWithCookie(app: TestApp, web: WebSignIn): Promise<Device[]> {
@@ -153,7 +154,16 @@ describe.each([
     // No session id, cookie, token or family id anywhere in either answer.
     const cookieValue = web.cookie.slice(web.cookie.indexOf('=') + 1);
     for (const body of [JSON.stringify(fromSession), JSON.stringify(fromToken)]) {
-      for (const secret of [web.sid, web.sid.slice(0, 8), cookieValue, decodeURIComponent(cookieValue), pair.access_token, pair.refresh_token, familyOf(pair.access_token), web.csrfToken]) {
+      for (const secret of [
+        web.sid,
+        web.sid.slice(0, 8),
+        cookieValue,
+        decodeURIComponent(cookieValue),
+        pair.access_token,
+        pair.refresh_token,
+        familyOf(pair.access_token),
+        web.csrfToken,
+      ]) {
         expect(body).not.toContain(secret);
       }
     }
@@ -167,7 +177,12 @@ describe.each([
 
     const refused = await d.a.http().delete(`/auth/sessions/${family.id}`).set('Cookie', web.cookie).expect(403);
     expectErrorShape(refused.body, 403);
-    await d.a.http().delete(`/auth/sessions/${family.id}`).set('Cookie', web.cookie).set('X-CSRF-Token', `${web.csrfToken.slice(0, -1)}x`).expect(403);
+    await d.a
+      .http()
+      .delete(`/auth/sessions/${family.id}`)
+      .set('Cookie', web.cookie)
+      .set('X-CSRF-Token', `${web.csrfToken.slice(0, -1)}x`)
+      .expect(403);
     await d.b.http().get('/api/me').set(bearer(pair.access_token)).expect(200); // untouched so far
 
     await d.a.http().delete(`/auth/sessions/${family.id}`).set('Cookie', web.cookie).set('X-CSRF-Token', web.csrfToken).expect(204);
@@ -269,15 +284,16 @@ describe.each([
     // The other instance reads what was written. (Listed with a sign-in of its own: a listing is a use.)
     const lister = await jwtLogin(d.b, user.email, user.password);
     const seen = (await listWithToken(d.b, lister.access_token)).filter((device) => listed.some(({ id }) => id === device.id));
-    expect(seen.map(({ kind, lastUsedAt }) => ({ kind, written: within(lastUsedAt) }))).toEqual(
-      listed.map(({ kind }) => ({ kind, written: true })),
-    );
+    expect(seen.map(({ kind, lastUsedAt }) => ({ kind, written: within(lastUsedAt) }))).toEqual(listed.map(({ kind }) => ({ kind, written: true })));
 
     // An interval later, a refresh is a use and a session request another: both move on.
     const refreshed = Date.now();
     pair = (await d.a.http().post('/api/auth/refresh').send({ refresh_token: pair.refresh_token }).expect(200)).body as Pair;
     await d.a.http().get('/web/me').set('Cookie', web.cookie).expect(200);
-    await eventually(async () => Number(await storedLastUse('refresh', familyId)) >= refreshed && Number(await storedLastUse('session', web.sid)) >= refreshed, 4 * FLUSH_MS);
+    await eventually(
+      async () => Number(await storedLastUse('refresh', familyId)) >= refreshed && Number(await storedLastUse('session', web.sid)) >= refreshed,
+      4 * FLUSH_MS,
+    );
     const fromOther = (await listWithToken(d.b, lister.access_token)).filter((device) => listed.some(({ id }) => id === device.id));
     expect(fromOther).toHaveLength(2);
     expect(fromOther.every((device) => Date.parse(device.lastUsedAt) >= refreshed)).toBe(true);
@@ -308,9 +324,11 @@ describe.each([
 
     /** The rows of the page: each with its end form's id, its kind and whether it is this browser. */
     function rowsOf(html: string): Array<{ id: string; kind: string; current: boolean; csrf: string }> {
-      return [...html.matchAll(/<tr><td>([^<]*)<\/td>.*?<td>(this browser|this client|)<\/td><td><form method="post" action="\/account\/sessions\/end"><input type="hidden" name="_csrf" value="([^"]*)"><input type="hidden" name="id" value="([^"]*)">/g)].map(
-        (match) => ({ kind: match[1], current: match[2] !== '', csrf: match[3], id: match[4] }),
-      );
+      return [
+        ...html.matchAll(
+          /<tr><td>([^<]*)<\/td>.*?<td>(this browser|this client|)<\/td><td><form method="post" action="\/account\/sessions\/end"><input type="hidden" name="_csrf" value="([^"]*)"><input type="hidden" name="id" value="([^"]*)">/g,
+        ),
+      ].map((match) => ({ kind: match[1], current: match[2] !== '', csrf: match[3], id: match[4] }));
     }
 
     it('lists every sign-in with an end button, and a form post ends the one chosen', async () => {

@@ -81,7 +81,11 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('email verification on
 
     await t.http().post('/auth/email/verify').send({ token: 'no-such-token' }).expect(400);
     await t.http().post('/auth/email/verify').send({}).expect(400);
-    await t.http().post('/auth/email/verify').send({ token: 'x'.repeat(129) }).expect(400);
+    await t
+      .http()
+      .post('/auth/email/verify')
+      .send({ token: 'x'.repeat(129) })
+      .expect(400);
 
     // A password-reset token is no verification token, and the reset token survives the attempt.
     const other = await register(t);
@@ -118,7 +122,11 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('email verification on
     const unverified = await register(t);
     const verified = await register(t);
     await verificationToken(t, unverified.email);
-    await t.http().post('/auth/email/verify').send({ token: await verificationToken(t, verified.email) }).expect(204);
+    await t
+      .http()
+      .post('/auth/email/verify')
+      .send({ token: await verificationToken(t, verified.email) })
+      .expect(204);
     const unknown = uniqueEmail('nobody');
 
     for (const email of [unknown, verified.email, ` ${unverified.email.toUpperCase()} `]) {
@@ -132,7 +140,11 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('email verification on
     expect(mailsTo(t, unknown)).toHaveLength(0);
     expect(mailsTo(t, verified.email)).toHaveLength(1);
     expect(mailsTo(t, unverified.email)).toHaveLength(2);
-    await t.http().post('/auth/email/verify').send({ token: linkToken(t, unverified.email, '/verify-email') }).expect(204);
+    await t
+      .http()
+      .post('/auth/email/verify')
+      .send({ token: linkToken(t, unverified.email, '/verify-email') })
+      .expect(204);
   });
 
   it('shows a form at the mailed link that changes nothing; only its POST verifies, then says so', async () => {
@@ -202,7 +214,11 @@ describe('email verification required and limited', () => {
       const login = await t.http().post('/api/auth/login').send({ email: squatted.email, password: 'the owner password' }).expect(200);
       expect((await t.http().get('/api/me').set('Authorization', `Bearer ${login.body.access_token}`).expect(200)).body.emailVerified).toBe(true);
       // The verification links mailed before the reset are void.
-      await t.http().post('/auth/email/verify').send({ token: linkToken(t, squatted.email, '/verify-email') }).expect(400);
+      await t
+        .http()
+        .post('/auth/email/verify')
+        .send({ token: linkToken(t, squatted.email, '/verify-email') })
+        .expect(400);
     } finally {
       await t.close();
     }
@@ -220,7 +236,11 @@ describe('email verification required and limited', () => {
       const page = await t.http().post('/login').type('form').send({ email: user.email, password: PASSWORD }).expect(403);
       expect(page.text).toContain('Email address not verified');
 
-      await t.http().post('/auth/email/verify').send({ token: await verificationToken(t, user.email) }).expect(204);
+      await t
+        .http()
+        .post('/auth/email/verify')
+        .send({ token: await verificationToken(t, user.email) })
+        .expect(204);
       await t.http().post('/api/auth/login').send({ email: user.email, password: PASSWORD }).expect(200);
 
       // The register page signs nobody in before the address is confirmed either.
@@ -237,7 +257,12 @@ describe('email verification required and limited', () => {
   it('answers 429 with Retry-After to token guessing from one address and to resend floods', async () => {
     const t = await startApp('sqlite', { PASSWORD_RESET_MAX_PER_ADDRESS: '4', PASSWORD_RESET_MAX_PER_ACCOUNT: '2' });
     try {
-      for (let i = 0; i < 4; i++) await t.http().post('/auth/email/verify').send({ token: `guess-${i}` }).expect(400);
+      for (let i = 0; i < 4; i++)
+        await t
+          .http()
+          .post('/auth/email/verify')
+          .send({ token: `guess-${i}` })
+          .expect(400);
       const limited = await t.http().post('/auth/email/verify').send({ token: 'guess-5' }).expect(429);
       expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
       expect(limited.body).toMatchObject({ statusCode: 429, message: 'Too many attempts from this address; try again later' });
@@ -271,8 +296,19 @@ describe('email verification required and limited', () => {
     const v = await startApp('sqlite', { TRUST_PROXY: 'true', PASSWORD_RESET_MAX_PER_ADDRESS: '3' });
     try {
       const from = '198.51.100.77';
-      for (let i = 0; i < 3; i++) await v.http().post('/auth/email/resend').set('X-Forwarded-For', from).send({ email: uniqueEmail('flood') }).expect(202);
-      const limited = await v.http().post('/auth/email/resend').set('X-Forwarded-For', from).send({ email: uniqueEmail('flood') }).expect(429);
+      for (let i = 0; i < 3; i++)
+        await v
+          .http()
+          .post('/auth/email/resend')
+          .set('X-Forwarded-For', from)
+          .send({ email: uniqueEmail('flood') })
+          .expect(202);
+      const limited = await v
+        .http()
+        .post('/auth/email/resend')
+        .set('X-Forwarded-For', from)
+        .send({ email: uniqueEmail('flood') })
+        .expect(429);
       expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
     } finally {
       await v.close();

@@ -55,7 +55,9 @@ function hostDocument(app: INestApplication): OpenAPIObject {
 function referencedSchemes(document: OpenAPIObject): Array<{ where: string; scheme: string }> {
   return Object.entries(document.paths).flatMap(([path, item]) =>
     Object.entries(item).flatMap(([method, operation]) =>
-      ((operation as { security?: Array<Record<string, string[]>> }).security ?? []).flatMap((requirement) => Object.keys(requirement).map((scheme) => ({ where: `${method} ${path}`, scheme }))),
+      ((operation as { security?: Array<Record<string, string[]>> }).security ?? []).flatMap((requirement) =>
+        Object.keys(requirement).map((scheme) => ({ where: `${method} ${path}`, scheme })),
+      ),
     ),
   );
 }
@@ -77,7 +79,17 @@ describe('a host application importing AuthSwitchModule', () => {
     it("keeps the host's DataSource: its own entity and migration live next to AuthSwitch's tables", async () => {
       const dataSource = host.app.get(DataSource);
       const tables = dataSource.entityMetadatas.map((entity) => entity.tableName).sort();
-      expect(tables).toEqual(['client_assertions', 'clients', 'one_time_tokens', 'projects', 'refresh_families', 'refresh_tokens', 'revocations', 'sessions', 'users']);
+      expect(tables).toEqual([
+        'client_assertions',
+        'clients',
+        'one_time_tokens',
+        'projects',
+        'refresh_families',
+        'refresh_tokens',
+        'revocations',
+        'sessions',
+        'users',
+      ]);
       const { token, user } = await apiLogin();
       const created = await host.http().post('/api/projects').set('Authorization', `Bearer ${token}`).send({ name: 'Apollo' }).expect(201);
       expect(created.body).toMatchObject({ name: 'Apollo', ownerId: user.id });
@@ -200,7 +212,12 @@ describe('a host application importing AuthSwitchModule', () => {
 
     it('validates AuthSwitch bodies and answers in its error shape without a global pipe or filter in the host', async () => {
       const res = await host.http().post('/api/auth/login').send({ email: 42 }).expect(400);
-      expect(res.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Validation failed', details: ['email must be a string', 'password is required'] });
+      expect(res.body).toEqual({
+        statusCode: 400,
+        error: 'Bad Request',
+        message: 'Validation failed',
+        details: ['email must be a string', 'password is required'],
+      });
     });
   });
 
@@ -262,7 +279,11 @@ describe('a host application importing AuthSwitchModule', () => {
       await first.http().get('/api/me').set('Authorization', bearer).expect(200);
       await second.http().get('/api/me').set('Authorization', bearer).expect(401);
       const session = await first.http().post('/web/auth/login').send({ email: user.email, password: user.password }).expect(200);
-      await first.http().get('/web/me').set('Cookie', cookiePair(sessionCookie(session))).expect(200);
+      await first
+        .http()
+        .get('/web/me')
+        .set('Cookie', cookiePair(sessionCookie(session)))
+        .expect(200);
       await first.http().post('/api/auth/logout').set('Authorization', bearer).send({}).expect(204);
       await first.http().get('/api/me').set('Authorization', bearer).expect(401);
     } finally {

@@ -10,7 +10,18 @@ import { join } from 'node:path';
 import request from 'supertest';
 import { decode } from 'jsonwebtoken';
 import type { Repository } from 'typeorm';
-import { AUTH_SWITCH_MIGRATIONS, AUTH_SWITCH_OPTIONS, AuthSwitchModule, AuthSwitchSettings, CurrentUser, PagesModule, RouteGroup, runOperatorCommand, UserPrincipal, UsersService } from '../src';
+import {
+  AUTH_SWITCH_MIGRATIONS,
+  AUTH_SWITCH_OPTIONS,
+  AuthSwitchModule,
+  AuthSwitchSettings,
+  CurrentUser,
+  PagesModule,
+  RouteGroup,
+  runOperatorCommand,
+  UserPrincipal,
+  UsersService,
+} from '../src';
 import { CreateProfiles1900000000001, Profile } from './host-app/profile.entity';
 import { freshDataDir } from './support/environments';
 import { eventually } from './support/waiting';
@@ -97,7 +108,11 @@ describe('a host gets what it asks for', () => {
       .post('/register')
       .type('form')
       .send({ email, password: 'page password 123', name: 'Page', ...(csrf ? { _csrf: csrf } : {}) });
-    if (formCookie) posted.set('Cookie', formCookie.map((c) => c.split(';')[0]));
+    if (formCookie)
+      posted.set(
+        'Cookie',
+        formCookie.map((c) => c.split(';')[0]),
+      );
     const registered = await posted.expect(303);
     expect(registered.headers.location).toBe('/account');
     const cookies = (registered.headers['set-cookie'] as unknown as string[]).map((c) => c.split(';')[0]);
@@ -130,19 +145,24 @@ describe('a host gets what it asks for', () => {
     // Bad arguments are refused before the host's application is opened.
     const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
-      expect(await runOperatorCommand(['users:create', '--email', 'not-an-email', '--password', 'x'], () => Promise.reject(new Error('must not open')))).toBe(2);
+      expect(await runOperatorCommand(['users:create', '--email', 'not-an-email', '--password', 'x'], () => Promise.reject(new Error('must not open')))).toBe(
+        2,
+      );
     } finally {
       error.mockRestore();
     }
   });
 
-  it("mails links on the address the host listens on, when it sets no publicUrl", async () => {
+  it('mails links on the address the host listens on, when it sets no publicUrl', async () => {
     const listening = await startHost(freshDataDir());
     try {
       await listening.app.listen(0, '127.0.0.1');
       const { port } = (listening.app.getHttpServer() as Server).address() as AddressInfo;
       const mailDir = join(listening.app.get<{ mail: { dir: string } }>(AUTH_SWITCH_OPTIONS).mail.dir);
-      await request(`http://127.0.0.1:${port}`).post('/auth/register').send({ email: `linked-${randomBytes(4).toString('hex')}@host.test`, password: 'linked password 1' }).expect(201);
+      await request(`http://127.0.0.1:${port}`)
+        .post('/auth/register')
+        .send({ email: `linked-${randomBytes(4).toString('hex')}@host.test`, password: 'linked password 1' })
+        .expect(201);
       let mail = '';
       await eventually(async () => {
         const files = existsSync(mailDir) ? readdirSync(mailDir).filter((name) => name.endsWith('.eml')) : [];
@@ -171,9 +191,12 @@ describe('production checks in a host (NODE_ENV=production)', () => {
 
   it('refuses a guessable session secret handed to the module, naming the module option', async () => {
     const dataDir = freshDataDir();
-    await expect(NestFactory.create(hostModule(dataDir, { session: { secret: "a".repeat(40) }, jwt: { privateKeyFile: keyFile(dataDir) } }), { logger: false, abortOnError: false })).rejects.toThrow(
-      /AuthSwitchModule option session\.secret: looks guessable/,
-    );
+    await expect(
+      NestFactory.create(hostModule(dataDir, { session: { secret: 'a'.repeat(40) }, jwt: { privateKeyFile: keyFile(dataDir) } }), {
+        logger: false,
+        abortOnError: false,
+      }),
+    ).rejects.toThrow(/AuthSwitchModule option session\.secret: looks guessable/);
   });
 
   it('refuses a missing signing key, naming the module option', async () => {

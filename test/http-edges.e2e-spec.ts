@@ -21,9 +21,7 @@ function rawExchange(port: number, payload: string): Promise<{ status: number; h
       const text = Buffer.concat(chunks).toString('utf8');
       const [head, ...rest] = text.split('\r\n\r\n');
       const [statusLine, ...headerLines] = head.split('\r\n');
-      const headers = Object.fromEntries(
-        headerLines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]),
-      );
+      const headers = Object.fromEntries(headerLines.map((line) => [line.slice(0, line.indexOf(':')).toLowerCase(), line.slice(line.indexOf(':') + 1).trim()]));
       resolve({ status: Number(statusLine.split(' ')[1]), headers, body: rest.join('\r\n\r\n') });
     });
     socket.write(payload);
@@ -64,8 +62,13 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('HTTP edges on %s', (s
     it.each(['web', 'api'])('login on /%s: in the email and in the password', async (group) => {
       const user = await t.createUser();
       await expectDetails('post', `/${group}/auth/login`, { email: `${user.email}${NUL}`, password: user.password }, ['email must not contain NUL characters']);
-      await expectDetails('post', `/${group}/auth/login`, { email: user.email, password: `${user.password}${NUL}` }, ['password must not contain NUL characters']);
-      await expectDetails('post', `/${group}/auth/login`, { email: NUL, password: NUL }, ['email must not contain NUL characters', 'password must not contain NUL characters']);
+      await expectDetails('post', `/${group}/auth/login`, { email: user.email, password: `${user.password}${NUL}` }, [
+        'password must not contain NUL characters',
+      ]);
+      await expectDetails('post', `/${group}/auth/login`, { email: NUL, password: NUL }, [
+        'email must not contain NUL characters',
+        'password must not contain NUL characters',
+      ]);
       // The clean request still works: nothing about the account was disturbed.
       await t.http().post(`/${group}/auth/login`).send({ email: user.email, password: user.password }).expect(200);
     });
@@ -74,14 +77,26 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('HTTP edges on %s', (s
       await expectDetails('post', '/api/auth/refresh', { refresh_token: `abc${NUL}def` }, ['refresh_token must not contain NUL characters']);
       const user = await t.createUser();
       const login = await t.http().post('/api/auth/login').send({ email: user.email, password: user.password }).expect(200);
-      await expectDetails('post', '/api/auth/logout', { refresh_token: `abc${NUL}` }, ['refresh_token must not contain NUL characters'], login.body.access_token);
+      await expectDetails(
+        'post',
+        '/api/auth/logout',
+        { refresh_token: `abc${NUL}` },
+        ['refresh_token must not contain NUL characters'],
+        login.body.access_token,
+      );
     });
 
     it('admin: in a role name', async () => {
       const admin = await t.createUser({ roles: ['admin'] });
       const target = await t.createUser();
       const login = await t.http().post('/api/auth/login').send({ email: admin.email, password: admin.password }).expect(200);
-      await expectDetails('put', `/api/admin/users/${target.id}/roles`, { roles: ['user', `admin${NUL}`] }, ['roles must not contain NUL characters'], login.body.access_token);
+      await expectDetails(
+        'put',
+        `/api/admin/users/${target.id}/roles`,
+        { roles: ['user', `admin${NUL}`] },
+        ['roles must not contain NUL characters'],
+        login.body.access_token,
+      );
     });
   });
 
@@ -97,12 +112,24 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('HTTP edges on %s', (s
     });
 
     it('takes a body nested 32 deep to validation, and refuses 33', async () => {
-      const at32 = await t.http().post('/api/auth/login').set('Content-Type', 'application/json').send(`{"password":"x","email":${deep(31)}}`);
+      const at32 = await t
+        .http()
+        .post('/api/auth/login')
+        .set('Content-Type', 'application/json')
+        .send(`{"password":"x","email":${deep(31)}}`);
       expect({ status: at32.status, message: at32.body.message }).toEqual({ status: 400, message: 'Validation failed' });
-      const at33 = await t.http().post('/api/auth/login').set('Content-Type', 'application/json').send(`{"password":"x","email":${deep(32)}}`);
+      const at33 = await t
+        .http()
+        .post('/api/auth/login')
+        .set('Content-Type', 'application/json')
+        .send(`{"password":"x","email":${deep(32)}}`);
       expect(at33.body).toEqual(refused(TOO_DEEP));
       // Brackets inside strings are text, not nesting.
-      await t.http().post('/api/auth/login').send({ email: uniqueEmail('brackets'), password: '{['.repeat(100) }).expect(401);
+      await t
+        .http()
+        .post('/api/auth/login')
+        .send({ email: uniqueEmail('brackets'), password: '{['.repeat(100) })
+        .expect(401);
     });
 
     it.each([
@@ -118,22 +145,44 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('HTTP edges on %s', (s
 
     it('a lone surrogate as raw bytes (UTF-8 of U+D800), in JSON and in a page form', async () => {
       const raw = Buffer.concat([Buffer.from('{"email":"a'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('@example.test","password":"password123"}')]);
-      const json = await t.http().post('/auth/register').set('Content-Type', 'application/json').serialize((bytes: Buffer) => bytes as unknown as string).send(raw);
+      const json = await t
+        .http()
+        .post('/auth/register')
+        .set('Content-Type', 'application/json')
+        .serialize((bytes: Buffer) => bytes as unknown as string)
+        .send(raw);
       expect({ status: json.status, body: json.body }).toEqual({ status: 400, body: refused(NOT_UNICODE) });
-      const form = await t.http().post('/register').set('Content-Type', 'application/x-www-form-urlencoded').send('email=a%ED%A0%80%40example.test&password=password123');
+      const form = await t
+        .http()
+        .post('/register')
+        .set('Content-Type', 'application/x-www-form-urlencoded')
+        .send('email=a%ED%A0%80%40example.test&password=password123');
       expect({ status: form.status, body: form.body }).toEqual({ status: 400, body: refused(NOT_UNICODE) });
       const token = await t.http().post('/oauth/token').type('form').send('grant_type=client_credentials&client_id=%ED%B0%80&client_secret=x');
-      expect({ status: token.status, error: token.body.error, message: token.body.message }).toEqual({ status: 400, error: 'invalid_request', message: NOT_UNICODE });
+      expect({ status: token.status, error: token.body.error, message: token.body.message }).toEqual({
+        status: 400,
+        error: 'invalid_request',
+        message: NOT_UNICODE,
+      });
     });
 
     it('a page form whose field names nest deeper than 32 brackets', async () => {
-      const res = await t.http().post('/login').type('form').send(`email${'[a]'.repeat(5000)}=x&password=y`);
+      const res = await t
+        .http()
+        .post('/login')
+        .type('form')
+        .send(`email${'[a]'.repeat(5000)}=x&password=y`);
       expect({ status: res.status, body: res.body }).toEqual({ status: 400, body: refused(TOO_DEEP) });
     });
 
     it('still takes surrogate pairs, escaped and raw, as the characters they are', async () => {
       const name = String.raw`Ada \ud83d\ude00 ` + '\u{1F600}';
-      const res = await t.http().post('/auth/register').set('Content-Type', 'application/json').send(`{"email":"${uniqueEmail('emoji')}","password":"password123","name":"${name}"}`).expect(201);
+      const res = await t
+        .http()
+        .post('/auth/register')
+        .set('Content-Type', 'application/json')
+        .send(`{"email":"${uniqueEmail('emoji')}","password":"password123","name":"${name}"}`)
+        .expect(201);
       expect(res.body.name).toBe('Ada \u{1F600} \u{1F600}');
     });
   });
@@ -145,7 +194,11 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('HTTP edges on %s', (s
       ['null values', { email: null, password: null }, ['email is required', 'password is required']],
       ['numbers', { email: 42, password: 12345678 }, ['email must be a string', 'password must be a string']],
       ['empty strings', { email: '', password: '' }, ['email must not be empty', 'password must not be empty']],
-      ['oversized values', { email: 'e'.repeat(321), password: 'p'.repeat(1025) }, ['email must be at most 320 characters', 'password must be at most 1024 characters']],
+      [
+        'oversized values',
+        { email: 'e'.repeat(321), password: 'p'.repeat(1025) },
+        ['email must be at most 320 characters', 'password must be at most 1024 characters'],
+      ],
       ['an email that is not an email', { email: 'verify:42', password: 'password' }, ['email must be a valid email address']],
     ])('login with %s', async (_label, body, details) => {
       await expectDetails('post', '/api/auth/login', body, details);
@@ -154,8 +207,16 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('HTTP edges on %s', (s
     it.each([
       ['nothing', {}, ['email is required', 'password is required']],
       ['wrong types', { email: ['a@b.c'], password: 12345678, name: 7 }, ['email must be a string', 'password must be a string', 'name must be a string']],
-      ['an invalid email and a short password', { email: 'not-an-email', password: '1234567' }, ['email must be a valid email address', 'password must be 8 to 256 characters']],
-      ['an oversized email and name', { email: `${'e'.repeat(320)}@x.io`, password: 'password123', name: 'n'.repeat(101) }, ['email must be at most 320 characters', 'name must be at most 100 characters']],
+      [
+        'an invalid email and a short password',
+        { email: 'not-an-email', password: '1234567' },
+        ['email must be a valid email address', 'password must be 8 to 256 characters'],
+      ],
+      [
+        'an oversized email and name',
+        { email: `${'e'.repeat(320)}@x.io`, password: 'password123', name: 'n'.repeat(101) },
+        ['email must be at most 320 characters', 'name must be at most 100 characters'],
+      ],
     ])('register with %s', async (_label, body, details) => {
       await expectDetails('post', '/auth/register', body, details);
     });

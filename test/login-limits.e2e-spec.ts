@@ -45,7 +45,12 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('login limits (%s)', (
     const user = await t.createUser();
     const login = await attempt(user.email, user.password, client()).expect(200);
     const change = (currentPassword: string) =>
-      t.http().post('/auth/password/change').set('X-Forwarded-For', client()).set('Authorization', `Bearer ${login.body.access_token}`).send({ currentPassword, newPassword: 'a changed password' });
+      t
+        .http()
+        .post('/auth/password/change')
+        .set('X-Forwarded-For', client())
+        .set('Authorization', `Bearer ${login.body.access_token}`)
+        .send({ currentPassword, newPassword: 'a changed password' });
     for (let i = 0; i < 3; i++) await change(`wrong guess ${i}`).expect(401);
     const locked = await change(user.password).expect(429);
     expectErrorShape(locked.body, 429);
@@ -60,7 +65,12 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('login limits (%s)', (
     const login = await attempt(user.email, user.password, client()).expect(200);
     const burst = await Promise.all(
       Array.from({ length: 12 }, (_, i) =>
-        t.http().post('/auth/password/change').set('X-Forwarded-For', client()).set('Authorization', `Bearer ${login.body.access_token}`).send({ currentPassword: `guess ${i}`, newPassword: 'a changed password' }),
+        t
+          .http()
+          .post('/auth/password/change')
+          .set('X-Forwarded-For', client())
+          .set('Authorization', `Bearer ${login.body.access_token}`)
+          .send({ currentPassword: `guess ${i}`, newPassword: 'a changed password' }),
       ),
     );
     expect(burst.filter((res) => res.status === 401)).toHaveLength(3);
@@ -71,7 +81,13 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('login limits (%s)', (
     const user = await t.createUser();
     const login = await attempt(user.email, user.password, client()).expect(200);
     for (let i = 0; i < 2; i++) await attempt(user.email, 'wrong password', client()).expect(401);
-    await t.http().post('/auth/password/change').set('X-Forwarded-For', client()).set('Authorization', `Bearer ${login.body.access_token}`).send({ currentPassword: user.password, newPassword: 'a changed password' }).expect(204);
+    await t
+      .http()
+      .post('/auth/password/change')
+      .set('X-Forwarded-For', client())
+      .set('Authorization', `Bearer ${login.body.access_token}`)
+      .send({ currentPassword: user.password, newPassword: 'a changed password' })
+      .expect(204);
     await attempt(user.email, 'a changed password', client()).expect(200);
   });
 
@@ -93,8 +109,7 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('registration limit (%
   });
   afterAll(() => t.close());
 
-  const register = (email: string, from: string) =>
-    t.http().post('/auth/register').set('X-Forwarded-For', from).send({ email, password: 'password123' });
+  const register = (email: string, from: string) => t.http().post('/auth/register').set('X-Forwarded-For', from).send({ email, password: 'password123' });
 
   it('creates at most the limit of a parallel burst from one address, then answers 429 with Retry-After', async () => {
     const from = '192.0.2.10';

@@ -38,7 +38,12 @@ async function smtpSink(refuseFirst = 0) {
   return { url: `smtp://127.0.0.1:${port}`, received, close: () => new Promise<void>((resolve) => server.close(() => resolve())) };
 }
 
-const mail = { to: 'ada@example.test', subject: 'Reset your password', text: 'Open http://x/reset-password?token=abc', html: '<p><a href="http://x/reset-password?token=abc">Reset</a></p>' };
+const mail = {
+  to: 'ada@example.test',
+  subject: 'Reset your password',
+  text: 'Open http://x/reset-password?token=abc',
+  html: '<p><a href="http://x/reset-password?token=abc">Reset</a></p>',
+};
 
 describe('MailService', () => {
   it('sends through SMTP_URL from MAIL_FROM, text and HTML, without waiting in send()', async () => {

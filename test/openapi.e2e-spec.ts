@@ -16,6 +16,7 @@ const ERROR_REF = '#/components/schemas/Error';
 const STACK_LINE = /\n\s+at .+[(:]\d+/;
 
 // Parsed JSON, navigated freely by the assertions.
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
 type Json = Record<string, any>;
 
 type Server = BuiltServer;
@@ -135,7 +136,9 @@ describe('OpenAPI document and Swagger UI (default configuration)', () => {
     const login = resolve(document, document.paths['/web/auth/login'].post.requestBody.content['application/json'].schema);
     expect(login.properties).toMatchObject({ email: { type: 'string', maxLength: 320 }, password: { type: 'string', maxLength: 1024 } });
     expect(login.required).toEqual(expect.arrayContaining(['email', 'password']));
-    expect(document.paths['/api/auth/login'].post.requestBody.content['application/json'].schema).toEqual(document.paths['/web/auth/login'].post.requestBody.content['application/json'].schema);
+    expect(document.paths['/api/auth/login'].post.requestBody.content['application/json'].schema).toEqual(
+      document.paths['/web/auth/login'].post.requestBody.content['application/json'].schema,
+    );
 
     const register = resolve(document, document.paths['/auth/register'].post.requestBody.content['application/json'].schema);
     expect(register.properties).toMatchObject({
@@ -210,7 +213,8 @@ describe('OpenAPI document and Swagger UI (default configuration)', () => {
     expect(document.paths['/oauth/token'].post.security).toEqual(expect.arrayContaining([{ client_secret_basic: [] }, {}]));
     for (const { path, method, operation } of operations(document)) {
       for (const requirement of operation.security ?? []) {
-        for (const scheme of Object.keys(requirement)) expect({ path, method, scheme, defined: scheme in document.components.securitySchemes }).toEqual({ path, method, scheme, defined: true });
+        for (const scheme of Object.keys(requirement))
+          expect({ path, method, scheme, defined: scheme in document.components.securitySchemes }).toEqual({ path, method, scheme, defined: true });
       }
     }
   });

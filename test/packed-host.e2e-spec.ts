@@ -154,45 +154,51 @@ describe('the packed library in a fresh Nest application', () => {
   let host: Host | undefined;
   let base: string;
 
-  beforeAll(async () => {
-    // Removed after the suite by the cleanup hook (test/support/cleanup.ts).
-    work = realpathSync(freshDataDir());
-    if (!relative(realpathSync(ROOT), work).startsWith('..')) throw new Error(`the temp dir ${work} is inside the repository`);
-    const packDir = join(work, 'pack');
-    hostDir = join(work, 'host');
-    mkdirSync(packDir);
-    mkdirSync(join(hostDir, 'src'), { recursive: true });
+  beforeAll(
+    async () => {
+      // Removed after the suite by the cleanup hook (test/support/cleanup.ts).
+      work = realpathSync(freshDataDir());
+      if (!relative(realpathSync(ROOT), work).startsWith('..')) throw new Error(`the temp dir ${work} is inside the repository`);
+      const packDir = join(work, 'pack');
+      hostDir = join(work, 'host');
+      mkdirSync(packDir);
+      mkdirSync(join(hostDir, 'src'), { recursive: true });
 
-    // `prepare` runs first, as on a publish: dist/ is brought up to date.
-    const [packed] = JSON.parse(await run('npm', ['pack', '--json', '--pack-destination', packDir], ROOT)) as { filename: string; files: { path: string }[] }[];
-    packedFiles = packed.files.map((file) => file.path);
+      // `prepare` runs first, as on a publish: dist/ is brought up to date.
+      const [packed] = JSON.parse(await run('npm', ['pack', '--json', '--pack-destination', packDir], ROOT)) as {
+        filename: string;
+        files: { path: string }[];
+      }[];
+      packedFiles = packed.files.map((file) => file.path);
 
-    const dependencies: Record<string, string> = Object.fromEntries(HOST_PACKAGES.map((name) => [name, installedVersion(name)]));
-    dependencies.authswitch = `file:../pack/${packed.filename}`;
-    writeFileSync(
-      join(hostDir, 'package.json'),
-      JSON.stringify(
-        {
-          name: 'packed-host',
-          private: true,
-          dependencies,
-          devDependencies: { typescript: installedVersion('typescript'), '@types/node': installedVersion('@types/node') },
-        },
-        null,
-        2,
-      ),
-    );
-    writeFileSync(join(hostDir, 'tsconfig.json'), JSON.stringify(HOST_TSCONFIG, null, 2));
-    writeFileSync(join(hostDir, 'src', 'main.ts'), HOST_MAIN);
+      const dependencies: Record<string, string> = Object.fromEntries(HOST_PACKAGES.map((name) => [name, installedVersion(name)]));
+      dependencies.authswitch = `file:../pack/${packed.filename}`;
+      writeFileSync(
+        join(hostDir, 'package.json'),
+        JSON.stringify(
+          {
+            name: 'packed-host',
+            private: true,
+            dependencies,
+            devDependencies: { typescript: installedVersion('typescript'), '@types/node': installedVersion('@types/node') },
+          },
+          null,
+          2,
+        ),
+      );
+      writeFileSync(join(hostDir, 'tsconfig.json'), JSON.stringify(HOST_TSCONFIG, null, 2));
+      writeFileSync(join(hostDir, 'src', 'main.ts'), HOST_MAIN);
 
-    await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund'], hostDir);
-    packedManifest = JSON.parse(readFileSync(join(hostDir, 'node_modules', 'authswitch', 'package.json'), 'utf8'));
-    await run(process.execPath, [join(hostDir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', hostDir], hostDir, 120_000);
-    const dataDir = join(work, 'data');
-    mkdirSync(dataDir);
-    host = startHost(hostDir, dataDir);
-    base = await host.ready;
-  }, INSTALL_TIMEOUT_MS + 3 * 60_000);
+      await run('npm', ['install', '--prefer-offline', '--no-audit', '--no-fund'], hostDir);
+      packedManifest = JSON.parse(readFileSync(join(hostDir, 'node_modules', 'authswitch', 'package.json'), 'utf8'));
+      await run(process.execPath, [join(hostDir, 'node_modules', 'typescript', 'bin', 'tsc'), '-p', hostDir], hostDir, 120_000);
+      const dataDir = join(work, 'data');
+      mkdirSync(dataDir);
+      host = startHost(hostDir, dataDir);
+      base = await host.ready;
+    },
+    INSTALL_TIMEOUT_MS + 3 * 60_000,
+  );
 
   afterAll(async () => {
     if (host && host.child.exitCode === null && host.child.signalCode === null) {
@@ -232,7 +238,8 @@ describe('the packed library in a fresh Nest application', () => {
   });
 
   it('registers, signs in on the api group, and the token opens /api/me and the host\u2019s own route', async () => {
-    const post = (path: string, body: unknown) => fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+    const post = (path: string, body: unknown) =>
+      fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
     const email = `packed-${process.pid}@example.com`;
     // Upper case and spaces: the DTO's @Transform (the host's class-transformer) normalizes it.
     const registered = await post('/auth/register', { email: `  ${email.toUpperCase()} `, password: 'packed password 1', name: 'Ada' });

@@ -18,7 +18,6 @@ function csrfField(html: string): string {
   return match[1];
 }
 
-
 async function closeApp(t: TestApp | undefined): Promise<void> {
   if (!t) return;
   const prefix = t.config.redis?.keyPrefix;
@@ -71,7 +70,11 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('form pages without sc
     const email = uniqueEmail('form');
     const res = await postForm('/register', { name: 'Ada', email, password: PASSWORD }).expect(303);
     expect(res.headers.location).toBe('/account');
-    const account = await t.http().get('/account').set('Cookie', cookiePair(sessionCookie(res))).expect(200);
+    const account = await t
+      .http()
+      .get('/account')
+      .set('Cookie', cookiePair(sessionCookie(res)))
+      .expect(200);
     expect(account.text).toContain(`<strong id="email">${email}</strong> (Ada)`);
 
     const again = await postForm('/register', { name: 'Ada', email: email.toUpperCase(), password: 'another password' }).expect(409);
@@ -154,7 +157,13 @@ describe('form pages without scripts: markup and refusals (sqlite)', () => {
     const pages = {
       login: (await t.http().get('/login').expect(200)).text,
       register: (await t.http().get('/register').expect(200)).text,
-      account: (await t.http().get('/account').set('Cookie', cookiePair(sessionCookie(signedIn))).expect(200)).text,
+      account: (
+        await t
+          .http()
+          .get('/account')
+          .set('Cookie', cookiePair(sessionCookie(signedIn)))
+          .expect(200)
+      ).text,
       forgot: (await t.http().get('/forgot-password').expect(200)).text,
       reset: (await t.http().get('/reset-password?token=abc').expect(200)).text,
       verify: (await t.http().get('/verify-email?token=abc').expect(200)).text,
@@ -210,7 +219,12 @@ describe('form pages without scripts: markup and refusals (sqlite)', () => {
   it('counts form registrations against the same per-address limit as the API', async () => {
     const from = '203.0.113.7';
     await postForm('/register', { email: uniqueEmail('limit'), password: PASSWORD }, from).expect(303);
-    await t.http().post('/auth/register').set('X-Forwarded-For', from).send({ email: uniqueEmail('limit'), password: PASSWORD }).expect(201);
+    await t
+      .http()
+      .post('/auth/register')
+      .set('X-Forwarded-For', from)
+      .send({ email: uniqueEmail('limit'), password: PASSWORD })
+      .expect(201);
     const refused = await postForm('/register', { email: uniqueEmail('limit'), password: PASSWORD }, from).expect(429);
     expect(refused.headers['content-type']).toMatch(/^text\/html/);
     expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
@@ -226,7 +240,9 @@ describe('form pages without scripts: markup and refusals (sqlite)', () => {
     const user = await t.createUser({ password: PASSWORD });
     const res = await postForm('/login', { email: user.email, password: PASSWORD }).set('Sec-Fetch-Site', 'cross-site').expect(403);
     expect(res.headers['set-cookie']).toBeUndefined();
-    await postForm('/register', { email: uniqueEmail('csrf'), password: PASSWORD }).set('Sec-Fetch-Site', 'cross-site').expect(403);
+    await postForm('/register', { email: uniqueEmail('csrf'), password: PASSWORD })
+      .set('Sec-Fetch-Site', 'cross-site')
+      .expect(403);
     await postForm('/login', { email: user.email, password: PASSWORD }).set('Sec-Fetch-Site', 'same-origin').expect(303);
   });
 

@@ -41,7 +41,11 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('password reset and ch
     expect(again.body).toEqual({ statusCode: 400, error: 'Bad Request', message: 'Invalid or expired token' });
     await t.http().get('/api/me').set('Authorization', `Bearer ${before.body.access_token}`).expect(401);
     await t.http().post('/api/auth/refresh').send({ refresh_token: before.body.refresh_token }).expect(401);
-    await t.http().get('/web/me').set('Cookie', cookiePair(sessionCookie(browser))).expect(401);
+    await t
+      .http()
+      .get('/web/me')
+      .set('Cookie', cookiePair(sessionCookie(browser)))
+      .expect(401);
     await t.http().post('/api/auth/login').send({ email: user.email, password: user.password }).expect(401);
     await t.http().post('/api/auth/login').send({ email: user.email, password: 'a brand new password' }).expect(200);
   });
@@ -53,7 +57,12 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('password reset and ch
     await eventually(async () => resetTokenFor(t, user.email) !== undefined);
     const token = resetTokenFor(t, user.email)!;
     const answers = await Promise.all(
-      Array.from({ length: 6 }, (_v, i) => t.http().post('/auth/password/reset').send({ token, password: `parallel password ${i}` })),
+      Array.from({ length: 6 }, (_v, i) =>
+        t
+          .http()
+          .post('/auth/password/reset')
+          .send({ token, password: `parallel password ${i}` }),
+      ),
     );
     expect(answers.map((res) => res.status).sort()).toEqual([204, 400, 400, 400, 400, 400]);
   });
@@ -63,8 +72,18 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('password reset and ch
     const login = await t.http().post('/api/auth/login').send({ email: user.email, password: user.password }).expect(200);
     const bearer = `Bearer ${login.body.access_token}`;
     await t.http().post('/auth/password/change').send({ currentPassword: user.password, newPassword: 'a changed password' }).expect(401);
-    await t.http().post('/auth/password/change').set('Authorization', bearer).send({ currentPassword: 'wrong password', newPassword: 'a changed password' }).expect(401);
-    await t.http().post('/auth/password/change').set('Authorization', bearer).send({ currentPassword: user.password, newPassword: 'a changed password' }).expect(204);
+    await t
+      .http()
+      .post('/auth/password/change')
+      .set('Authorization', bearer)
+      .send({ currentPassword: 'wrong password', newPassword: 'a changed password' })
+      .expect(401);
+    await t
+      .http()
+      .post('/auth/password/change')
+      .set('Authorization', bearer)
+      .send({ currentPassword: user.password, newPassword: 'a changed password' })
+      .expect(204);
     await t.http().get('/api/me').set('Authorization', bearer).expect(401);
     await t.http().post('/api/auth/login').send({ email: user.email, password: 'a changed password' }).expect(200);
   });
@@ -97,7 +116,13 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('password reset and ch
     const login = await t.http().post('/web/auth/login').send({ email: user.email, password: user.password }).expect(200);
     const cookie = cookiePair(sessionCookie(login));
     await t.http().post('/auth/password/change').set('Cookie', cookie).send({ currentPassword: user.password, newPassword: 'a changed password' }).expect(403);
-    await t.http().post('/auth/password/change').set('Cookie', cookie).set('X-CSRF-Token', login.body.csrfToken).send({ currentPassword: user.password, newPassword: 'a changed password' }).expect(204);
+    await t
+      .http()
+      .post('/auth/password/change')
+      .set('Cookie', cookie)
+      .set('X-CSRF-Token', login.body.csrfToken)
+      .send({ currentPassword: user.password, newPassword: 'a changed password' })
+      .expect(204);
     await t.http().get('/web/me').set('Cookie', cookie).expect(401);
   });
 });
@@ -110,7 +135,11 @@ describe('password reset limits', () => {
       const login = await t.http().post('/api/auth/login').send({ email: user.email, password: user.password }).expect(200);
       // Not an email: refused before anything is counted (it used to spend the resend budget of that user).
       for (let i = 0; i < 3; i++) {
-        const refused = await t.http().post('/auth/password/forgot').send({ email: `verify:${user.id}` }).expect(400);
+        const refused = await t
+          .http()
+          .post('/auth/password/forgot')
+          .send({ email: `verify:${user.id}` })
+          .expect(400);
         expect(refused.body).toMatchObject({ statusCode: 400, error: 'Bad Request', details: ['email must be a valid email address'] });
       }
       // The address spends its whole forgot-password budget...

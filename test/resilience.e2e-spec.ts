@@ -97,7 +97,11 @@ describe('two instances behind one load balancer', () => {
     const tokens = await login(a, user.email, user.password);
     await b.http().get('/api/me').set('Authorization', `Bearer ${tokens.access_token}`).expect(200);
     const browser = await a.http().post('/web/auth/login').send({ email: user.email, password: user.password }).expect(200);
-    await b.http().get('/web/me').set('Cookie', cookiePair(sessionCookie(browser))).expect(200);
+    await b
+      .http()
+      .get('/web/me')
+      .set('Cookie', cookiePair(sessionCookie(browser)))
+      .expect(200);
   });
 
   it('enforces on B a logout made on A', async () => {
@@ -112,16 +116,39 @@ describe('two instances behind one load balancer', () => {
     const user = await a.createUser();
     const tokens = await login(a, user.email, user.password);
     const browser = await a.http().post('/web/auth/login').send({ email: user.email, password: user.password }).expect(200);
-    await b.http().post('/auth/logout-all').set('Authorization', `Bearer ${(await login(b, user.email, user.password)).access_token}`).expect(204);
+    await b
+      .http()
+      .post('/auth/logout-all')
+      .set('Authorization', `Bearer ${(await login(b, user.email, user.password)).access_token}`)
+      .expect(204);
     await a.http().get('/api/me').set('Authorization', `Bearer ${tokens.access_token}`).expect(401);
-    await a.http().get('/web/me').set('Cookie', cookiePair(sessionCookie(browser))).expect(401);
+    await a
+      .http()
+      .get('/web/me')
+      .set('Cookie', cookiePair(sessionCookie(browser)))
+      .expect(401);
 
     const admin = await a.createUser({ roles: ['admin'] });
     const adminTokens = await login(b, admin.email, admin.password);
     const demoted = await a.createUser({ roles: ['admin'] });
     const demotedTokens = await login(a, demoted.email, demoted.password);
-    await a.http().put(`/api/admin/users/${user.id}/roles`).set('Authorization', `Bearer ${demotedTokens.access_token}`).send({ roles: ['user', 'x'] }).expect(200);
-    await b.http().put(`/api/admin/users/${demoted.id}/roles`).set('Authorization', `Bearer ${adminTokens.access_token}`).send({ roles: ['user'] }).expect(200);
-    await a.http().put(`/api/admin/users/${user.id}/roles`).set('Authorization', `Bearer ${demotedTokens.access_token}`).send({ roles: ['user'] }).expect(401);
+    await a
+      .http()
+      .put(`/api/admin/users/${user.id}/roles`)
+      .set('Authorization', `Bearer ${demotedTokens.access_token}`)
+      .send({ roles: ['user', 'x'] })
+      .expect(200);
+    await b
+      .http()
+      .put(`/api/admin/users/${demoted.id}/roles`)
+      .set('Authorization', `Bearer ${adminTokens.access_token}`)
+      .send({ roles: ['user'] })
+      .expect(200);
+    await a
+      .http()
+      .put(`/api/admin/users/${user.id}/roles`)
+      .set('Authorization', `Bearer ${demotedTokens.access_token}`)
+      .send({ roles: ['user'] })
+      .expect(401);
   });
 });

@@ -30,8 +30,19 @@ describe('AUTH_ROUTE_GROUPS', () => {
       const cookie = cookiePair(sessionCookie(login));
       await t.http().get('/api/me').set('Cookie', cookie).expect(200);
       // The admin route lives in the api group, so it follows the group's strategy too.
-      await t.http().put(`/api/admin/users/${user.id}/roles`).set('Cookie', cookie).send({ roles: ['user', 'editor'] }).expect(403);
-      await t.http().put(`/api/admin/users/${user.id}/roles`).set('Cookie', cookie).set('X-CSRF-Token', login.body.csrfToken).send({ roles: ['user', 'editor'] }).expect(200);
+      await t
+        .http()
+        .put(`/api/admin/users/${user.id}/roles`)
+        .set('Cookie', cookie)
+        .send({ roles: ['user', 'editor'] })
+        .expect(403);
+      await t
+        .http()
+        .put(`/api/admin/users/${user.id}/roles`)
+        .set('Cookie', cookie)
+        .set('X-CSRF-Token', login.body.csrfToken)
+        .send({ roles: ['user', 'editor'] })
+        .expect(200);
       await t.http().post('/api/auth/refresh').send({ refresh_token: 'x' }).expect(404);
     });
 
@@ -52,7 +63,12 @@ describe('AUTH_ROUTE_GROUPS', () => {
       const user = await t.createUser();
       const login = await t.http().post('/mobile/auth/login').send({ email: user.email, password: user.password }).expect(200);
       expect(login.body).toEqual(
-        expect.objectContaining({ user: expect.objectContaining({ id: user.id }), csrfToken: expect.any(String), access_token: expect.any(String), token_type: 'Bearer' }),
+        expect.objectContaining({
+          user: expect.objectContaining({ id: user.id }),
+          csrfToken: expect.any(String),
+          access_token: expect.any(String),
+          token_type: 'Bearer',
+        }),
       );
       expect(sessionCookie(login)).toMatch(/HttpOnly/);
     });
@@ -84,7 +100,11 @@ describe('AUTH_ROUTE_GROUPS', () => {
       const login = await t.http().post('/mobile/auth/login').send({ email: user.email, password: user.password }).expect(200);
       const refreshed = await t.http().post('/mobile/auth/refresh').send({ refresh_token: login.body.refresh_token }).expect(200);
       expect(decodeSegment(refreshed.body.access_token, 1).sub).toBe(user.id);
-      const csrf = await t.http().get('/mobile/auth/csrf').set('Cookie', cookiePair(sessionCookie(login))).expect(200);
+      const csrf = await t
+        .http()
+        .get('/mobile/auth/csrf')
+        .set('Cookie', cookiePair(sessionCookie(login)))
+        .expect(200);
       expect(csrf.body.csrfToken).toBe(login.body.csrfToken);
     });
   });
@@ -99,7 +119,11 @@ describe('AUTH_ROUTE_GROUPS', () => {
     it('has no api group at all', async () => {
       const user = await t.createUser();
       await t.http().post('/api/auth/login').send({ email: user.email, password: user.password }).expect(404);
-      await t.http().put(`/api/admin/users/${user.id}/roles`).send({ roles: ['user'] }).expect(404);
+      await t
+        .http()
+        .put(`/api/admin/users/${user.id}/roles`)
+        .send({ roles: ['user'] })
+        .expect(404);
       await t.http().post('/web/auth/login').send({ email: user.email, password: user.password }).expect(200);
     });
   });
@@ -167,9 +191,19 @@ describe('AUTH_ROUTE_GROUPS', () => {
         const admin = await t.createUser({ roles: ['admin'] });
         const user = await t.createUser();
         const login = await t.http().post('/partner/auth/login').send({ email: admin.email, password: admin.password }).expect(200);
-        const res = await t.http().put(`/partner/admin/users/${user.id}/roles`).set('Authorization', `Bearer ${login.body.access_token}`).send({ roles: ['user', 'editor'] }).expect(200);
+        const res = await t
+          .http()
+          .put(`/partner/admin/users/${user.id}/roles`)
+          .set('Authorization', `Bearer ${login.body.access_token}`)
+          .send({ roles: ['user', 'editor'] })
+          .expect(200);
         expect(res.body.roles).toEqual(['user', 'editor']);
-        await t.http().put(`/api/admin/users/${user.id}/roles`).set('Authorization', `Bearer ${login.body.access_token}`).send({ roles: ['user'] }).expect(404);
+        await t
+          .http()
+          .put(`/api/admin/users/${user.id}/roles`)
+          .set('Authorization', `Bearer ${login.body.access_token}`)
+          .send({ roles: ['user'] })
+          .expect(404);
       } finally {
         await t.close();
       }
@@ -181,8 +215,17 @@ describe('AUTH_ROUTE_GROUPS', () => {
         const admin = await t.createUser({ roles: ['admin'] });
         const user = await t.createUser();
         const login = await t.http().post('/ops/auth/login').send({ email: admin.email, password: admin.password }).expect(200);
-        await t.http().put(`/ops/admin/users/${user.id}/roles`).set('Authorization', `Bearer ${login.body.access_token}`).send({ roles: ['user'] }).expect(200);
-        await t.http().put(`/api/admin/users/${user.id}/roles`).send({ roles: ['user'] }).expect(404);
+        await t
+          .http()
+          .put(`/ops/admin/users/${user.id}/roles`)
+          .set('Authorization', `Bearer ${login.body.access_token}`)
+          .send({ roles: ['user'] })
+          .expect(200);
+        await t
+          .http()
+          .put(`/api/admin/users/${user.id}/roles`)
+          .send({ roles: ['user'] })
+          .expect(404);
       } finally {
         await t.close();
       }

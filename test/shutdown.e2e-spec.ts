@@ -12,7 +12,6 @@ import { uniqueEmail } from './support/test-app';
 const COOKIE_WARNING = 'Session cookies are Secure but no proxy is trusted';
 const warnings = (output: string) => output.split(COOKIE_WARNING).length - 1;
 
-
 type Server = BuiltServer;
 
 const dataDirs: string[] = [];
@@ -55,7 +54,14 @@ function login(port: number, body: object, agent: Agent | false): { sent: Promis
   const answer = new Promise<Answer>((resolve) => {
     const payload = JSON.stringify(body);
     const req = request(
-      { host: '127.0.0.1', port, method: 'POST', path: '/api/auth/login', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } },
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/api/auth/login',
+        agent,
+        headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) },
+      },
       (res) => {
         let text = '';
         res.setEncoding('utf8');

@@ -47,7 +47,13 @@ describe('accessPolicyOf', () => {
     expect(policy(WebRoutes, 'create')).toMatchObject({ csrf: true, forbidden: ['csrf'] });
     expect(policy(WebRoutes, 'open')).toMatchObject({ public: true, csrf: false, forbidden: [] });
     // No group: the any strategy, so both a client token and a session can arrive.
-    expect(policy(Ungrouped, 'change')).toMatchObject({ group: undefined, strategy: 'any', principals: 'users', csrf: true, forbidden: ['clients-not-accepted', 'csrf'] });
+    expect(policy(Ungrouped, 'change')).toMatchObject({
+      group: undefined,
+      strategy: 'any',
+      principals: 'users',
+      csrf: true,
+      forbidden: ['clients-not-accepted', 'csrf'],
+    });
     expect(policy(Ungrouped, 'read')).toMatchObject({ csrf: false, forbidden: ['clients-not-accepted'] });
   });
 

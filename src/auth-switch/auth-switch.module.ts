@@ -13,7 +13,14 @@ import { UsersModule } from '../users/users.module';
 import { ConfigError } from '../config/config-error';
 import { StartupChecks } from './startup-checks';
 import { PublicAddress } from '../common/public-address';
-import { AUTH_SWITCH_DEFAULTS, AUTH_SWITCH_OPTIONS, AUTH_SWITCH_ROUTES, AuthSwitchOptions, AuthSwitchSettings, resolveAuthSwitchOptions } from '../config/auth-switch.options';
+import {
+  AUTH_SWITCH_DEFAULTS,
+  AUTH_SWITCH_OPTIONS,
+  AUTH_SWITCH_ROUTES,
+  AuthSwitchOptions,
+  AuthSwitchSettings,
+  resolveAuthSwitchOptions,
+} from '../config/auth-switch.options';
 
 /**
  * What shapes the module itself, so it is given directly even to forRootAsync(): the groups
@@ -28,7 +35,11 @@ export interface AuthSwitchModuleExtras {
   globalGuard?: boolean;
 }
 
-const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, OPTIONS_TYPE, ASYNC_OPTIONS_TYPE } = new ConfigurableModuleBuilder<AuthSwitchSettings | AuthSwitchOptions>({
+// OPTIONS_TYPE and ASYNC_OPTIONS_TYPE exist only to be read with `typeof` (Nest's builder idiom).
+// eslint-disable-next-line @typescript-eslint/no-unused-vars
+const { ConfigurableModuleClass, MODULE_OPTIONS_TOKEN, OPTIONS_TYPE, ASYNC_OPTIONS_TYPE } = new ConfigurableModuleBuilder<
+  AuthSwitchSettings | AuthSwitchOptions
+>({
   moduleName: 'AuthSwitch',
 })
   .setClassMethodName('forRoot')
@@ -97,7 +108,12 @@ export function resolveModuleOptions(settings: AuthSwitchSettings | AuthSwitchOp
 
 function isResolved(settings: AuthSwitchSettings | AuthSwitchOptions): settings is AuthSwitchOptions {
   const jwt = settings.jwt as Partial<AuthSwitchOptions['jwt']> | undefined;
-  return typeof settings.production === 'boolean' && jwt?.keys !== undefined && typeof settings.session?.secret === 'string' && typeof (settings as AuthSwitchOptions).passwordHashConcurrency === 'number';
+  return (
+    typeof settings.production === 'boolean' &&
+    jwt?.keys !== undefined &&
+    typeof settings.session?.secret === 'string' &&
+    typeof (settings as AuthSwitchOptions).passwordHashConcurrency === 'number'
+  );
 }
 
 function resolveRoutes(extras: AuthSwitchModuleExtras): AuthSwitchRoutes {

@@ -44,7 +44,9 @@ export class AccountController {
   @Public()
   @Post('password/reset')
   @HttpCode(204)
-  @ApiOperation({ summary: "Set a new password with a reset link's token; every earlier session and token of the user stops working, and the address counts as verified" })
+  @ApiOperation({
+    summary: "Set a new password with a reset link's token; every earlier session and token of the user stops working, and the address counts as verified",
+  })
   @ApiNoContentResponse({ description: 'Password changed' })
   @ApiErrorResponse(400, 'Unknown, used, expired or other-purpose token, or an invalid password', 'Invalid or expired token')
   @ApiErrorResponse(429, 'Too many attempts from this address; see Retry-After', 'Too many password reset attempts; try again later')
@@ -58,8 +60,17 @@ export class AccountController {
   @ApiOperation({ summary: 'Change your password; every session and token of yours issued before now stops working, this one included' })
   @ApiNoContentResponse({ description: 'Password changed' })
   @ApiErrorResponse(401, 'Not signed in, or the current password is wrong', 'Current password is wrong')
-  @ApiErrorResponse(429, "Too many wrong passwords for this account (they count as failed logins) or address; see Retry-After", 'Too many failed login attempts; try again later')
-  async changePassword(@CurrentUser() user: UserPrincipal, @Body() body: ChangePasswordDto, @Req() req: Request, @Res({ passthrough: true }) res: Response): Promise<void> {
+  @ApiErrorResponse(
+    429,
+    'Too many wrong passwords for this account (they count as failed logins) or address; see Retry-After',
+    'Too many failed login attempts; try again later',
+  )
+  async changePassword(
+    @CurrentUser() user: UserPrincipal,
+    @Body() body: ChangePasswordDto,
+    @Req() req: Request,
+    @Res({ passthrough: true }) res: Response,
+  ): Promise<void> {
     await this.passwords.change(user, body.currentPassword, body.newPassword, res, req.ip ?? '');
   }
 
@@ -77,7 +88,7 @@ export class AccountController {
   @Public()
   @Post('email/verify')
   @HttpCode(204)
-  @ApiOperation({ summary: "Confirm the address with the token of the link mailed at registration; `GET /{group}/me` then shows `emailVerified: true`" })
+  @ApiOperation({ summary: 'Confirm the address with the token of the link mailed at registration; `GET /{group}/me` then shows `emailVerified: true`' })
   @ApiNoContentResponse({ description: 'Address verified' })
   @ApiErrorResponse(400, 'Unknown, used, expired or other-purpose token', 'Invalid or expired token')
   @ApiErrorResponse(429, 'Too many token attempts from this address; see Retry-After', 'Too many attempts from this address; try again later')

@@ -44,6 +44,19 @@ import { StrategyNamesCheck } from './strategy-names.check';
     RouteGroupGuard,
     StrategyNamesCheck,
   ],
-  exports: [PassportModule, AUTH_SWITCH_PASSPORT, AuthService, PasswordService, EmailVerificationService, SessionAuthenticator, DevicesService, LoginRateLimiter, RouteGroupGuard, JwtStrategy, SessionStrategy, AnyStrategy],
+  exports: [
+    PassportModule,
+    AUTH_SWITCH_PASSPORT,
+    AuthService,
+    PasswordService,
+    EmailVerificationService,
+    SessionAuthenticator,
+    DevicesService,
+    LoginRateLimiter,
+    RouteGroupGuard,
+    JwtStrategy,
+    SessionStrategy,
+    AnyStrategy,
+  ],
 })
 export class AuthModule {}

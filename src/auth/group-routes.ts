@@ -1,4 +1,22 @@
-import { applyDecorators, Body, Controller, Get, HttpCode, Injectable, Param, ParseUUIDPipe, Post, Put, Req, Res, Type, UnauthorizedException, UseFilters, UseGuards, UsePipes } from '@nestjs/common';
+import {
+  applyDecorators,
+  Body,
+  Controller,
+  Get,
+  HttpCode,
+  Injectable,
+  Param,
+  ParseUUIDPipe,
+  Post,
+  Put,
+  Req,
+  Res,
+  Type,
+  UnauthorizedException,
+  UseFilters,
+  UseGuards,
+  UsePipes,
+} from '@nestjs/common';
 import { ApiBody, ApiExtraModels, ApiNoContentResponse, ApiOkResponse, ApiOperation, ApiParam, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import type { Response } from 'express';
 import type { AuthenticatedRequest, Principal, UserPrincipal } from '../common/authenticated-request';

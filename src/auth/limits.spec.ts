@@ -89,13 +89,29 @@ describe('limits (memory store, injected clock)', () => {
     const { store, limit } = setup();
     const byAddress = limit('address', { points: 2, windowSeconds: 60 });
     const byAccount = limit('account', { points: 1, windowSeconds: 60 });
-    await takeEach('refused', [[byAddress, '10.0.0.1'], [byAccount, 'ada']]);
+    await takeEach('refused', [
+      [byAddress, '10.0.0.1'],
+      [byAccount, 'ada'],
+    ]);
     // The account is over its limit: the address point of this attempt comes back.
-    await expect(takeEach('refused', [[byAddress, '10.0.0.1'], [byAccount, 'ada']])).rejects.toBeInstanceOf(TooManyAttempts);
-    const taken = await takeEach('refused', [[byAddress, '10.0.0.1'], [byAccount, 'bob']]);
+    await expect(
+      takeEach('refused', [
+        [byAddress, '10.0.0.1'],
+        [byAccount, 'ada'],
+      ]),
+    ).rejects.toBeInstanceOf(TooManyAttempts);
+    const taken = await takeEach('refused', [
+      [byAddress, '10.0.0.1'],
+      [byAccount, 'bob'],
+    ]);
     // The address is full now: names sent from it are refused before they get a counter.
     for (let i = 0; i < 50; i++) {
-      await expect(takeEach('refused', [[byAddress, '10.0.0.1'], [byAccount, `made-up-${i}`]])).rejects.toBeInstanceOf(TooManyAttempts);
+      await expect(
+        takeEach('refused', [
+          [byAddress, '10.0.0.1'],
+          [byAccount, `made-up-${i}`],
+        ]),
+      ).rejects.toBeInstanceOf(TooManyAttempts);
     }
     expect(store.size('account')).toBe(2);
     await giveBackAll(taken);

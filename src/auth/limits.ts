@@ -220,7 +220,8 @@ export function limitFactory(store: LimitStore, now: Clock): <N extends string>(
   return (name, rule) => {
     if (names.has(name)) throw new Error(`limit ${name} is defined twice; every limit needs its own namespace`);
     if (!/^[a-zA-Z][a-zA-Z0-9-]*$/.test(name)) throw new Error(`limit name ${name} must be a plain word`);
-    if (!Number.isSafeInteger(rule.points) || rule.points < 1 || !(rule.windowSeconds > 0)) throw new Error(`limit ${name}: points and windowSeconds must be positive`);
+    if (!Number.isSafeInteger(rule.points) || rule.points < 1 || !(rule.windowSeconds > 0))
+      throw new Error(`limit ${name}: points and windowSeconds must be positive`);
     names.add(name);
     return new Limit(name, rule, store, now);
   };

@@ -59,7 +59,8 @@ describe('LoginRateLimiter: every limit on an injected clock', () => {
     const through = burst.filter((result) => result.status === 'fulfilled');
     expect(through).toHaveLength(3);
     // All three succeeded: their points come back, and the account has its whole budget again.
-    for (const result of through) await limiter.forgiveLogin((result as PromiseFulfilledResult<Awaited<ReturnType<LoginRateLimiter['takeLoginAttempt']>>>).value);
+    for (const result of through)
+      await limiter.forgiveLogin((result as PromiseFulfilledResult<Awaited<ReturnType<LoginRateLimiter['takeLoginAttempt']>>>).value);
     expect(await allowed(() => limiter.takeLoginAttempt('ada@example.test', '10.0.2.1'))).toBe(3);
   });
 

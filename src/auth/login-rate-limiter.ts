@@ -59,7 +59,10 @@ export class LoginRateLimiter implements OnModuleInit {
     this.limitsByName = {
       loginFailuresPerAccount: limit('loginFailuresPerAccount', { points: login.maxFailuresPerAccount, windowSeconds: login.windowSeconds }),
       loginFailuresPerAddress: limit('loginFailuresPerAddress', { points: login.maxFailuresPerAddress, windowSeconds: login.windowSeconds }),
-      registrationsPerAddress: limit('registrationsPerAddress', { points: this.config.registerLimits.maxPerAddress, windowSeconds: this.config.registerLimits.windowSeconds }),
+      registrationsPerAddress: limit('registrationsPerAddress', {
+        points: this.config.registerLimits.maxPerAddress,
+        windowSeconds: this.config.registerLimits.windowSeconds,
+      }),
       passwordResetRequestsPerAccount: limit('passwordResetRequestsPerAccount', { points: reset.maxPerAccount, windowSeconds: reset.windowSeconds }),
       passwordResetRequestsPerAddress: limit('passwordResetRequestsPerAddress', { points: reset.maxPerAddress, windowSeconds: reset.windowSeconds }),
       passwordResetTokensPerAddress: limit('passwordResetTokensPerAddress', { points: reset.maxPerAddress, windowSeconds: reset.windowSeconds }),

@@ -96,7 +96,11 @@ describe('RouteGroupGuard', () => {
     expect(() => user.run(ScopedRoutes, 'list').result()).toThrow(ForbiddenException);
     expect(() => user.run(ScopedRoutes, 'purge').result()).toThrow(ForbiddenException);
     expect(user.run(ScopedRoutes, 'mine').result()).toBe(true);
-    expect(setup(undefined, { ...alice, roles: ['admin'] }).run(ScopedRoutes, 'purge').result()).toBe(true);
+    expect(
+      setup(undefined, { ...alice, roles: ['admin'] })
+        .run(ScopedRoutes, 'purge')
+        .result(),
+    ).toBe(true);
   });
 
   it('answers a client token with 403 on a route that does not say it accepts clients', () => {
@@ -183,10 +187,13 @@ describe('RouteGroupGuard', () => {
 
   it('lets the first report decide: a strategy that fails and then succeeds has failed', () => {
     const { run, own } = setup();
-    own.use('jwt', new FakeStrategy((self) => {
-      self.fail('nope', 401);
-      self.success({ ...alice, roles: ['admin'] });
-    }));
+    own.use(
+      'jwt',
+      new FakeStrategy((self) => {
+        self.fail('nope', 401);
+        self.success({ ...alice, roles: ['admin'] });
+      }),
+    );
     expect(() => run(ApiRoutes, 'list').result()).toThrow(UnauthorizedException);
   });
 

@@ -82,11 +82,7 @@ export class RouteGroupGuard implements CanActivate {
  * Runs one Passport strategy on the request and sets `req.user`. Errors the strategy raises
  * (403 CSRF, 503 store down, 401 revoked) propagate as they are; a plain failure is a 401.
  */
-export function runStrategy(
-  instance: PassportInstance,
-  strategy: AuthStrategy,
-  req: AuthenticatedRequest,
-): Principal | Promise<Principal> {
+export function runStrategy(instance: PassportInstance, strategy: AuthStrategy, req: AuthenticatedRequest): Principal | Promise<Principal> {
   let outcome: Outcome | undefined;
   let settle: ((outcome: Outcome) => void) | undefined;
   const callback = (error: unknown, user: Principal | false | undefined, info: unknown) => {

@@ -37,7 +37,9 @@ export class StrategyNamesCheck implements OnApplicationBootstrap {
     const ours = { jwt: JwtStrategy, session: SessionStrategy, any: AnyStrategy };
     for (const [name, type] of Object.entries(ours)) {
       if (!(registered._strategy(name) instanceof type)) {
-        this.logger.warn(`another Passport strategy is registered as "${name}": AuthGuard('${name}') runs it, not AuthSwitch's (the group routes are not affected)`);
+        this.logger.warn(
+          `another Passport strategy is registered as "${name}": AuthGuard('${name}') runs it, not AuthSwitch's (the group routes are not affected)`,
+        );
       }
     }
   }

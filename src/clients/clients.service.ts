@@ -54,7 +54,10 @@ export class ClientsService implements OnModuleInit, OnApplicationShutdown {
   ) {}
 
   onModuleInit(): void {
-    this.pruneTimer = setInterval(() => void this.assertions.delete({ expiresAt: LessThan(Date.now() - ASSERTION_KEEP_MS) }).catch(() => undefined), PRUNE_INTERVAL_MS);
+    this.pruneTimer = setInterval(
+      () => void this.assertions.delete({ expiresAt: LessThan(Date.now() - ASSERTION_KEEP_MS) }).catch(() => undefined),
+      PRUNE_INTERVAL_MS,
+    );
     this.pruneTimer.unref();
   }
 

@@ -31,7 +31,11 @@ export class OAuthController {
   @ApiSecurity({})
   @ApiOkResponse({ type: ClientTokenResponse, description: 'An access token (never cached)' })
   @ApiResponse({ type: OAuthErrorResponse, status: 400, description: 'invalid_request, invalid_scope or unsupported_grant_type (RFC 6749 §5.2)' })
-  @ApiResponse({ type: OAuthErrorResponse, status: 401, description: 'invalid_client: unknown or revoked client, a client_id not of the shape the CLI issues, wrong secret, bad or replayed assertion' })
+  @ApiResponse({
+    type: OAuthErrorResponse,
+    status: 401,
+    description: 'invalid_client: unknown or revoked client, a client_id not of the shape the CLI issues, wrong secret, bad or replayed assertion',
+  })
   @ApiErrorResponse(429, 'Too many failed authentications from this address; see Retry-After', 'Too many failed client authentications; try again later')
   async token(
     @Body() body: unknown,

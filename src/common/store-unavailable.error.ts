@@ -12,8 +12,26 @@ export class StoreUnavailableError extends Error {
   }
 }
 
-const CONNECTION_ERROR_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', '57P01', '08006', '08001', '08003', 'SQLITE_BUSY']);
-const CONNECTION_ERROR_NAMES = new Set(['ClientClosedError', 'ClientOfflineError', 'ConnectionTimeoutError', 'SocketClosedUnexpectedlyError', 'ReconnectStrategyError']);
+const CONNECTION_ERROR_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  '57P01',
+  '08006',
+  '08001',
+  '08003',
+  'SQLITE_BUSY',
+]);
+const CONNECTION_ERROR_NAMES = new Set([
+  'ClientClosedError',
+  'ClientOfflineError',
+  'ConnectionTimeoutError',
+  'SocketClosedUnexpectedlyError',
+  'ReconnectStrategyError',
+]);
 
 /** True for the errors drivers raise when their server is unreachable (not for bad queries). */
 export function isConnectionError(error: unknown): boolean {

@@ -203,10 +203,14 @@ export interface AuthSwitchOptions {
 /** The sync interval and the staleness limit, checked together once: the limit must exceed the interval. */
 function revocationOptions(input: Partial<AuthSwitchOptions['revocation']> | undefined): AuthSwitchOptions['revocation'] {
   const syncIntervalMs = input?.syncIntervalMs ?? AUTH_SWITCH_DEFAULTS.revocationSyncIntervalMs;
-  if (!Number.isFinite(syncIntervalMs) || syncIntervalMs <= 0) throw new ConfigError('REVOCATION_SYNC_INTERVAL_MS', `must be a positive number (got ${syncIntervalMs})`);
+  if (!Number.isFinite(syncIntervalMs) || syncIntervalMs <= 0)
+    throw new ConfigError('REVOCATION_SYNC_INTERVAL_MS', `must be a positive number (got ${syncIntervalMs})`);
   const maxStalenessMs = input?.maxStalenessMs ?? Math.max(AUTH_SWITCH_DEFAULTS.revocationMaxStalenessMs, REVOCATION_MIN_STALENESS_INTERVALS * syncIntervalMs);
   if (!Number.isFinite(maxStalenessMs) || maxStalenessMs <= syncIntervalMs) {
-    throw new ConfigError('REVOCATION_MAX_STALENESS_MS', `must be a number of milliseconds greater than REVOCATION_SYNC_INTERVAL_MS (${syncIntervalMs}; got ${maxStalenessMs})`);
+    throw new ConfigError(
+      'REVOCATION_MAX_STALENESS_MS',
+      `must be a number of milliseconds greater than REVOCATION_SYNC_INTERVAL_MS (${syncIntervalMs}; got ${maxStalenessMs})`,
+    );
   }
   return { syncIntervalMs, maxStalenessMs };
 }

@@ -36,7 +36,8 @@ export class ExtraClaimsError extends Error {
 export function checkedExtraClaims(value: unknown): ExtraClaims {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) throw new ExtraClaimsError('must return a plain object');
   const json = JSON.stringify(value);
-  if (Buffer.byteLength(json) > MAX_EXTRA_CLAIMS_BYTES) throw new ExtraClaimsError(`returned ${Buffer.byteLength(json)} bytes of JSON; at most ${MAX_EXTRA_CLAIMS_BYTES} fit in every token`);
+  if (Buffer.byteLength(json) > MAX_EXTRA_CLAIMS_BYTES)
+    throw new ExtraClaimsError(`returned ${Buffer.byteLength(json)} bytes of JSON; at most ${MAX_EXTRA_CLAIMS_BYTES} fit in every token`);
   return deepFreeze(JSON.parse(json) as ExtraClaims);
 }
 

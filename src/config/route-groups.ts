@@ -10,8 +10,20 @@ export const AUTH_STRATEGIES: readonly BuiltInStrategy[] = ['session', 'jwt', 'a
 
 /** Path segments the application itself uses at the top level; a group may not shadow them. */
 const RESERVED_GROUP_NAMES = new Set([
-  'auth', 'health', 'login', 'logout', 'register', 'account', 'assets', 'docs', 'docs-json', 'oauth', '.well-known',
-  'forgot-password', 'reset-password', 'verify-email',
+  'auth',
+  'health',
+  'login',
+  'logout',
+  'register',
+  'account',
+  'assets',
+  'docs',
+  'docs-json',
+  'oauth',
+  '.well-known',
+  'forgot-password',
+  'reset-password',
+  'verify-email',
 ]);
 
 const GROUP_NAME = /^[a-z][a-z0-9-]{0,31}$/;
@@ -32,9 +44,7 @@ export function isBuiltInStrategy(strategy: string): strategy is BuiltInStrategy
  */
 export function parseRouteGroups(raw: string | Record<string, string>): ReadonlyMap<string, AuthStrategy> {
   const entries =
-    typeof raw === 'string'
-      ? raw.split(',').map((entry) => entry.trim())
-      : Object.entries(raw).map(([group, strategy]) => `${group}=${strategy}`);
+    typeof raw === 'string' ? raw.split(',').map((entry) => entry.trim()) : Object.entries(raw).map(([group, strategy]) => `${group}=${strategy}`);
   const groups = new Map<string, AuthStrategy>();
   if (entries.length === 0 || entries.every((entry) => entry === '')) {
     throw new Error('must name at least one group, e.g. "web=session,api=jwt"');

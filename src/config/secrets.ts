@@ -42,8 +42,7 @@ export function assertProductionSessionSecret(sessionSecret: string | undefined,
   if (bits < MIN_SESSION_SECRET_BITS) {
     throw new ConfigError(
       'SESSION_SECRET',
-      `looks guessable (about ${Math.floor(bits)} bits of entropy, ${MIN_SESSION_SECRET_BITS} needed); ` +
-        'generate one with: openssl rand -base64 48',
+      `looks guessable (about ${Math.floor(bits)} bits of entropy, ${MIN_SESSION_SECRET_BITS} needed); ` + 'generate one with: openssl rand -base64 48',
     );
   }
 }
@@ -81,7 +80,10 @@ export function resolveSecrets(input: SecretInputs): { sessionSecret: string; ke
     // (readable in DATA_DIR) could sign tokens with it.
     const devVerifyKey = verifyKeys.find((key) => publicKeyFingerprint(key.publicKey) === devFingerprint);
     if (devFingerprint !== null && devVerifyKey) {
-      throw new ConfigError('JWT_VERIFY_KEY_FILES', `lists the generated development key (same public key as ${devKeyPath}); production must not accept tokens it signed`);
+      throw new ConfigError(
+        'JWT_VERIFY_KEY_FILES',
+        `lists the generated development key (same public key as ${devKeyPath}); production must not accept tokens it signed`,
+      );
     }
   }
 
@@ -154,7 +156,9 @@ export function parseVerifyKey(pem: string, source: string): PublishedKey {
 
 /** SHA-256 of the public key's SPKI DER: the same for every copy and encoding of a key pair. */
 export function publicKeyFingerprint(publicKey: KeyObject): string {
-  return createHash('sha256').update(publicKey.export({ format: 'der', type: 'spki' })).digest('hex');
+  return createHash('sha256')
+    .update(publicKey.export({ format: 'der', type: 'spki' }))
+    .digest('hex');
 }
 
 /**

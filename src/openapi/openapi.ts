@@ -17,7 +17,6 @@ import { BEARER_SCHEME, CLIENT_BASIC_SCHEME, COOKIE_SCHEME, ERROR_SCHEMA, RESPON
 
 export const DOCS_PATH = 'docs';
 const METHODS = ['get', 'put', 'post', 'delete', 'options', 'head', 'patch', 'trace'] as const;
-const SAFE_METHODS = new Set(['get', 'head', 'options', 'trace']);
 
 /** The contract's error body (src/common/error-response.ts), shared by every error answer. */
 const ERROR_SCHEMA_OBJECT: SchemaObject = {
@@ -111,7 +110,11 @@ export function buildDocument(app: INestApplication, config: OpenApiSettings): O
  * guard and no @UseGuards(RouteGroupGuard)) keep what the host declared. Pass the
  * operationIdFactory the document was made with, if any. Returns the same document.
  */
-export function applyAuthSwitchSecurity(document: OpenAPIObject, app: INestApplication, options: { operationIdFactory?: OperationIdFactory } = {}): OpenAPIObject {
+export function applyAuthSwitchSecurity(
+  document: OpenAPIObject,
+  app: INestApplication,
+  options: { operationIdFactory?: OperationIdFactory } = {},
+): OpenAPIObject {
   const settings = app.get<AuthSwitchOptions>(AUTH_SWITCH_OPTIONS, { strict: false });
   const schemes = securitySchemes(settings.session.cookieName);
   document.components ??= {};
@@ -129,7 +132,7 @@ function securitySchemes(cookie: string): Record<string, SecuritySchemeObject> {
       name: cookie,
       description:
         `The session cookie \`${cookie}\`, set by the login of a session (or any) group. ` +
-        'Unsafe methods (POST, PUT, PATCH, DELETE) must also send the session\'s CSRF token in the `X-CSRF-Token` header ' +
+        "Unsafe methods (POST, PUT, PATCH, DELETE) must also send the session's CSRF token in the `X-CSRF-Token` header " +
         '(from the login answer or GET /<group>/auth/csrf); without it they answer 403.',
     },
     [BEARER_SCHEME]: {
@@ -137,7 +140,7 @@ function securitySchemes(cookie: string): Record<string, SecuritySchemeObject> {
       scheme: 'bearer',
       bearerFormat: 'JWT',
       description:
-        'An access token from the login or refresh of a jwt (or any) group: `Authorization: Bearer <access_token>`. A user\'s token is valid only in the group it was issued for; ' +
+        "An access token from the login or refresh of a jwt (or any) group: `Authorization: Bearer <access_token>`. A user's token is valid only in the group it was issued for; " +
         "a machine client's token (POST /oauth/token) in every jwt and any group, on routes open to clients (`@Scopes` or `@AllowClients`; elsewhere 403).",
     },
     [CLIENT_BASIC_SCHEME]: { type: 'http', scheme: 'basic', description: 'client_secret_basic: the client id and secret (POST /oauth/token only).' },
@@ -281,7 +284,6 @@ const FORBIDDEN_REASONS: Record<ForbiddenReason, string> = {
   'users-not-accepted': "a user's credential (the route is only open to client tokens)",
   csrf: 'session credentials came without the right X-CSRF-Token',
 };
-
 
 function forbiddenDescription(reasons: readonly ForbiddenReason[]): string {
   return `Forbidden: ${reasons.map((reason) => FORBIDDEN_REASONS[reason]).join(', or ')}`;

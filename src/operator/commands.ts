@@ -63,7 +63,10 @@ async function createUser(args: string[], open: OpenApplication): Promise<number
   });
   const input = plainToInstance(RegisterDto, { email: values.email, password: values.password, name: values.name });
   const problems = validateSync(input).flatMap((error) => Object.values(error.constraints ?? {}));
-  const roles = (values.roles ?? 'user').split(',').map((role) => role.trim()).filter(Boolean);
+  const roles = (values.roles ?? 'user')
+    .split(',')
+    .map((role) => role.trim())
+    .filter(Boolean);
   const badRole = roles.find((role) => !ROLE_NAME.test(role));
   if (badRole) problems.push(`invalid role "${badRole}"`);
   if (problems.length > 0) {
@@ -93,9 +96,16 @@ function withClients<T>(open: OpenApplication, work: (clients: ClientsService) =
 
 /** Prints `{"client_id", "client_secret"}` (no secret with a public key); the secret is never shown again. */
 async function createClient(args: string[], open: OpenApplication): Promise<number> {
-  const { values } = parseArgs({ args, options: { name: { type: 'string' }, scopes: { type: 'string' }, 'public-key-file': { type: 'string' } }, strict: true });
+  const { values } = parseArgs({
+    args,
+    options: { name: { type: 'string' }, scopes: { type: 'string' }, 'public-key-file': { type: 'string' } },
+    strict: true,
+  });
   const name = values.name?.trim() ?? '';
-  const scopes = (values.scopes ?? '').split(',').map((scope) => scope.trim()).filter(Boolean);
+  const scopes = (values.scopes ?? '')
+    .split(',')
+    .map((scope) => scope.trim())
+    .filter(Boolean);
   const problems: string[] = [];
   if (name.length === 0 || name.length > 100) problems.push('--name is required (at most 100 characters)');
   const badScope = scopes.find((scope) => !SCOPE_NAME.test(scope));

@@ -1,4 +1,20 @@
-import { CallHandler, Controller, ExecutionContext, Get, Header, HttpCode, HttpStatus, Inject, NestInterceptor, NotFoundException, Post, Query, Req, Res, UseInterceptors } from '@nestjs/common';
+import {
+  CallHandler,
+  Controller,
+  ExecutionContext,
+  Get,
+  Header,
+  HttpCode,
+  HttpStatus,
+  Inject,
+  NestInterceptor,
+  NotFoundException,
+  Post,
+  Query,
+  Req,
+  Res,
+  UseInterceptors,
+} from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import type { ClassConstructor } from 'class-transformer';
 import type { Request, Response } from 'express';
@@ -11,7 +27,6 @@ import { EmailVerificationService } from '../auth/email-verification.service';
 import { PasswordService } from '../auth/password.service';
 import { describeRefusal, Refusal } from '../common/all-exceptions.filter';
 import type { AuthenticatedRequest } from '../common/authenticated-request';
-import { isConnectionError } from '../common/store-unavailable.error';
 import { createValidationPipe } from '../common/validation';
 import { PublicAddress } from '../common/public-address';
 import { AUTH_SWITCH_OPTIONS, AUTH_SWITCH_ROUTES, AuthSwitchOptions } from '../config/auth-switch.options';
@@ -19,7 +34,17 @@ import type { AuthSwitchRoutes } from '../auth/group-routes';
 import { isSessionCsrfToken } from '../sessions/csrf';
 import { SessionService } from '../sessions/session.service';
 import { ForgotPasswordDto, RegisterDto, ResetPasswordDto, VerifyEmailDto } from '../users/dto';
-import { accountPage, forgotPasswordPage, FormState, loginPage, messagePage, PAGES_SCRIPT, registerPage, resetPasswordPage, verifyEmailPage } from './templates';
+import {
+  accountPage,
+  forgotPasswordPage,
+  FormState,
+  loginPage,
+  messagePage,
+  PAGES_SCRIPT,
+  registerPage,
+  resetPasswordPage,
+  verifyEmailPage,
+} from './templates';
 
 /** The body of a form post as a plain record; anything else (no body, a JSON array) is empty. */
 function fields(req: Request): Record<string, unknown> {
@@ -161,7 +186,15 @@ export class PagesController {
       const user = await this.auth.register(input, req.ip ?? '');
       if (this.verification.required && !user.emailVerified) {
         // No session before the address is confirmed (REQUIRE_EMAIL_VERIFICATION), as at login.
-        res.status(HttpStatus.CREATED).type('html').send(messagePage(group, 'Check your mail', 'Your account is created. Follow the link we sent to confirm your address, then sign in.', { href: '/login', text: 'Sign in' }));
+        res
+          .status(HttpStatus.CREATED)
+          .type('html')
+          .send(
+            messagePage(group, 'Check your mail', 'Your account is created. Follow the link we sent to confirm your address, then sign in.', {
+              href: '/login',
+              text: 'Sign in',
+            }),
+          );
         return;
       }
       await this.auth.login(group, 'session', user, req, res);
@@ -192,7 +225,15 @@ export class PagesController {
       return again(this.refusal(error));
     }
     res.setHeader('Cache-Control', 'no-store');
-    res.status(HttpStatus.OK).type('html').send(messagePage(group, 'Check your mail', 'If an account uses this address, a link to choose a new password is on its way.', { href: '/login', text: 'Back to sign in' }));
+    res
+      .status(HttpStatus.OK)
+      .type('html')
+      .send(
+        messagePage(group, 'Check your mail', 'If an account uses this address, a link to choose a new password is on its way.', {
+          href: '/login',
+          text: 'Back to sign in',
+        }),
+      );
   }
 
   @Get('reset-password')
@@ -235,7 +276,10 @@ export class PagesController {
       const refusal = { status: HttpStatus.BAD_REQUEST, message: 'This link has no token; open the link of the mail we sent' };
       return this.render(res, refusal, messagePage(group, 'Address not verified', refusal.message, { href: '/login', text: 'Sign in' }));
     }
-    res.status(HttpStatus.OK).type('html').send(verifyEmailPage(group, token.slice(0, 128)));
+    res
+      .status(HttpStatus.OK)
+      .type('html')
+      .send(verifyEmailPage(group, token.slice(0, 128)));
   }
 
   /** The verify page's button: what `POST /auth/email/verify` does, then says so. */
@@ -254,7 +298,10 @@ export class PagesController {
       return refuse(this.refusal(error));
     }
     res.setHeader('Cache-Control', 'no-store');
-    res.status(HttpStatus.OK).type('html').send(messagePage(group, 'Address verified', 'Thank you: your email address is confirmed.', link));
+    res
+      .status(HttpStatus.OK)
+      .type('html')
+      .send(messagePage(group, 'Address verified', 'Thank you: your email address is confirmed.', link));
   }
 
   @Get('account')

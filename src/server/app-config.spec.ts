@@ -127,7 +127,10 @@ describe('loadConfig', () => {
   });
 
   it('reads the revocation staleness limit, which must exceed the sync interval', () => {
-    expect(loadConfig({ DATA_DIR: dataDir(), REVOCATION_MAX_STALENESS_MS: '1500', REVOCATION_SYNC_INTERVAL_MS: '200' }).revocation).toEqual({ syncIntervalMs: 200, maxStalenessMs: 1500 });
+    expect(loadConfig({ DATA_DIR: dataDir(), REVOCATION_MAX_STALENESS_MS: '1500', REVOCATION_SYNC_INTERVAL_MS: '200' }).revocation).toEqual({
+      syncIntervalMs: 200,
+      maxStalenessMs: 1500,
+    });
     // A longer sync interval raises the default rather than make it invalid.
     expect(loadConfig({ DATA_DIR: dataDir(), REVOCATION_SYNC_INTERVAL_MS: '10000' }).revocation.maxStalenessMs).toBe(50_000);
   });
@@ -232,7 +235,9 @@ describe('loadConfig', () => {
       const dir = dataDir();
       const path = writeKey(dir, 'k.pem', pem());
       expect(configError({ DATA_DIR: dir, JWT_PRIVATE_KEY_FILE: path }, 'JWT_PRIVATE_KEY_FILE')).toMatch(reason);
-      expect(configError({ NODE_ENV: 'production', DATA_DIR: dir, SESSION_SECRET: strongSecret(), JWT_PRIVATE_KEY_FILE: path }, 'JWT_PRIVATE_KEY_FILE')).toMatch(reason);
+      expect(
+        configError({ NODE_ENV: 'production', DATA_DIR: dir, SESSION_SECRET: strongSecret(), JWT_PRIVATE_KEY_FILE: path }, 'JWT_PRIVATE_KEY_FILE'),
+      ).toMatch(reason);
     });
   });
 
@@ -251,9 +256,9 @@ describe('loadConfig', () => {
     expect(configError({ ...prod, JWT_PRIVATE_KEY_FILE: reencodedPath }, 'JWT_PRIVATE_KEY_FILE')).toMatch(/is the generated development key/);
 
     // Nor may production accept tokens the development key signed, as a verify key.
-    expect(configError({ ...prod, JWT_PRIVATE_KEY_FILE: writeKey(elsewhere, 'real.pem', p256Pem()), JWT_VERIFY_KEY_FILES: copy }, 'JWT_VERIFY_KEY_FILES')).toMatch(
-      /lists the generated development key/,
-    );
+    expect(
+      configError({ ...prod, JWT_PRIVATE_KEY_FILE: writeKey(elsewhere, 'real.pem', p256Pem()), JWT_VERIFY_KEY_FILES: copy }, 'JWT_VERIFY_KEY_FILES'),
+    ).toMatch(/lists the generated development key/);
 
     // A real key named like the development one is fine: the name proves nothing either way.
     const sameName = writeKey(elsewhere, DEV_JWT_KEY_FILE, p256Pem());
@@ -270,7 +275,10 @@ describe('loadConfig', () => {
     ['a long run through the alphabet', 'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789'],
   ])('in production refuses a guessable SESSION_SECRET: %s', (_name, secret) => {
     const dir = dataDir();
-    const message = configError({ NODE_ENV: 'production', DATA_DIR: dir, SESSION_SECRET: secret, JWT_PRIVATE_KEY_FILE: writeKey(dir, 'k.pem', p256Pem()) }, 'SESSION_SECRET');
+    const message = configError(
+      { NODE_ENV: 'production', DATA_DIR: dir, SESSION_SECRET: secret, JWT_PRIVATE_KEY_FILE: writeKey(dir, 'k.pem', p256Pem()) },
+      'SESSION_SECRET',
+    );
     expect(message).toMatch(/^SESSION_SECRET: looks guessable \(about \d+ bits of entropy, 128 needed\)/);
   });
 

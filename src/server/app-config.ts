@@ -9,9 +9,7 @@ import { AuthStrategy, resolveRouteSettings } from '../config/route-groups';
  * AppConfig through the APP_CONFIG provider.
  */
 
-const bool = z
-  .enum(['true', 'false', '1', '0', 'yes', 'no'])
-  .transform((value) => value === 'true' || value === '1' || value === 'yes');
+const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((value) => value === 'true' || value === '1' || value === 'yes');
 
 const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
@@ -25,12 +23,21 @@ const envSchema = z.object({
     .regex(/^postgres(ql)?:\/\//, 'must be a postgres:// URL (leave it unset for the embedded SQLite file)')
     .optional(),
   DATABASE_LOGGING: bool.default('false'),
-  REDIS_URL: z.string().regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL').optional(),
-  REDIS_KEY_PREFIX: z.string().regex(/^[A-Za-z0-9:_-]{1,64}$/).default('authswitch:'),
+  REDIS_URL: z
+    .string()
+    .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
+    .optional(),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[A-Za-z0-9:_-]{1,64}$/)
+    .default('authswitch:'),
   AUTH_ROUTE_GROUPS: z.string().default(D.routeGroups),
   ADMIN_ROUTE_GROUP: z.string().min(1).optional(),
   SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-  SESSION_COOKIE_NAME: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('authswitch.sid'),
+  SESSION_COOKIE_NAME: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,64}$/)
+    .default('authswitch.sid'),
   SESSION_TTL_SECONDS: positiveInt(8 * 3600),
   COOKIE_SECURE: bool.optional(),
   TRUST_PROXY: z.string().default('false'),
@@ -61,12 +68,22 @@ const envSchema = z.object({
   // Default and the check against the sync interval: resolveAuthSwitchOptions.
   REVOCATION_MAX_STALENESS_MS: z.coerce.number().int().positive().optional(),
   PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).optional(),
-  BODY_LIMIT: z.string().regex(/^\d+(b|kb|mb)$/i).default('100kb'),
+  BODY_LIMIT: z
+    .string()
+    .regex(/^\d+(b|kb|mb)$/i)
+    .default('100kb'),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose', 'silent']).default('log'),
   OPENAPI_ENABLED: bool.optional(),
-  SMTP_URL: z.string().regex(/^smtps?:\/\/[^\s]+$/, 'must be an smtp:// or smtps:// URL').optional(),
+  SMTP_URL: z
+    .string()
+    .regex(/^smtps?:\/\/[^\s]+$/, 'must be an smtp:// or smtps:// URL')
+    .optional(),
   MAIL_FROM: z.string().min(3).default(D.mailFrom),
-  PUBLIC_URL: z.string().url('must be an absolute http(s) URL').regex(/^https?:\/\//, 'must be an http:// or https:// URL').optional(),
+  PUBLIC_URL: z
+    .string()
+    .url('must be an absolute http(s) URL')
+    .regex(/^https?:\/\//, 'must be an http:// or https:// URL')
+    .optional(),
 });
 
 export { ConfigError };
@@ -86,9 +103,7 @@ export interface AppConfig extends AuthSwitchOptions {
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
   bodyLimit: string;
   trustProxy: boolean | number | string;
-  database:
-    | { type: 'sqlite'; path: string; logging: boolean }
-    | { type: 'postgres'; url: string; logging: boolean };
+  database: { type: 'sqlite'; path: string; logging: boolean } | { type: 'postgres'; url: string; logging: boolean };
   routeGroups: ReadonlyMap<string, AuthStrategy>;
   /** The group the admin routes live in (ADMIN_ROUTE_GROUP). */
   adminGroup: string;
@@ -129,7 +144,10 @@ export function loadConfig(rawEnv: RawEnv): AppConfig {
   const dataDir = resolve(env.DATA_DIR);
   const trustProxy = parseTrustProxy(env.TRUST_PROXY, isProduction);
   const host = env.HOST ?? (isProduction ? '0.0.0.0' : '127.0.0.1');
-  const verifyKeyFiles = (env.JWT_VERIFY_KEY_FILES ?? '').split(',').map((file) => file.trim()).filter(Boolean);
+  const verifyKeyFiles = (env.JWT_VERIFY_KEY_FILES ?? '')
+    .split(',')
+    .map((file) => file.trim())
+    .filter(Boolean);
   const auth = resolveAuthSwitchOptions({
     production: isProduction,
     dataDir,

@@ -147,9 +147,7 @@ export class SessionService implements OnModuleInit, OnApplicationShutdown {
   /** The user's live sessions, with their last use as last written (see DeviceActivity). */
   async listForUser(userId: string): Promise<StoredSession[]> {
     const sessions = this.dbStore ? await this.dbStore.listForUser(userId) : await this.listInRedis(userId);
-    return sessions
-      .filter(({ session }) => session.auth?.userId === userId)
-      .map(({ sid, session, lastUsedAt }) => ({ sid, auth: session.auth!, lastUsedAt }));
+    return sessions.filter(({ session }) => session.auth?.userId === userId).map(({ sid, session, lastUsedAt }) => ({ sid, auth: session.auth!, lastUsedAt }));
   }
 
   /**

@@ -27,13 +27,17 @@ export class TypeormSessionStore extends Store {
 
   override set(sid: string, session: SessionData, callback?: Callback): void {
     const expires = session.cookie?.expires ? new Date(session.cookie.expires).getTime() : Date.now() + this.ttlMs;
-    this.records
-      .upsert({ sid, userId: session.auth?.userId ?? null, data: JSON.stringify(session), expiresAt: expires }, ['sid'])
-      .then(() => callback?.(), (error) => callback?.(error));
+    this.records.upsert({ sid, userId: session.auth?.userId ?? null, data: JSON.stringify(session), expiresAt: expires }, ['sid']).then(
+      () => callback?.(),
+      (error) => callback?.(error),
+    );
   }
 
   override destroy(sid: string, callback?: Callback): void {
-    this.records.delete({ sid }).then(() => callback?.(), (error) => callback?.(error));
+    this.records.delete({ sid }).then(
+      () => callback?.(),
+      (error) => callback?.(error),
+    );
   }
 
   override touch(_sid: string, _session: SessionData, callback?: Callback): void {

@@ -27,7 +27,12 @@ export class OneTimeTokenService {
    * `unverifiedOnly`, its address is not verified yet: the user it went to, or null. One
    * INSERT ... SELECT either way, so a known and an unknown address cost the same statement.
    */
-  async issueForEmail(email: string, purpose: OneTimeTokenPurpose, ttlSeconds: number, unverifiedOnly = false): Promise<{ token: string; userId: string } | null> {
+  async issueForEmail(
+    email: string,
+    purpose: OneTimeTokenPurpose,
+    ttlSeconds: number,
+    unverifiedOnly = false,
+  ): Promise<{ token: string; userId: string } | null> {
     const token = randomBytes(32).toString('base64url');
     const now = Date.now();
     const sql =

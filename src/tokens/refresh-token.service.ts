@@ -65,7 +65,16 @@ export class RefreshTokenService {
   /** Starts a family for a login, stamped with the user version the login read and where it came from. */
   async startFamily(user: Pick<User, 'id' | 'credentialVersion'>, group: string, device?: LoginDevice): Promise<string> {
     const id = randomUUID();
-    await this.families.insert({ id, userId: user.id, userVersion: user.credentialVersion, routeGroup: group, createdAt: Date.now(), revokedAt: null, ip: device?.ip ?? null, userAgent: device?.userAgent ?? null });
+    await this.families.insert({
+      id,
+      userId: user.id,
+      userVersion: user.credentialVersion,
+      routeGroup: group,
+      createdAt: Date.now(),
+      revokedAt: null,
+      ip: device?.ip ?? null,
+      userAgent: device?.userAgent ?? null,
+    });
     return id;
   }
 
@@ -172,7 +181,14 @@ export class RefreshTokenService {
     // `used_at` as the winner stamped it (the row was read before our spend failed).
     const usedAt = (await this.tokens.findOneBy({ id: record.id }))?.usedAt ?? null;
     if (usedAt === null) throw this.invalid(); // the row is gone: its user was deleted
-    const first = judgeSpentPresentation({ graceSeconds: this.config.jwt.refreshReuseGraceSeconds, now: Date.now(), usedAt, expiresAt: record.expiresAt, familyGroup, group });
+    const first = judgeSpentPresentation({
+      graceSeconds: this.config.jwt.refreshReuseGraceSeconds,
+      now: Date.now(),
+      usedAt,
+      expiresAt: record.expiresAt,
+      familyGroup,
+      group,
+    });
     if (first === 'reuse') throw await reuse();
     // A family from before groups were bound may still be being bound by the winner: judged after the wait.
     if (familyGroup !== null && !(await this.userOfLiveFamily(record.familyId, record.userId, group))) throw await reuse();
@@ -185,7 +201,11 @@ export class RefreshTokenService {
     const successor = await this.tokens.findOneBy({ tokenHash: hashToken(pair.refresh_token) });
     const successorInFamily = successor !== null && successor.familyId === record.familyId;
     // Read only when the answer could still be a replay: a reuse needs no liveness read.
-    const familyAlive = successorInFamily && successor.usedAt === null && (await this.userOfLiveFamily(record.familyId, record.userId, group)) !== null && !this.revocation.isFamilyRevoked(record.familyId);
+    const familyAlive =
+      successorInFamily &&
+      successor.usedAt === null &&
+      (await this.userOfLiveFamily(record.familyId, record.userId, group)) !== null &&
+      !this.revocation.isFamilyRevoked(record.familyId);
     if (judgeOpenedReplay({ successorInFamily, successorSpent: successor?.usedAt != null, familyAlive }) === 'reuse') throw await reuse();
     return { replayed: pair };
   }

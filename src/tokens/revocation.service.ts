@@ -14,8 +14,7 @@ export type { CredentialStamp } from './revocation-state';
 
 /** A revocation to record: what is revoked, and until when (token, family) or from which version (user). */
 export type NewRevocation =
-  | { kind: 'token' | 'family' | 'client' | 'verified'; subject: string; expiresAt: number }
-  | { kind: 'user'; subject: string; version: number };
+  { kind: 'token' | 'family' | 'client' | 'verified'; subject: string; expiresAt: number } | { kind: 'user'; subject: string; version: number };
 
 const PRUNE_INTERVAL_MS = 60_000;
 /** Clocks of other instances (and of the CLI) may differ from ours by this much. */

@@ -37,12 +37,7 @@ export class RegisterDto {
 
   @ApiPropertyOptional({ maxLength: 100, example: 'Ada Lovelace', description: 'Display name; trimmed.' })
   @Transform(trim)
-  @Checks(
-    IsOptional(),
-    IsString({ message: 'name must be a string' }),
-    NoNulCharacters(),
-    MaxLength(100, { message: 'name must be at most 100 characters' }),
-  )
+  @Checks(IsOptional(), IsString({ message: 'name must be a string' }), NoNulCharacters(), MaxLength(100, { message: 'name must be at most 100 characters' }))
   name?: string;
 }
 

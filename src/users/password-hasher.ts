@@ -41,7 +41,8 @@ export class PasswordHasher {
       return await work();
     } finally {
       const next = this.waiting.shift();
-      if (next) next(); // hand the slot over directly
+      if (next)
+        next(); // hand the slot over directly
       else this.running -= 1;
     }
   }

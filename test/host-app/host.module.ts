@@ -6,7 +6,20 @@ import type { Request } from 'express';
 import { join } from 'node:path';
 import { Strategy } from 'passport-strategy';
 import { Repository } from 'typeorm';
-import { AllowClients, AUTH_SWITCH_MIGRATIONS, AuthSwitchModule, ClientPrincipal, CurrentUser, Principal, Public, Roles, RouteGroup, Scopes, UserPrincipal, UsersOnly } from '../../src';
+import {
+  AllowClients,
+  AUTH_SWITCH_MIGRATIONS,
+  AuthSwitchModule,
+  ClientPrincipal,
+  CurrentUser,
+  Principal,
+  Public,
+  Roles,
+  RouteGroup,
+  Scopes,
+  UserPrincipal,
+  UsersOnly,
+} from '../../src';
 import { CreateProjects1900000000000, Project } from './project.entity';
 
 /**

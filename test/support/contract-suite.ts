@@ -62,7 +62,11 @@ export function describeContract(setup: StorageSetup): void {
   describe('POST /auth/register', () => {
     it('creates a user with a trimmed, lower-cased email and the role "user"', async () => {
       const email = uniqueEmail('register');
-      const res = await t.http().post('/auth/register').send({ email: `  ${email.toUpperCase()} `, password: 'password123', name: 'Ada' }).expect(201);
+      const res = await t
+        .http()
+        .post('/auth/register')
+        .send({ email: `  ${email.toUpperCase()} `, password: 'password123', name: 'Ada' })
+        .expect(201);
       expect(res.body).toEqual({ id: expect.stringMatching(/^[0-9a-f-]{36}$/), email, name: 'Ada', roles: ['user'] });
       expect(res.body).not.toHaveProperty('passwordHash');
     });
@@ -75,7 +79,11 @@ export function describeContract(setup: StorageSetup): void {
     });
 
     it('ignores roles sent by the client', async () => {
-      const res = await t.http().post('/auth/register').send({ email: uniqueEmail('sneaky'), password: 'password123', roles: ['admin'] }).expect(201);
+      const res = await t
+        .http()
+        .post('/auth/register')
+        .send({ email: uniqueEmail('sneaky'), password: 'password123', roles: ['admin'] })
+        .expect(201);
       expect(res.body.roles).toEqual(['user']);
     });
 
@@ -93,7 +101,11 @@ export function describeContract(setup: StorageSetup): void {
 
     it('accepts passwords of exactly 8 and 256 characters', async () => {
       await t.http().post('/auth/register').send({ email: uniqueEmail(), password: '12345678' }).expect(201);
-      await t.http().post('/auth/register').send({ email: uniqueEmail(), password: 'y'.repeat(256) }).expect(201);
+      await t
+        .http()
+        .post('/auth/register')
+        .send({ email: uniqueEmail(), password: 'y'.repeat(256) })
+        .expect(201);
     });
   });
 
@@ -104,7 +116,12 @@ export function describeContract(setup: StorageSetup): void {
     });
 
     it('answers a body over 100 kB with 413', async () => {
-      const res = await t.http().post('/auth/register').set(json).send(JSON.stringify({ email: 'a@b.c', password: 'x'.repeat(110 * 1024) })).expect(413);
+      const res = await t
+        .http()
+        .post('/auth/register')
+        .set(json)
+        .send(JSON.stringify({ email: 'a@b.c', password: 'x'.repeat(110 * 1024) }))
+        .expect(413);
       expectErrorShape(res.body, 413);
     });
 
@@ -176,7 +193,12 @@ export function describeContract(setup: StorageSetup): void {
       const { cookie, csrfToken } = await sessionLogin(user.email, user.password);
       const missing = await t.http().post('/web/auth/logout').set('Cookie', cookie).expect(403);
       expectErrorShape(missing.body, 403);
-      await t.http().post('/web/auth/logout').set('Cookie', cookie).set('X-CSRF-Token', csrfToken.slice(0, -2) + 'xx').expect(403);
+      await t
+        .http()
+        .post('/web/auth/logout')
+        .set('Cookie', cookie)
+        .set('X-CSRF-Token', csrfToken.slice(0, -2) + 'xx')
+        .expect(403);
       const fetched = await t.http().get('/web/auth/csrf').set('Cookie', cookie).expect(200);
       expect(fetched.body).toEqual({ csrfToken });
       await t.http().get('/web/me').set('Cookie', cookie).expect(200); // still signed in
@@ -200,7 +222,11 @@ export function describeContract(setup: StorageSetup): void {
     it('answers a wrong password and an unknown email with the same 401', async () => {
       const user = await t.createUser();
       const wrong = await t.http().post('/api/auth/login').send({ email: user.email, password: 'wrong password' }).expect(401);
-      const unknown = await t.http().post('/api/auth/login').send({ email: uniqueEmail('ghost'), password: 'whatever1' }).expect(401);
+      const unknown = await t
+        .http()
+        .post('/api/auth/login')
+        .send({ email: uniqueEmail('ghost'), password: 'whatever1' })
+        .expect(401);
       expect(wrong.body).toEqual({ statusCode: 401, error: 'Unauthorized', message: 'Invalid credentials' });
       expect(unknown.body).toEqual(wrong.body);
       const web = await t.http().post('/web/auth/login').send({ email: user.email, password: 'nope' }).expect(401);
@@ -395,19 +421,39 @@ export function describeContract(setup: StorageSetup): void {
       const targetBrowser = await sessionLogin(target.email, target.password);
 
       // The target is an admin now: their token opens the admin route.
-      await t.http().put(`/api/admin/users/${bystander.id}/roles`).set('Authorization', `Bearer ${targetTokens.access_token}`).send({ roles: ['user', 'auditor'] }).expect(200);
+      await t
+        .http()
+        .put(`/api/admin/users/${bystander.id}/roles`)
+        .set('Authorization', `Bearer ${targetTokens.access_token}`)
+        .send({ roles: ['user', 'auditor'] })
+        .expect(200);
 
-      const res = await t.http().put(`/api/admin/users/${target.id}/roles`).set('Authorization', `Bearer ${adminTokens.access_token}`).send({ roles: ['user'] }).expect(200);
+      const res = await t
+        .http()
+        .put(`/api/admin/users/${target.id}/roles`)
+        .set('Authorization', `Bearer ${adminTokens.access_token}`)
+        .send({ roles: ['user'] })
+        .expect(200);
       expect(res.body).toEqual({ id: target.id, email: target.email, name: 'Test User', roles: ['user'] });
 
       // Taken away: the old token and the old session stop working at once.
-      await t.http().put(`/api/admin/users/${bystander.id}/roles`).set('Authorization', `Bearer ${targetTokens.access_token}`).send({ roles: ['user'] }).expect(401);
+      await t
+        .http()
+        .put(`/api/admin/users/${bystander.id}/roles`)
+        .set('Authorization', `Bearer ${targetTokens.access_token}`)
+        .send({ roles: ['user'] })
+        .expect(401);
       await t.http().get('/web/me').set('Cookie', targetBrowser.cookie).expect(401);
 
       // A refreshed or new token carries the new roles and is refused by the admin route.
       const refreshed = await t.http().post('/api/auth/refresh').send({ refresh_token: targetTokens.refresh_token }).expect(200);
       expect(decodeSegment(refreshed.body.access_token, 1).roles).toEqual(['user']);
-      const forbidden = await t.http().put(`/api/admin/users/${bystander.id}/roles`).set('Authorization', `Bearer ${refreshed.body.access_token}`).send({ roles: ['user'] }).expect(403);
+      const forbidden = await t
+        .http()
+        .put(`/api/admin/users/${bystander.id}/roles`)
+        .set('Authorization', `Bearer ${refreshed.body.access_token}`)
+        .send({ roles: ['user'] })
+        .expect(403);
       expectErrorShape(forbidden.body, 403);
       const session = await sessionLogin(target.email, target.password);
       expect(session.res.body.user.roles).toEqual(['user']);
@@ -416,26 +462,55 @@ export function describeContract(setup: StorageSetup): void {
     it('leaves credentials alone when the roles do not change', async () => {
       const admin = await t.createUser({ roles: ['admin'] });
       const { access_token } = await jwtLogin(admin.email, admin.password);
-      await t.http().put(`/api/admin/users/${admin.id}/roles`).set('Authorization', `Bearer ${access_token}`).send({ roles: ['admin'] }).expect(200);
+      await t
+        .http()
+        .put(`/api/admin/users/${admin.id}/roles`)
+        .set('Authorization', `Bearer ${access_token}`)
+        .send({ roles: ['admin'] })
+        .expect(200);
       await t.http().get('/api/me').set('Authorization', `Bearer ${access_token}`).expect(200);
     });
 
     it('answers 403 to a non-admin, 401 without a token', async () => {
       const user = await t.createUser();
       const tokens = await jwtLogin(user.email, user.password);
-      await t.http().put(`/api/admin/users/${user.id}/roles`).set('Authorization', `Bearer ${tokens.access_token}`).send({ roles: ['admin'] }).expect(403);
-      await t.http().put(`/api/admin/users/${user.id}/roles`).send({ roles: ['admin'] }).expect(401);
+      await t
+        .http()
+        .put(`/api/admin/users/${user.id}/roles`)
+        .set('Authorization', `Bearer ${tokens.access_token}`)
+        .send({ roles: ['admin'] })
+        .expect(403);
+      await t
+        .http()
+        .put(`/api/admin/users/${user.id}/roles`)
+        .send({ roles: ['admin'] })
+        .expect(401);
     });
 
     it('validates the id and the roles', async () => {
       const admin = await t.createUser({ roles: ['admin'] });
       const { access_token } = await jwtLogin(admin.email, admin.password);
       const auth = { Authorization: `Bearer ${access_token}` };
-      await t.http().put('/api/admin/users/not-a-uuid/roles').set(auth).send({ roles: ['user'] }).expect(400);
-      const missing = await t.http().put('/api/admin/users/3f1c2b8e-8a5e-4c1e-9d2a-0b6f7e5d4c3b/roles').set(auth).send({ roles: ['user'] }).expect(404);
+      await t
+        .http()
+        .put('/api/admin/users/not-a-uuid/roles')
+        .set(auth)
+        .send({ roles: ['user'] })
+        .expect(400);
+      const missing = await t
+        .http()
+        .put('/api/admin/users/3f1c2b8e-8a5e-4c1e-9d2a-0b6f7e5d4c3b/roles')
+        .set(auth)
+        .send({ roles: ['user'] })
+        .expect(404);
       expectErrorShape(missing.body, 404);
       await t.http().put(`/api/admin/users/${admin.id}/roles`).set(auth).send({ roles: 'admin' }).expect(400);
-      await t.http().put(`/api/admin/users/${admin.id}/roles`).set(auth).send({ roles: ['Not A Role!'] }).expect(400);
+      await t
+        .http()
+        .put(`/api/admin/users/${admin.id}/roles`)
+        .set(auth)
+        .send({ roles: ['Not A Role!'] })
+        .expect(400);
     });
   });
 

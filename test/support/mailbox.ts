@@ -22,7 +22,9 @@ export function mailsTo(t: TestApp, email: string): string[] {
  * quoted-printable soft line breaks and `=3D` undone.
  */
 export function linkToken(t: TestApp, email: string, path: string): string | undefined {
-  const mail = mailsTo(t, email).pop()?.replace(/=\r?\n/g, '');
+  const mail = mailsTo(t, email)
+    .pop()
+    ?.replace(/=\r?\n/g, '');
   const match = mail?.match(new RegExp(`${path}\\?token=(?:3D)?([A-Za-z0-9_-]+)`));
   return match?.[1];
 }

@@ -83,9 +83,7 @@ export class CredentialVersions1732500000000 implements MigrationInterface {
       new TableColumn({ name: 'access_jti', type: 'varchar', length: '64', isNullable: true }),
       new TableColumn({ name: 'access_expires_at', type: 'bigint', isNullable: true }),
     ]);
-    await queryRunner.query(
-      `UPDATE refresh_tokens SET revoked_at = (SELECT f.revoked_at FROM refresh_families f WHERE f.id = refresh_tokens.family_id)`,
-    );
+    await queryRunner.query(`UPDATE refresh_tokens SET revoked_at = (SELECT f.revoked_at FROM refresh_families f WHERE f.id = refresh_tokens.family_id)`);
     await queryRunner.createTable(
       new Table({
         name: 'revoked_access_tokens',
