@@ -11,6 +11,7 @@ import { SessionsModule } from '../sessions/sessions.module';
 import { TokensModule } from '../tokens/tokens.module';
 import { UsersModule } from '../users/users.module';
 import { ConfigError } from '../config/config-error';
+import { optionForVariable } from '../config/settings';
 import { StartupChecks } from './startup-checks';
 import { PublicAddress } from '../common/public-address';
 import {
@@ -65,32 +66,12 @@ export type AuthSwitchModuleAsyncOptions = typeof ASYNC_OPTIONS_TYPE;
 @Module({})
 export class AuthSwitchModule extends ConfigurableModuleClass {}
 
-/**
- * The module option that sets what the server reads from each environment variable, so that a
- * host's start-up error names the option it passed rather than a variable it never set.
- */
-const OPTION_FOR_VARIABLE: Record<string, string> = {
-  SESSION_SECRET: 'session.secret',
-  SESSION_TTL_SECONDS: 'session.ttlSeconds',
-  JWT_PRIVATE_KEY_FILE: 'jwt.privateKeyFile',
-  JWT_VERIFY_KEY_FILES: 'jwt.verifyKeyFiles',
-  ACCESS_TOKEN_TTL_SECONDS: 'jwt.accessTokenTtlSeconds',
-  REFRESH_TOKEN_TTL_SECONDS: 'jwt.refreshTokenTtlSeconds',
-  REFRESH_REUSE_GRACE_SECONDS: 'jwt.refreshReuseGraceSeconds',
-  JWT_VERIFIED_CACHE_SIZE: 'jwt.verifiedTokenCacheSize',
-  PASSWORD_RESET_TTL_SECONDS: 'passwordReset.ttlSeconds',
-  EMAIL_VERIFY_TTL_SECONDS: 'emailVerification.ttlSeconds',
-  AUTH_ROUTE_GROUPS: 'routeGroups',
-  ADMIN_ROUTE_GROUP: 'adminGroup',
-};
-
 function namingModuleOptions<T>(resolve: () => T): T {
   try {
     return resolve();
   } catch (error) {
-    if (error instanceof ConfigError && OPTION_FOR_VARIABLE[error.variable]) {
-      throw new ConfigError(`AuthSwitchModule option ${OPTION_FOR_VARIABLE[error.variable]}`, error.problem);
-    }
+    const option = error instanceof ConfigError ? optionForVariable(error.variable) : undefined;
+    if (option) throw new ConfigError(`AuthSwitchModule option ${option}`, (error as ConfigError).problem);
     throw error;
   }
 }

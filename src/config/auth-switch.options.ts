@@ -4,6 +4,7 @@ import { ConfigError } from './config-error';
 import { assertProductionSessionSecret, resolveSecrets } from './secrets';
 import type { ExtraClaimsFactory } from './extra-claims';
 import { KeyRing } from './key-ring';
+import { NUMBER_SETTINGS, numberSetting } from './settings';
 
 /** The resolved options every AuthSwitch service reads (through AUTH_SWITCH_OPTIONS). */
 export const AUTH_SWITCH_OPTIONS = Symbol('AUTH_SWITCH_OPTIONS');
@@ -11,47 +12,43 @@ export const AUTH_SWITCH_OPTIONS = Symbol('AUTH_SWITCH_OPTIONS');
 /** The route groups, the admin group and whether the guard is global (AUTH_SWITCH_ROUTES). */
 export const AUTH_SWITCH_ROUTES = Symbol('AUTH_SWITCH_ROUTES');
 
-/** Defaults shared by the environment (the server) and the module options (a host app). */
+const n = NUMBER_SETTINGS;
+
+/**
+ * Defaults shared by the environment (the server) and the module options (a host app). The
+ * numeric ones, with their bounds, are defined in NUMBER_SETTINGS (./settings.ts).
+ */
 export const AUTH_SWITCH_DEFAULTS = {
   routeGroups: 'web=session,api=jwt',
   adminGroup: 'api',
   sessionCookieName: 'authswitch.sid',
-  sessionTtlSeconds: 8 * 3600,
+  sessionTtlSeconds: n.sessionTtlSeconds.default,
   issuer: 'authswitch',
   audience: 'authswitch-api',
-  clockToleranceSeconds: 5,
-  accessTokenTtlSeconds: 15 * 60,
-  refreshTokenTtlSeconds: 30 * 24 * 3600,
-  // 0: a refresh token is strictly single-use (a second presentation revokes its family).
-  refreshReuseGraceSeconds: 0,
-  jwksMaxAgeSeconds: 300,
-  // Sized for the live access tokens, not a small constant: an LRU smaller than the set of
-  // tokens in use misses on every request once clients cycle through it. About 30 MB per
-  // 100,000 tokens (npm run bench reports the figure).
-  verifiedTokenCacheSize: 200_000,
+  clockToleranceSeconds: n.clockToleranceSeconds.default,
+  accessTokenTtlSeconds: n.accessTokenTtlSeconds.default,
+  refreshTokenTtlSeconds: n.refreshTokenTtlSeconds.default,
+  refreshReuseGraceSeconds: n.refreshReuseGraceSeconds.default,
+  jwksMaxAgeSeconds: n.jwksMaxAgeSeconds.default,
+  verifiedTokenCacheSize: n.verifiedTokenCacheSize.default,
   redisKeyPrefix: 'authswitch:',
-  maxLoginFailuresPerAccount: 10,
-  maxLoginFailuresPerAddress: 100,
-  loginFailureWindowSeconds: 15 * 60,
-  maxRegistrationsPerAddress: 100,
-  registrationWindowSeconds: 15 * 60,
-  revocationSyncIntervalMs: 1000,
-  // An instance that has not read the revocation log for this long answers 503 to authenticated
-  // requests, and a revocation whose broadcast failed waits this long before it answers. At
-  // least REVOCATION_MIN_STALENESS_INTERVALS sync intervals when the interval is set longer.
-  revocationMaxStalenessMs: 15_000,
+  maxLoginFailuresPerAccount: n.maxLoginFailuresPerAccount.default,
+  maxLoginFailuresPerAddress: n.maxLoginFailuresPerAddress.default,
+  loginFailureWindowSeconds: n.loginFailureWindowSeconds.default,
+  maxRegistrationsPerAddress: n.maxRegistrationsPerAddress.default,
+  registrationWindowSeconds: n.registrationWindowSeconds.default,
+  revocationSyncIntervalMs: n.revocationSyncIntervalMs.default,
+  revocationMaxStalenessMs: n.revocationMaxStalenessMs.default,
   mailFrom: 'AuthSwitch <no-reply@authswitch.invalid>',
-  passwordResetTtlSeconds: 900,
-  maxResetRequestsPerAccount: 5,
-  maxResetRequestsPerAddress: 50,
-  resetWindowSeconds: 15 * 60,
-  emailVerifyTtlSeconds: 86_400,
-  maxClientFailuresPerAddress: 100,
-  clientFailureWindowSeconds: 15 * 60,
+  passwordResetTtlSeconds: n.passwordResetTtlSeconds.default,
+  maxResetRequestsPerAccount: n.maxResetRequestsPerAccount.default,
+  maxResetRequestsPerAddress: n.maxResetRequestsPerAddress.default,
+  resetWindowSeconds: n.resetWindowSeconds.default,
+  emailVerifyTtlSeconds: n.emailVerifyTtlSeconds.default,
+  maxClientFailuresPerAddress: n.maxClientFailuresPerAddress.default,
+  clientFailureWindowSeconds: n.clientFailureWindowSeconds.default,
   requireEmailVerification: false,
-  // How often the last use of sessions and refresh families is written, and at most how often
-  // one sign-in is marked used (internal; tests shorten it).
-  deviceActivityFlushMs: 60_000,
+  deviceActivityFlushMs: n.deviceActivityFlushMs.default,
 } as const;
 
 /** The default staleness limit spans at least this many sync intervals (a longer interval raises it). */
@@ -200,13 +197,21 @@ export interface AuthSwitchOptions {
   claims: ExtraClaimsFactory | null;
 }
 
+/** A text setting of a fixed shape (a cookie name, a key prefix), named by its variable when it is not. */
+function matching(value: string, shape: RegExp, variable: string): string {
+  if (!shape.test(value)) throw new ConfigError(variable, `must match ${shape} (got ${JSON.stringify(value.slice(0, 80))})`);
+  return value;
+}
+
 /** The sync interval and the staleness limit, checked together once: the limit must exceed the interval. */
 function revocationOptions(input: Partial<AuthSwitchOptions['revocation']> | undefined): AuthSwitchOptions['revocation'] {
-  const syncIntervalMs = input?.syncIntervalMs ?? AUTH_SWITCH_DEFAULTS.revocationSyncIntervalMs;
-  if (!Number.isFinite(syncIntervalMs) || syncIntervalMs <= 0)
-    throw new ConfigError('REVOCATION_SYNC_INTERVAL_MS', `must be a positive number (got ${syncIntervalMs})`);
-  const maxStalenessMs = input?.maxStalenessMs ?? Math.max(AUTH_SWITCH_DEFAULTS.revocationMaxStalenessMs, REVOCATION_MIN_STALENESS_INTERVALS * syncIntervalMs);
-  if (!Number.isFinite(maxStalenessMs) || maxStalenessMs <= syncIntervalMs) {
+  const syncIntervalMs = numberSetting(input?.syncIntervalMs, n.revocationSyncIntervalMs);
+  const maxStalenessMs = numberSetting(
+    input?.maxStalenessMs,
+    n.revocationMaxStalenessMs,
+    Math.max(n.revocationMaxStalenessMs.default, REVOCATION_MIN_STALENESS_INTERVALS * syncIntervalMs),
+  );
+  if (maxStalenessMs <= syncIntervalMs) {
     throw new ConfigError(
       'REVOCATION_MAX_STALENESS_MS',
       `must be a number of milliseconds greater than REVOCATION_SYNC_INTERVAL_MS (${syncIntervalMs}; got ${maxStalenessMs})`,
@@ -241,46 +246,38 @@ export function resolveAuthSwitchOptions(settings: AuthSwitchSettings | AuthSwit
   }
   // A host may hand over its secret (and key ring) directly: hold it to the same rules.
   if (production) assertProductionSessionSecret(sessionSecret, dataDir);
-  const positive = (value: number | undefined, fallback: number, variable: string): number => {
-    const result = value ?? fallback;
-    if (!Number.isFinite(result) || result <= 0) throw new ConfigError(variable, `must be a positive number (got ${result})`);
-    return result;
-  };
-  const nonNegativeInt = (value: number | undefined, fallback: number, variable: string): number => {
-    const result = value ?? fallback;
-    if (!Number.isSafeInteger(result) || result < 0) throw new ConfigError(variable, `must be a non-negative integer (got ${result})`);
-    return result;
-  };
   return {
     production,
     session: {
       secret: sessionSecret,
-      cookieName: input.session?.cookieName ?? d.sessionCookieName,
-      ttlSeconds: positive(input.session?.ttlSeconds, d.sessionTtlSeconds, 'SESSION_TTL_SECONDS'),
+      cookieName: matching(input.session?.cookieName ?? d.sessionCookieName, /^[A-Za-z0-9._-]{1,64}$/, 'SESSION_COOKIE_NAME'),
+      ttlSeconds: numberSetting(input.session?.ttlSeconds, n.sessionTtlSeconds),
       secureCookie: input.session?.secureCookie ?? production,
     },
     jwt: {
       keys,
-      issuer: jwt.issuer ?? d.issuer,
-      audience: jwt.audience ?? d.audience,
-      clockToleranceSeconds: jwt.clockToleranceSeconds ?? d.clockToleranceSeconds,
-      accessTokenTtlSeconds: positive(jwt.accessTokenTtlSeconds, d.accessTokenTtlSeconds, 'ACCESS_TOKEN_TTL_SECONDS'),
-      refreshTokenTtlSeconds: positive(jwt.refreshTokenTtlSeconds, d.refreshTokenTtlSeconds, 'REFRESH_TOKEN_TTL_SECONDS'),
-      refreshReuseGraceSeconds: nonNegativeInt(jwt.refreshReuseGraceSeconds, d.refreshReuseGraceSeconds, 'REFRESH_REUSE_GRACE_SECONDS'),
-      jwksMaxAgeSeconds: jwt.jwksMaxAgeSeconds ?? d.jwksMaxAgeSeconds,
-      verifiedTokenCacheSize: positive(jwt.verifiedTokenCacheSize, d.verifiedTokenCacheSize, 'JWT_VERIFIED_CACHE_SIZE'),
+      issuer: matching(jwt.issuer ?? d.issuer, /^\S{1,200}$/, 'JWT_ISSUER'),
+      audience: matching(jwt.audience ?? d.audience, /^\S{1,200}$/, 'JWT_AUDIENCE'),
+      clockToleranceSeconds: numberSetting(jwt.clockToleranceSeconds, n.clockToleranceSeconds),
+      accessTokenTtlSeconds: numberSetting(jwt.accessTokenTtlSeconds, n.accessTokenTtlSeconds),
+      refreshTokenTtlSeconds: numberSetting(jwt.refreshTokenTtlSeconds, n.refreshTokenTtlSeconds),
+      refreshReuseGraceSeconds: numberSetting(jwt.refreshReuseGraceSeconds, n.refreshReuseGraceSeconds),
+      jwksMaxAgeSeconds: numberSetting(jwt.jwksMaxAgeSeconds, n.jwksMaxAgeSeconds),
+      verifiedTokenCacheSize: numberSetting(jwt.verifiedTokenCacheSize, n.verifiedTokenCacheSize),
     },
-    redis: input.redis ? { url: input.redis.url, keyPrefix: input.redis.keyPrefix ?? d.redisKeyPrefix } : null,
+    redis: input.redis
+      ? { url: input.redis.url, keyPrefix: matching(input.redis.keyPrefix ?? d.redisKeyPrefix, /^[A-Za-z0-9:_-]{1,64}$/, 'REDIS_KEY_PREFIX') }
+      : null,
     // Leave a core to the event loop, so protected routes stay fast during a login storm.
-    passwordHashConcurrency: input.passwordHashConcurrency ?? Math.max(1, availableParallelism() - 1),
+    passwordHashConcurrency: numberSetting(input.passwordHashConcurrency, n.passwordHashConcurrency, Math.min(64, Math.max(1, availableParallelism() - 1))),
     loginLimits: {
-      maxFailuresPerAccount: input.loginLimits?.maxFailuresPerAccount ?? d.maxLoginFailuresPerAccount,
-      maxFailuresPerAddress: input.loginLimits?.maxFailuresPerAddress ?? d.maxLoginFailuresPerAddress,
-      windowSeconds: input.loginLimits?.windowSeconds ?? d.loginFailureWindowSeconds,
+      maxFailuresPerAccount: numberSetting(input.loginLimits?.maxFailuresPerAccount, n.maxLoginFailuresPerAccount),
+      maxFailuresPerAddress: numberSetting(input.loginLimits?.maxFailuresPerAddress, n.maxLoginFailuresPerAddress),
+      windowSeconds: numberSetting(input.loginLimits?.windowSeconds, n.loginFailureWindowSeconds),
     },
     registerLimits: {
-      maxPerAddress: input.registerLimits?.maxPerAddress ?? d.maxRegistrationsPerAddress,
-      windowSeconds: input.registerLimits?.windowSeconds ?? d.registrationWindowSeconds,
+      maxPerAddress: numberSetting(input.registerLimits?.maxPerAddress, n.maxRegistrationsPerAddress),
+      windowSeconds: numberSetting(input.registerLimits?.windowSeconds, n.registrationWindowSeconds),
     },
     revocation: revocationOptions(input.revocation),
     mail: {
@@ -290,20 +287,20 @@ export function resolveAuthSwitchOptions(settings: AuthSwitchSettings | AuthSwit
     },
     publicUrl: input.publicUrl ? input.publicUrl.replace(/\/+$/, '') : null,
     passwordReset: {
-      ttlSeconds: positive(input.passwordReset?.ttlSeconds, d.passwordResetTtlSeconds, 'PASSWORD_RESET_TTL_SECONDS'),
-      maxPerAccount: input.passwordReset?.maxPerAccount ?? d.maxResetRequestsPerAccount,
-      maxPerAddress: input.passwordReset?.maxPerAddress ?? d.maxResetRequestsPerAddress,
-      windowSeconds: input.passwordReset?.windowSeconds ?? d.resetWindowSeconds,
+      ttlSeconds: numberSetting(input.passwordReset?.ttlSeconds, n.passwordResetTtlSeconds),
+      maxPerAccount: numberSetting(input.passwordReset?.maxPerAccount, n.maxResetRequestsPerAccount),
+      maxPerAddress: numberSetting(input.passwordReset?.maxPerAddress, n.maxResetRequestsPerAddress),
+      windowSeconds: numberSetting(input.passwordReset?.windowSeconds, n.resetWindowSeconds),
     },
     emailVerification: {
-      ttlSeconds: positive(input.emailVerification?.ttlSeconds, d.emailVerifyTtlSeconds, 'EMAIL_VERIFY_TTL_SECONDS'),
+      ttlSeconds: numberSetting(input.emailVerification?.ttlSeconds, n.emailVerifyTtlSeconds),
       required: input.emailVerification?.required ?? d.requireEmailVerification,
     },
     clientLimits: {
-      maxFailuresPerAddress: input.clientLimits?.maxFailuresPerAddress ?? d.maxClientFailuresPerAddress,
-      windowSeconds: input.clientLimits?.windowSeconds ?? d.clientFailureWindowSeconds,
+      maxFailuresPerAddress: numberSetting(input.clientLimits?.maxFailuresPerAddress, n.maxClientFailuresPerAddress),
+      windowSeconds: numberSetting(input.clientLimits?.windowSeconds, n.clientFailureWindowSeconds),
     },
-    deviceActivityFlushMs: positive(input.deviceActivityFlushMs, d.deviceActivityFlushMs, 'deviceActivityFlushMs'),
+    deviceActivityFlushMs: numberSetting(input.deviceActivityFlushMs, n.deviceActivityFlushMs),
     claims: input.claims ?? null,
   };
 }

@@ -2,6 +2,7 @@ import { resolve } from 'node:path';
 import { z } from 'zod';
 import { AUTH_SWITCH_DEFAULTS as D, AuthSwitchOptions, resolveAuthSwitchOptions } from '../config/auth-switch.options';
 import { ConfigError } from '../config/config-error';
+import { NUMBER_SETTINGS, NumberSetting } from '../config/settings';
 import { AuthStrategy, resolveRouteSettings } from '../config/route-groups';
 
 /**
@@ -10,8 +11,6 @@ import { AuthStrategy, resolveRouteSettings } from '../config/route-groups';
  */
 
 const bool = z.enum(['true', 'false', '1', '0', 'yes', 'no']).transform((value) => value === 'true' || value === '1' || value === 'yes');
-
-const positiveInt = (fallback: number) => z.coerce.number().int().positive().default(fallback);
 
 const envSchema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -27,47 +26,18 @@ const envSchema = z.object({
     .string()
     .regex(/^rediss?:\/\//, 'must be a redis:// or rediss:// URL')
     .optional(),
-  REDIS_KEY_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9:_-]{1,64}$/)
-    .default('authswitch:'),
+  REDIS_KEY_PREFIX: z.string().optional(),
   AUTH_ROUTE_GROUPS: z.string().default(D.routeGroups),
   ADMIN_ROUTE_GROUP: z.string().min(1).optional(),
   SESSION_SECRET: z.string().min(32, 'must be at least 32 characters').optional(),
-  SESSION_COOKIE_NAME: z
-    .string()
-    .regex(/^[A-Za-z0-9._-]{1,64}$/)
-    .default('authswitch.sid'),
-  SESSION_TTL_SECONDS: positiveInt(8 * 3600),
+  SESSION_COOKIE_NAME: z.string().optional(),
   COOKIE_SECURE: bool.optional(),
   TRUST_PROXY: z.string().default('false'),
   JWT_PRIVATE_KEY_FILE: z.string().min(1).optional(),
   JWT_VERIFY_KEY_FILES: z.string().optional(),
-  JWKS_MAX_AGE_SECONDS: z.coerce.number().int().min(0).max(86_400).default(D.jwksMaxAgeSeconds),
-  JWT_VERIFIED_CACHE_SIZE: z.coerce.number().int().min(1).max(10_000_000).default(D.verifiedTokenCacheSize),
-  JWT_ISSUER: z.string().min(1).default('authswitch'),
-  JWT_AUDIENCE: z.string().min(1).default('authswitch-api'),
-  JWT_CLOCK_TOLERANCE_SECONDS: z.coerce.number().int().min(0).max(300).default(5),
-  ACCESS_TOKEN_TTL_SECONDS: positiveInt(15 * 60),
-  REFRESH_TOKEN_TTL_SECONDS: positiveInt(30 * 24 * 3600),
-  REFRESH_REUSE_GRACE_SECONDS: z.coerce.number().int().min(0).default(D.refreshReuseGraceSeconds),
-  LOGIN_MAX_FAILURES_PER_ACCOUNT: positiveInt(10),
-  LOGIN_MAX_FAILURES_PER_ADDRESS: positiveInt(100),
-  LOGIN_FAILURE_WINDOW_SECONDS: positiveInt(15 * 60),
-  REGISTER_MAX_PER_ADDRESS: positiveInt(100),
-  REGISTER_WINDOW_SECONDS: positiveInt(15 * 60),
-  PASSWORD_RESET_TTL_SECONDS: positiveInt(D.passwordResetTtlSeconds),
-  PASSWORD_RESET_MAX_PER_ACCOUNT: positiveInt(D.maxResetRequestsPerAccount),
-  PASSWORD_RESET_MAX_PER_ADDRESS: positiveInt(D.maxResetRequestsPerAddress),
-  PASSWORD_RESET_WINDOW_SECONDS: positiveInt(D.resetWindowSeconds),
-  EMAIL_VERIFY_TTL_SECONDS: positiveInt(D.emailVerifyTtlSeconds),
-  REQUIRE_EMAIL_VERIFICATION: bool.default('false'),
-  CLIENT_AUTH_MAX_FAILURES_PER_ADDRESS: positiveInt(D.maxClientFailuresPerAddress),
-  CLIENT_AUTH_FAILURE_WINDOW_SECONDS: positiveInt(D.clientFailureWindowSeconds),
-  REVOCATION_SYNC_INTERVAL_MS: z.coerce.number().int().min(100).max(60_000).default(1000),
-  // Default and the check against the sync interval: resolveAuthSwitchOptions.
-  REVOCATION_MAX_STALENESS_MS: z.coerce.number().int().positive().optional(),
-  PASSWORD_HASH_CONCURRENCY: z.coerce.number().int().min(1).max(64).optional(),
+  JWT_ISSUER: z.string().optional(),
+  JWT_AUDIENCE: z.string().optional(),
+  REQUIRE_EMAIL_VERIFICATION: bool.optional(),
   BODY_LIMIT: z
     .string()
     .regex(/^\d+(b|kb|mb)$/i)
@@ -78,7 +48,7 @@ const envSchema = z.object({
     .string()
     .regex(/^smtps?:\/\/[^\s]+$/, 'must be an smtp:// or smtps:// URL')
     .optional(),
-  MAIL_FROM: z.string().min(3).default(D.mailFrom),
+  MAIL_FROM: z.string().optional(),
   PUBLIC_URL: z
     .string()
     .url('must be an absolute http(s) URL')
@@ -89,6 +59,15 @@ const envSchema = z.object({
 export { ConfigError };
 
 export type RawEnv = Record<string, string | undefined>;
+
+/**
+ * A numeric setting as the environment gives it, unchecked: its bounds and default are checked
+ * once, by resolveAuthSwitchOptions (NUMBER_SETTINGS), for the server and hosts alike.
+ */
+function numberFromEnv(rawEnv: RawEnv, spec: NumberSetting): number | undefined {
+  const raw = spec.env ? rawEnv[spec.env]?.trim() : undefined;
+  return raw === undefined || raw === '' ? undefined : Number(raw);
+}
 
 /**
  * The server's configuration: what the HTTP server needs, plus the AuthSwitch module's resolved
@@ -154,7 +133,7 @@ export function loadConfig(rawEnv: RawEnv): AppConfig {
     session: {
       secret: env.SESSION_SECRET,
       cookieName: env.SESSION_COOKIE_NAME,
-      ttlSeconds: env.SESSION_TTL_SECONDS,
+      ttlSeconds: numberFromEnv(rawEnv, NUMBER_SETTINGS.sessionTtlSeconds),
       secureCookie: env.COOKIE_SECURE,
     },
     jwt: {
@@ -162,33 +141,39 @@ export function loadConfig(rawEnv: RawEnv): AppConfig {
       verifyKeyFiles,
       issuer: env.JWT_ISSUER,
       audience: env.JWT_AUDIENCE,
-      clockToleranceSeconds: env.JWT_CLOCK_TOLERANCE_SECONDS,
-      accessTokenTtlSeconds: env.ACCESS_TOKEN_TTL_SECONDS,
-      refreshTokenTtlSeconds: env.REFRESH_TOKEN_TTL_SECONDS,
-      refreshReuseGraceSeconds: env.REFRESH_REUSE_GRACE_SECONDS,
-      jwksMaxAgeSeconds: env.JWKS_MAX_AGE_SECONDS,
-      verifiedTokenCacheSize: env.JWT_VERIFIED_CACHE_SIZE,
+      clockToleranceSeconds: numberFromEnv(rawEnv, NUMBER_SETTINGS.clockToleranceSeconds),
+      accessTokenTtlSeconds: numberFromEnv(rawEnv, NUMBER_SETTINGS.accessTokenTtlSeconds),
+      refreshTokenTtlSeconds: numberFromEnv(rawEnv, NUMBER_SETTINGS.refreshTokenTtlSeconds),
+      refreshReuseGraceSeconds: numberFromEnv(rawEnv, NUMBER_SETTINGS.refreshReuseGraceSeconds),
+      jwksMaxAgeSeconds: numberFromEnv(rawEnv, NUMBER_SETTINGS.jwksMaxAgeSeconds),
+      verifiedTokenCacheSize: numberFromEnv(rawEnv, NUMBER_SETTINGS.verifiedTokenCacheSize),
     },
     redis: env.REDIS_URL ? { url: env.REDIS_URL, keyPrefix: env.REDIS_KEY_PREFIX } : null,
-    passwordHashConcurrency: env.PASSWORD_HASH_CONCURRENCY,
+    passwordHashConcurrency: numberFromEnv(rawEnv, NUMBER_SETTINGS.passwordHashConcurrency),
     loginLimits: {
-      maxFailuresPerAccount: env.LOGIN_MAX_FAILURES_PER_ACCOUNT,
-      maxFailuresPerAddress: env.LOGIN_MAX_FAILURES_PER_ADDRESS,
-      windowSeconds: env.LOGIN_FAILURE_WINDOW_SECONDS,
+      maxFailuresPerAccount: numberFromEnv(rawEnv, NUMBER_SETTINGS.maxLoginFailuresPerAccount),
+      maxFailuresPerAddress: numberFromEnv(rawEnv, NUMBER_SETTINGS.maxLoginFailuresPerAddress),
+      windowSeconds: numberFromEnv(rawEnv, NUMBER_SETTINGS.loginFailureWindowSeconds),
     },
-    registerLimits: { maxPerAddress: env.REGISTER_MAX_PER_ADDRESS, windowSeconds: env.REGISTER_WINDOW_SECONDS },
-    revocation: { syncIntervalMs: env.REVOCATION_SYNC_INTERVAL_MS, maxStalenessMs: env.REVOCATION_MAX_STALENESS_MS },
+    registerLimits: {
+      maxPerAddress: numberFromEnv(rawEnv, NUMBER_SETTINGS.maxRegistrationsPerAddress),
+      windowSeconds: numberFromEnv(rawEnv, NUMBER_SETTINGS.registrationWindowSeconds),
+    },
+    revocation: {
+      syncIntervalMs: numberFromEnv(rawEnv, NUMBER_SETTINGS.revocationSyncIntervalMs),
+      maxStalenessMs: numberFromEnv(rawEnv, NUMBER_SETTINGS.revocationMaxStalenessMs),
+    },
     mail: { smtpUrl: env.SMTP_URL ?? null, from: env.MAIL_FROM },
     passwordReset: {
-      ttlSeconds: env.PASSWORD_RESET_TTL_SECONDS,
-      maxPerAccount: env.PASSWORD_RESET_MAX_PER_ACCOUNT,
-      maxPerAddress: env.PASSWORD_RESET_MAX_PER_ADDRESS,
-      windowSeconds: env.PASSWORD_RESET_WINDOW_SECONDS,
+      ttlSeconds: numberFromEnv(rawEnv, NUMBER_SETTINGS.passwordResetTtlSeconds),
+      maxPerAccount: numberFromEnv(rawEnv, NUMBER_SETTINGS.maxResetRequestsPerAccount),
+      maxPerAddress: numberFromEnv(rawEnv, NUMBER_SETTINGS.maxResetRequestsPerAddress),
+      windowSeconds: numberFromEnv(rawEnv, NUMBER_SETTINGS.resetWindowSeconds),
     },
-    emailVerification: { ttlSeconds: env.EMAIL_VERIFY_TTL_SECONDS, required: env.REQUIRE_EMAIL_VERIFICATION },
+    emailVerification: { ttlSeconds: numberFromEnv(rawEnv, NUMBER_SETTINGS.emailVerifyTtlSeconds), required: env.REQUIRE_EMAIL_VERIFICATION },
     clientLimits: {
-      maxFailuresPerAddress: env.CLIENT_AUTH_MAX_FAILURES_PER_ADDRESS,
-      windowSeconds: env.CLIENT_AUTH_FAILURE_WINDOW_SECONDS,
+      maxFailuresPerAddress: numberFromEnv(rawEnv, NUMBER_SETTINGS.maxClientFailuresPerAddress),
+      windowSeconds: numberFromEnv(rawEnv, NUMBER_SETTINGS.clientFailureWindowSeconds),
     },
     // Unset: the address the server listens on (PublicAddress), which PORT=0 only knows once bound.
     publicUrl: env.PUBLIC_URL,
