@@ -15,17 +15,27 @@ describe('settings are defined and checked once', () => {
   afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
 
   it('holds the server and a host to the same bounds, each named the way its reader set it', () => {
-    expect(() => loadConfig({ DATA_DIR: dataDir(), ACCESS_TOKEN_TTL_SECONDS: '0' })).toThrow(/^ACCESS_TOKEN_TTL_SECONDS: must be a whole number at least 1 \(got 0\)$/);
+    expect(() => loadConfig({ DATA_DIR: dataDir(), ACCESS_TOKEN_TTL_SECONDS: '0' })).toThrow(
+      /^ACCESS_TOKEN_TTL_SECONDS: must be a whole number at least 1 \(got 0\)$/,
+    );
     expect(() => resolveModuleOptions({ dataDir: dataDir(), jwt: { accessTokenTtlSeconds: 0 } })).toThrow(
       /^AuthSwitchModule option jwt\.accessTokenTtlSeconds: must be a whole number at least 1 \(got 0\)$/,
     );
-    expect(() => loadConfig({ DATA_DIR: dataDir(), JWT_CLOCK_TOLERANCE_SECONDS: '301' })).toThrow(/JWT_CLOCK_TOLERANCE_SECONDS: must be a whole number from 0 to 300/);
-    expect(() => resolveModuleOptions({ dataDir: dataDir(), jwt: { clockToleranceSeconds: 301 } })).toThrow(/option jwt\.clockToleranceSeconds: must be a whole number from 0 to 300/);
+    expect(() => loadConfig({ DATA_DIR: dataDir(), JWT_CLOCK_TOLERANCE_SECONDS: '301' })).toThrow(
+      /JWT_CLOCK_TOLERANCE_SECONDS: must be a whole number from 0 to 300/,
+    );
+    expect(() => resolveModuleOptions({ dataDir: dataDir(), jwt: { clockToleranceSeconds: 301 } })).toThrow(
+      /option jwt\.clockToleranceSeconds: must be a whole number from 0 to 300/,
+    );
   });
 
   it('refuses what is not a number, a fraction where a whole number is due, and a shape that does not fit', () => {
-    expect(() => loadConfig({ DATA_DIR: dataDir(), LOGIN_MAX_FAILURES_PER_ACCOUNT: 'ten' })).toThrow(/LOGIN_MAX_FAILURES_PER_ACCOUNT: must be a whole number at least 1 \(got NaN\)/);
-    expect(() => resolveModuleOptions({ dataDir: dataDir(), loginLimits: { maxFailuresPerAccount: 2.5 } })).toThrow(/option loginLimits\.maxFailuresPerAccount/);
+    expect(() => loadConfig({ DATA_DIR: dataDir(), LOGIN_MAX_FAILURES_PER_ACCOUNT: 'ten' })).toThrow(
+      /LOGIN_MAX_FAILURES_PER_ACCOUNT: must be a whole number at least 1 \(got NaN\)/,
+    );
+    expect(() => resolveModuleOptions({ dataDir: dataDir(), loginLimits: { maxFailuresPerAccount: 2.5 } })).toThrow(
+      /option loginLimits\.maxFailuresPerAccount/,
+    );
     expect(() => resolveModuleOptions({ dataDir: dataDir(), session: { cookieName: 'a b' } })).toThrow(/option session\.cookieName: must match/);
   });
 
