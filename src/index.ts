@@ -8,7 +8,7 @@ export type { AuthSwitchModuleAsyncOptions, AuthSwitchModuleExtras, AuthSwitchMo
 export { AUTH_SWITCH_DEFAULTS, AUTH_SWITCH_OPTIONS, AUTH_SWITCH_ROUTES, resolveAuthSwitchOptions } from './config/auth-switch.options';
 export type { AuthSwitchOptions, AuthSwitchSettings } from './config/auth-switch.options';
 
-export { AllowClients, CurrentUser, Public, Roles, RouteGroup, Scopes, UsersOnly } from './access/decorators';
+export { AllowClients, CurrentUser, OptionalCredentials, Public, Roles, RouteGroup, Scopes, UsersOnly } from './access/decorators';
 export { AccessPolicies, accessPolicyOf } from './access/access-policy';
 export type { AccessPolicy, ForbiddenReason, Principals } from './access/access-policy';
 export { RouteGroupGuard } from './auth/route-group.guard';
@@ -31,6 +31,7 @@ export type { ExtraClaims, ExtraClaimsFactory, ExtraClaimsSubject } from './conf
 
 // What a host asks for when it wants them: the browser pages and the operator commands.
 export { PagesModule } from './pages/pages.module';
+export { applyAuthSwitchBodyParsers } from './auth-switch/body-parsers';
 export { runOperatorCommand } from './operator/commands';
 export type { OpenApplication } from './operator/commands';
 

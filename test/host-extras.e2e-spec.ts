@@ -11,6 +11,7 @@ import request from 'supertest';
 import { decode } from 'jsonwebtoken';
 import type { Repository } from 'typeorm';
 import {
+  applyAuthSwitchBodyParsers,
   AUTH_SWITCH_MIGRATIONS,
   AUTH_SWITCH_OPTIONS,
   AuthSwitchModule,
@@ -177,6 +178,25 @@ describe('a host gets what it asks for', () => {
 
   it('protects the host routes of a group with that group’s strategy', async () => {
     await host.http().get('/api/notes').expect(401);
+  });
+});
+
+describe("a host that takes AuthSwitch's body parsers", () => {
+  it('refuses deep and non-Unicode JSON with 400 in the error shape, and answers /oauth/token in RFC 6749 shape', async () => {
+    const app = await NestFactory.create<NestExpressApplication>(hostModule(freshDataDir()), { logger: false, abortOnError: false, bodyParser: false });
+    applyAuthSwitchBodyParsers(app);
+    await app.init();
+    try {
+      const http = () => request(app.getHttpServer() as Server);
+      const deep = '['.repeat(5000) + ']'.repeat(5000);
+      const refused = await http().post('/auth/register').set('Content-Type', 'application/json').send(deep).expect(400);
+      expect(refused.body).toMatchObject({ statusCode: 400, error: 'Bad Request' });
+      await http().post('/auth/register').set('Content-Type', 'application/json').send('{"email":"\\ud800@x.test","password":"long enough 1"}').expect(400);
+      const token = await http().post('/oauth/token').set('Content-Type', 'application/json').send('{').expect(400);
+      expect(token.body).toMatchObject({ error: 'invalid_request' });
+    } finally {
+      await app.close();
+    }
   });
 });
 

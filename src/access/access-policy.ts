@@ -16,6 +16,7 @@ export const ROUTE_GROUP = 'authswitch:route-group';
 export const REQUIRED_SCOPES = 'authswitch:scopes';
 export const USERS_ONLY = 'authswitch:users-only';
 export const ALLOW_CLIENTS = 'authswitch:allow-clients';
+export const OPTIONAL_CREDENTIALS = 'authswitch:optional-credentials';
 
 /** The keys that together say who may call; a handler declaring any of them replaces its class's. */
 const ACCESS_KEYS = [REQUIRED_ROLES, REQUIRED_SCOPES, USERS_ONLY, ALLOW_CLIENTS];
@@ -38,6 +39,11 @@ export const FORBIDDEN_MESSAGES: Readonly<Record<ForbiddenReason, string>> = {
 export interface AccessPolicy {
   /** `@Public()`: no credentials, no checks. */
   readonly public: boolean;
+  /**
+   * `@OptionalCredentials()`: public to the guard, but the handler itself authenticates the
+   * caller when the request carries no other proof (and may then answer 401 or 403).
+   */
+  readonly optionalCredentials: boolean;
   /** `@RouteGroup(...)`, on the handler or its class; none means the `any` strategy. */
   readonly group: string | undefined;
   /** The strategy that authenticates the route; undefined when its group is not configured (404). */
@@ -90,7 +96,8 @@ const SAFE_METHODS = new Set<RequestMethod>([RequestMethod.GET, RequestMethod.HE
  */
 export function accessPolicyOf(reflector: Reflector, handler: Target, controller: Target, routeGroups: ReadonlyMap<string, AuthStrategy>): AccessPolicy {
   const targets = [handler, controller] as never[];
-  const isPublic = reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC, targets) === true;
+  const optionalCredentials = reflector.getAllAndOverride<boolean | undefined>(OPTIONAL_CREDENTIALS, targets) === true;
+  const isPublic = optionalCredentials || reflector.getAllAndOverride<boolean | undefined>(IS_PUBLIC, targets) === true;
   const group = reflector.getAllAndOverride<string | undefined>(ROUTE_GROUP, targets);
   // No group: either credential is accepted. A group that is not configured does not exist.
   const strategy = group === undefined ? 'any' : routeGroups.get(group);
@@ -108,7 +115,7 @@ export function accessPolicyOf(reflector: Reflector, handler: Target, controller
     else if (bearer && who.scopes.length > 0) forbidden.push('scope');
     if (csrf) forbidden.push('csrf');
   }
-  return { public: isPublic, group, strategy, ...who, csrf, forbidden };
+  return { public: isPublic, optionalCredentials, group, strategy, ...who, csrf, forbidden };
 }
 
 /** Why the guard refuses an authenticated caller (403), or undefined when it lets them in. */

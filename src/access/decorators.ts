@@ -1,12 +1,29 @@
 import { createParamDecorator, CustomDecorator, ExecutionContext, ForbiddenException, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { AuthenticatedRequest, ClientPrincipal, UserPrincipal } from '../common/authenticated-request';
-import { ALLOW_CLIENTS, FORBIDDEN_MESSAGES, IS_PUBLIC, REQUIRED_ROLES, REQUIRED_SCOPES, ROUTE_GROUP, USERS_ONLY, whoMayCall } from './access-policy';
+import {
+  ALLOW_CLIENTS,
+  FORBIDDEN_MESSAGES,
+  IS_PUBLIC,
+  OPTIONAL_CREDENTIALS,
+  REQUIRED_ROLES,
+  REQUIRED_SCOPES,
+  ROUTE_GROUP,
+  USERS_ONLY,
+  whoMayCall,
+} from './access-policy';
 
 export { ALLOW_CLIENTS, IS_PUBLIC, REQUIRED_ROLES, REQUIRED_SCOPES, ROUTE_GROUP, USERS_ONLY };
 
 /** The route needs no credentials. */
 export const Public = (): CustomDecorator => SetMetadata(IS_PUBLIC, true);
+
+/**
+ * Public to the guard, but the handler authenticates the caller itself when the request brings
+ * no other proof (a resend that takes either an email or a signed-in user). The document then
+ * lists the credentials as optional rather than absent.
+ */
+export const OptionalCredentials = (): CustomDecorator => SetMetadata(OPTIONAL_CREDENTIALS, true);
 
 /**
  * Who may call a route, once authenticated (see src/auth/access-policy.ts):

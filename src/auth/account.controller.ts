@@ -7,7 +7,7 @@ import { ApiErrorResponse, ApiStrategySecurity } from '../common/openapi-decorat
 import { ChangePasswordDto, ForgotPasswordDto, RegisterDto, ResendVerificationDto, ResetPasswordDto, VerifyEmailDto } from '../users/dto';
 import { toPublicUser } from '../users/user.entity';
 import { AuthService } from './auth.service';
-import { CurrentUser, Public, UsersOnly } from '../access/decorators';
+import { CurrentUser, OptionalCredentials, Public, UsersOnly } from '../access/decorators';
 import { AuthSwitchRoutesBinding } from './group-routes';
 import { EmailVerificationService } from './email-verification.service';
 import { AUTH_SWITCH_PASSPORT, PassportInstance } from './strategies/passport-instance';
@@ -98,7 +98,7 @@ export class AccountController {
 
   // Public to the guard: signed out, `email` names the address; without it, the handler
   // authenticates the request itself exactly as the guard would (either credential, CSRF).
-  @Public()
+  @OptionalCredentials()
   @Post('email/resend')
   @HttpCode(202)
   @ApiOperation({

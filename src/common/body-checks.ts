@@ -127,3 +127,18 @@ export function verifyFormBody(_req: IncomingMessage, _res: ServerResponse, buf:
   const problem = text === undefined ? NOT_UNICODE : formTextProblem(text, /^utf-?8$/i.test(encoding ?? 'utf-8'));
   if (problem) throw new UnsafeBodyError(problem);
 }
+
+/**
+ * What a body-parser failure means to the client: 413 for a body too large, 400 for one that
+ * cannot be read (malformed JSON, an unsafe body), 415 for an unknown charset or encoding, with the
+ * message to answer. Null for anything else (not the client's fault).
+ */
+export function bodyFailure(error: unknown): { status: number; message: string } | null {
+  const failure = error as { type?: string; status?: number } | undefined;
+  if (!failure || typeof failure.status !== 'number' || failure.status < 400 || failure.status >= 500) return null;
+  if (failure.type === 'entity.too.large') return { status: 413, message: 'Request body too large' };
+  if (failure.type === 'entity.parse.failed') return { status: 400, message: 'Malformed JSON body' };
+  if (failure.type === UNSAFE_BODY) return { status: 400, message: (error as Error).message };
+  // An unsupported charset or content encoding keeps its own status (415).
+  return { status: failure.status, message: 'Unreadable request body' };
+}

@@ -237,6 +237,8 @@ function applyPolicy(operation: OperationObject, method: (typeof METHODS)[number
     // none of them. What the route declares itself (the token endpoint's Basic) stays.
     const own = (operation.security ?? []).filter((requirement) => !(COOKIE_SCHEME in requirement) && !(BEARER_SCHEME in requirement));
     if (own.length > 0) operation.security = own;
+    // Credentials the handler checks itself when it needs them: the strategy's, or none ({}).
+    else if (access.optionalCredentials && isBuiltInStrategy(strategy)) operation.security = [...securityFor(strategy), {}];
     // An operation without security inherits the document's: say "none" explicitly then.
     else if (globalSecurity) operation.security = [];
     else delete operation.security;

@@ -1,6 +1,6 @@
 import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { NextFunction, Request, Response, urlencoded } from 'express';
-import { UNSAFE_BODY, verifyFormBody } from '../common/body-checks';
+import { bodyFailure, verifyFormBody } from '../common/body-checks';
 import { sendError } from '../common/error-response';
 import { AuthModule } from '../auth/auth.module';
 import { SessionsModule } from '../sessions/sessions.module';
@@ -17,11 +17,9 @@ const parseForm = urlencoded({ extended: false, limit: FORM_BODY_LIMIT, verify: 
 /** Parses a form body; one it cannot read gets the contract's JSON error, whatever the host's error handlers. */
 function formBodies(req: Request, res: Response, next: NextFunction): void {
   parseForm(req, res, (error?: unknown) => {
-    const failure = error as { type?: string; status?: number } | undefined;
-    if (!failure) return next();
-    if (failure.type === 'entity.too.large') return sendError(res, 413, 'Request body too large');
-    if (failure.type === UNSAFE_BODY) return sendError(res, 400, (error as Error).message);
-    if (typeof failure.status === 'number' && failure.status >= 400 && failure.status < 500) return sendError(res, failure.status, 'Unreadable request body');
+    if (!error) return next();
+    const failure = bodyFailure(error);
+    if (failure) return sendError(res, failure.status, failure.message);
     next(error);
   });
 }
