@@ -98,8 +98,8 @@ describe('MailService', () => {
     for (const file of files) expect(statSync(join(dir, file)).mode & 0o777).toBe(0o600);
   });
 
-  it('takes PUBLIC_URL for links, by default the server address', () => {
-    expect(loadConfig({ DATA_DIR: freshDataDir(), PORT: '4000' }).publicUrl).toBe('http://127.0.0.1:4000');
+  it('takes PUBLIC_URL for links; without it, the address the server listens on (PublicAddress)', () => {
+    expect(loadConfig({ DATA_DIR: freshDataDir(), PORT: '4000' }).publicUrl).toBeNull();
     expect(loadConfig({ DATA_DIR: freshDataDir(), PUBLIC_URL: 'https://auth.example.test/' }).publicUrl).toBe('https://auth.example.test');
   });
 });

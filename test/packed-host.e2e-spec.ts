@@ -66,7 +66,7 @@ import { Controller, Get, Module } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { join } from 'node:path';
-import { AUTH_SWITCH_MIGRATIONS, AuthSwitchModule, CurrentUser, Principal, RouteGroup } from 'authswitch';
+import { AUTH_SWITCH_MIGRATIONS, AuthSwitchModule, CurrentUser, RouteGroup, UserPrincipal } from 'authswitch';
 
 const dataDir = process.env.HOST_DATA_DIR!;
 
@@ -75,7 +75,7 @@ const dataDir = process.env.HOST_DATA_DIR!;
 @RouteGroup('api')
 class NotesController {
   @Get()
-  list(@CurrentUser() user: Principal) {
+  list(@CurrentUser() user: UserPrincipal) {
     return { owner: user.id, notes: [] };
   }
 }
