@@ -26,6 +26,8 @@ export { AllExceptionsFilter } from './common/all-exceptions.filter';
 export { createValidationPipe } from './common/validation';
 export type { AuthStrategy } from './config/route-groups';
 export { ConfigError } from './config/config-error';
+export { AUTH_ERRORS, authError, isAuthError } from './common/auth-errors';
+export type { AuthError, AuthErrorCode } from './common/auth-errors';
 export { MAX_EXTRA_CLAIMS_BYTES } from './config/extra-claims';
 export type { ExtraClaims, ExtraClaimsFactory, ExtraClaimsSubject } from './config/extra-claims';
 

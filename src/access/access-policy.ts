@@ -2,6 +2,7 @@ import { RequestMethod } from '@nestjs/common';
 import { METHOD_METADATA } from '@nestjs/common/constants';
 import type { Reflector } from '@nestjs/core';
 import type { AuthStrategy } from '../config/route-groups';
+import type { AuthErrorCode } from '../common/auth-errors';
 
 /*
  * Who may call a handler, decided in one place. RouteGroupGuard enforces the result and the
@@ -27,13 +28,13 @@ export type Principals = 'users' | 'clients' | 'both';
 /** Why an authenticated caller may be refused with 403 on a route. */
 export type ForbiddenReason = 'role' | 'scope' | 'clients-not-accepted' | 'users-not-accepted' | 'csrf';
 
-/** What a 403 says, per reason: the guard answers it and the OpenAPI document shows it. */
-export const FORBIDDEN_MESSAGES: Readonly<Record<ForbiddenReason, string>> = {
-  role: 'Insufficient role',
-  scope: 'Insufficient scope',
-  'clients-not-accepted': 'Client tokens are not accepted here',
-  'users-not-accepted': 'This route is only open to client tokens',
-  csrf: 'Missing or invalid CSRF token',
+/** The coded error each reason answers with (src/common/auth-errors.ts holds status and message). */
+export const FORBIDDEN_ERRORS: Readonly<Record<ForbiddenReason, AuthErrorCode>> = {
+  role: 'INSUFFICIENT_ROLE',
+  scope: 'INSUFFICIENT_SCOPE',
+  'clients-not-accepted': 'CLIENTS_NOT_ACCEPTED',
+  'users-not-accepted': 'USERS_NOT_ACCEPTED',
+  csrf: 'CSRF_TOKEN_INVALID',
 };
 
 export interface AccessPolicy {
@@ -119,16 +120,16 @@ export function accessPolicyOf(reflector: Reflector, handler: Target, controller
 }
 
 /** Why the guard refuses an authenticated caller (403), or undefined when it lets them in. */
-export function refusalOf(policy: AccessPolicy, subject: PolicySubject): string | undefined {
+export function refusalOf(policy: AccessPolicy, subject: PolicySubject): ForbiddenReason | undefined {
   if (subject.kind === 'client') {
-    if (policy.principals === 'users') return FORBIDDEN_MESSAGES['clients-not-accepted'];
+    if (policy.principals === 'users') return 'clients-not-accepted';
     const scopes = Array.isArray(subject.scopes) ? (subject.scopes as unknown[]) : [];
-    if (policy.scopes.length > 0 && !policy.scopes.some((scope) => scopes.includes(scope))) return FORBIDDEN_MESSAGES.scope;
+    if (policy.scopes.length > 0 && !policy.scopes.some((scope) => scopes.includes(scope))) return 'scope';
     return undefined;
   }
-  if (policy.principals === 'clients') return FORBIDDEN_MESSAGES['users-not-accepted'];
+  if (policy.principals === 'clients') return 'users-not-accepted';
   const roles = Array.isArray(subject.roles) ? (subject.roles as unknown[]) : [];
-  if (policy.roles.length > 0 && !policy.roles.some((role) => roles.includes(role))) return FORBIDDEN_MESSAGES.role;
+  if (policy.roles.length > 0 && !policy.roles.some((role) => roles.includes(role))) return 'role';
   return undefined;
 }
 

@@ -1,17 +1,8 @@
-import { createParamDecorator, CustomDecorator, ExecutionContext, ForbiddenException, SetMetadata } from '@nestjs/common';
+import { createParamDecorator, CustomDecorator, ExecutionContext, SetMetadata } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { AuthenticatedRequest, ClientPrincipal, UserPrincipal } from '../common/authenticated-request';
-import {
-  ALLOW_CLIENTS,
-  FORBIDDEN_MESSAGES,
-  IS_PUBLIC,
-  OPTIONAL_CREDENTIALS,
-  REQUIRED_ROLES,
-  REQUIRED_SCOPES,
-  ROUTE_GROUP,
-  USERS_ONLY,
-  whoMayCall,
-} from './access-policy';
+import { ALLOW_CLIENTS, IS_PUBLIC, OPTIONAL_CREDENTIALS, REQUIRED_ROLES, REQUIRED_SCOPES, ROUTE_GROUP, USERS_ONLY, whoMayCall } from './access-policy';
+import { authError } from '../common/auth-errors';
 
 export { ALLOW_CLIENTS, IS_PUBLIC, REQUIRED_ROLES, REQUIRED_SCOPES, ROUTE_GROUP, USERS_ONLY };
 
@@ -68,7 +59,7 @@ export const CurrentUser = createParamDecorator((field: keyof UserPrincipal | ke
   const user = ctx.switchToHttp().getRequest<AuthenticatedRequest>().user;
   // Only clients pay for the look-up; RouteGroupGuard has refused them already where it runs.
   if (user?.kind === 'client' && whoMayCall(reflector, ctx.getHandler(), ctx.getClass()).principals === 'users') {
-    throw new ForbiddenException(FORBIDDEN_MESSAGES['clients-not-accepted']);
+    throw authError('CLIENTS_NOT_ACCEPTED');
   }
   return field ? (user as Record<string, unknown> | undefined)?.[field] : user;
 });

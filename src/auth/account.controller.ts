@@ -1,7 +1,6 @@
-import { Body, Controller, ForbiddenException, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
+import { Body, Controller, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiCreatedResponse, ApiNoContentResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import { FORBIDDEN_MESSAGES } from '../access/access-policy';
 import type { AuthenticatedRequest, Principal, UserPrincipal } from '../common/authenticated-request';
 import { ApiErrorResponse, ApiStrategySecurity } from '../common/openapi-decorators';
 import { ChangePasswordDto, ForgotPasswordDto, RegisterDto, ResendVerificationDto, ResetPasswordDto, VerifyEmailDto } from '../users/dto';
@@ -14,6 +13,7 @@ import { AUTH_SWITCH_PASSPORT, PassportInstance } from './strategies/passport-in
 import { runStrategy } from './route-group.guard';
 import { PasswordService } from './password.service';
 import { UserResponse } from './responses';
+import { authError } from '../common/auth-errors';
 
 /** Group-independent account routes; authenticated ones accept a Bearer token or the session. */
 @Controller('auth')
@@ -130,7 +130,7 @@ export class AccountController {
   /** What the guard does for a `@UsersOnly()` route without a group: either credential, CSRF for sessions. */
   private async signedInUser(req: AuthenticatedRequest): Promise<UserPrincipal> {
     const user: Principal = await runStrategy(this.passport, 'any', req);
-    if (user.kind === 'client') throw new ForbiddenException(FORBIDDEN_MESSAGES['clients-not-accepted']);
+    if (user.kind === 'client') throw authError('CLIENTS_NOT_ACCEPTED');
     return user;
   }
 }

@@ -1,4 +1,4 @@
-import { ForbiddenException, Inject, Injectable, Logger, NotFoundException, UnauthorizedException } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
 import type { Request, Response } from 'express';
 import type { UserPrincipal } from '../common/authenticated-request';
@@ -11,6 +11,7 @@ import { PublicUser, toPublicUser, User } from '../users/user.entity';
 import { NewUser, normalizeEmail, UsersService } from '../users/users.service';
 import { EmailVerificationService } from './email-verification.service';
 import { LoginRateLimiter } from './login-rate-limiter';
+import { authError } from '../common/auth-errors';
 
 export type LoginResult = { user?: PublicUser; csrfToken?: string } & Partial<TokenPair>;
 
@@ -57,7 +58,7 @@ export class AuthService {
     const account = normalizeEmail(email);
     const attempt = await this.limiter.takeLoginAttempt(account, address);
     const user = await this.users.verifyCredentials(account, password);
-    if (!user) throw new UnauthorizedException('Invalid credentials');
+    if (!user) throw authError('INVALID_CREDENTIALS');
     await this.limiter.forgiveLogin(attempt);
     // Said only after the right password, so it tells nothing to someone guessing addresses.
     this.assertMaySignIn(user);
@@ -67,7 +68,7 @@ export class AuthService {
   /** With REQUIRE_EMAIL_VERIFICATION, no credential for an address not yet confirmed (403). */
   assertMaySignIn(user: Pick<User, 'emailVerified'>): void {
     if (this.options.emailVerification.required && !user.emailVerified) {
-      throw new ForbiddenException('Email address not verified; follow the link in the mail we sent');
+      throw authError('EMAIL_NOT_VERIFIED');
     }
   }
 
@@ -101,7 +102,7 @@ export class AuthService {
     // credentials were being built, so they are already dead. Say so instead of returning them.
     if (this.revocation.isRevoked({ userId: user.id, version: user.credentialVersion })) {
       if (result.csrfToken) await this.sessions.destroy(req, res);
-      throw new UnauthorizedException('The account changed during sign-in; sign in again');
+      throw authError('ACCOUNT_CHANGED_DURING_SIGN_IN');
     }
     return result;
   }
@@ -136,7 +137,7 @@ export class AuthService {
       const version = changed?.version ?? null;
       return { result: changed, revocations: version === null ? [] : [{ kind: 'user' as const, subject: userId, version }] };
     });
-    if (!changed) throw new NotFoundException('User not found');
+    if (!changed) throw authError('USER_NOT_FOUND');
     if (changed.version !== null) await this.forgetSessions(userId);
     return toPublicUser(changed.user);
   }

@@ -10,6 +10,7 @@ import { SessionService } from '../sessions/session.service';
 import { RefreshFamily } from '../tokens/refresh-family.entity';
 import { RefreshTokenService } from '../tokens/refresh-token.service';
 import { RevocationService } from '../tokens/revocation.service';
+import { authError } from '../common/auth-errors';
 
 export type DeviceKind = 'session' | 'refresh';
 
@@ -158,7 +159,7 @@ export class DevicesService {
   }
 
   private notFound(): NotFoundException {
-    return new NotFoundException('Session not found');
+    return authError('SESSION_NOT_FOUND');
   }
 }
 

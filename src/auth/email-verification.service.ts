@@ -1,4 +1,4 @@
-import { BadRequestException, Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
 import { PublicAddress } from '../common/public-address';
 import { MailService } from '../mail/mail.service';
@@ -8,6 +8,7 @@ import { User } from '../users/user.entity';
 import { normalizeEmail, UsersService } from '../users/users.service';
 import { AccountMailQueue } from './account-mail.queue';
 import { LoginRateLimiter } from './login-rate-limiter';
+import { authError } from '../common/auth-errors';
 
 /**
  * Proving ownership of an address: registration (and resend) mails a single-use link; spending
@@ -45,7 +46,7 @@ export class EmailVerificationService {
     // Guessing tokens costs attempts from the address, like reset tokens.
     await this.limiter.takeTokenAttempt(address);
     const userId = await this.oneTimeTokens.spend(token, 'email-verify');
-    if (!userId || !(await this.markVerified(userId))) throw new BadRequestException('Invalid or expired token');
+    if (!userId || !(await this.markVerified(userId))) throw authError('INVALID_ONE_TIME_TOKEN');
     // The other links still in flight for this address are of no use any more.
     await this.oneTimeTokens.revokeAll(userId, 'email-verify');
   }

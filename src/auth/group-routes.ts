@@ -12,7 +12,6 @@ import {
   Req,
   Res,
   Type,
-  UnauthorizedException,
   UseFilters,
   UseGuards,
   UsePipes,
@@ -32,6 +31,7 @@ import { AuthService } from './auth.service';
 import { AllowClients, CurrentUser, Public, Roles, RouteGroup, UsersOnly } from '../access/decorators';
 import { LoginDto, LogoutDto, RefreshDto } from './dto';
 import { AnyLoginResponse, ClientMeResponse, CsrfTokenResponse, MeResponse, SessionLoginResponse, TokenPairResponse, UserResponse } from './responses';
+import { authError } from '../common/auth-errors';
 
 /** The route groups of one AuthSwitch module, resolved at start-up. */
 export interface AuthSwitchRoutes {
@@ -133,7 +133,7 @@ const CsrfTokenRoute = () =>
 
 function csrfTokenOf(user: UserPrincipal, req: AuthenticatedRequest) {
   const csrfToken = req.authSession?.csrfToken;
-  if (user.via !== 'session' || !csrfToken) throw new UnauthorizedException('Not signed in with a session');
+  if (user.via !== 'session' || !csrfToken) throw authError('NOT_SIGNED_IN_WITH_SESSION');
   return { csrfToken };
 }
 

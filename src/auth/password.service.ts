@@ -1,4 +1,4 @@
-import { BadRequestException, Inject, Injectable, Logger, UnauthorizedException } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
 import { PublicAddress } from '../common/public-address';
@@ -11,6 +11,7 @@ import { TokensService } from '../tokens/tokens.service';
 import { normalizeEmail, UsersService } from '../users/users.service';
 import { AccountMailQueue } from './account-mail.queue';
 import { LoginRateLimiter } from './login-rate-limiter';
+import { authError } from '../common/auth-errors';
 
 /**
  * Forgotten and changed passwords. A new password ends every session and token of the user
@@ -52,7 +53,7 @@ export class PasswordService {
     // Hashed before the token is spent: a slow hash must not leave a spent token behind a failure.
     const passwordHash = await this.users.hashPassword(password);
     const userId = await this.oneTimeTokens.spend(token, 'password-reset');
-    if (!userId) throw new BadRequestException('Invalid or expired token');
+    if (!userId) throw authError('INVALID_ONE_TIME_TOKEN');
     // The link reached the mailbox, so the address is proven: it counts as verified too.
     await this.replacePassword(userId, passwordHash, true);
     await this.oneTimeTokens.revokeAll(userId, 'email-verify');
@@ -69,7 +70,7 @@ export class PasswordService {
     const account = normalizeEmail(principal.email ?? '') || `user:${principal.id}`;
     const attempt = await this.limiter.takeLoginAttempt(account, address);
     const user = await this.users.verifyPasswordOf(principal.id, currentPassword);
-    if (!user) throw new UnauthorizedException('Current password is wrong');
+    if (!user) throw authError('WRONG_CURRENT_PASSWORD');
     await this.limiter.forgiveLogin(attempt);
     await this.replacePassword(user.id, await this.users.hashPassword(newPassword));
     if (principal.via === 'session') this.sessions.clearCookie(res);

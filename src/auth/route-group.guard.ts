@@ -1,11 +1,12 @@
-import { CanActivate, ExecutionContext, ForbiddenException, Inject, Injectable, NotFoundException, UnauthorizedException } from '@nestjs/common';
+import { CanActivate, ExecutionContext, Inject, Injectable, NotFoundException, UnauthorizedException } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import type { Response } from 'express';
 import passport from 'passport';
 import { AUTH_SWITCH_ROUTES } from '../config/auth-switch.options';
 import type { AuthenticatedRequest, Principal } from '../common/authenticated-request';
 import type { AuthStrategy } from '../config/route-groups';
-import { AccessPolicies, AccessPolicy, refusalOf } from '../access/access-policy';
+import { AccessPolicies, AccessPolicy, FORBIDDEN_ERRORS, refusalOf } from '../access/access-policy';
+import { authError } from '../common/auth-errors';
 import type { AuthSwitchRoutes } from './group-routes';
 import { AUTH_SWITCH_PASSPORT, hasStrategy, PassportInstance } from './strategies/passport-instance';
 
@@ -73,7 +74,7 @@ export class RouteGroupGuard implements CanActivate {
     // Personal data must not be kept by browsers or shared caches.
     res.setHeader('Cache-Control', 'no-store');
     const refusal = refusalOf(policy, user);
-    if (refusal !== undefined) throw new ForbiddenException(refusal);
+    if (refusal !== undefined) throw authError(FORBIDDEN_ERRORS[refusal]);
     return (req[CHECKED] = true);
   }
 }

@@ -7,7 +7,8 @@ import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, getSchemaPath, OpenAPIObject, SwaggerModule } from '@nestjs/swagger';
 import type { OperationObject, ParameterObject, ResponseObject, SchemaObject, SecurityRequirementObject, SecuritySchemeObject } from '@nestjs/swagger';
 import { AUTH_SWITCH_OPTIONS, AUTH_SWITCH_ROUTES, AuthSwitchOptions } from '../config/auth-switch.options';
-import { AccessPolicies, AccessPolicy, FORBIDDEN_MESSAGES, ForbiddenReason } from '../access/access-policy';
+import { AccessPolicies, AccessPolicy, FORBIDDEN_ERRORS, ForbiddenReason } from '../access/access-policy';
+import { AUTH_ERRORS } from '../common/auth-errors';
 import type { AuthSwitchRoutes } from '../auth/group-routes';
 import { RouteGroupGuard } from '../auth/route-group.guard';
 import { errorBody } from '../common/error-response';
@@ -264,7 +265,7 @@ function applyPolicy(operation: OperationObject, method: (typeof METHODS)[number
       continue;
     }
     // The example is what the guard (or the session strategy) says for the first reason.
-    const example = errorBody(403, FORBIDDEN_MESSAGES[access.forbidden[0]]);
+    const example = errorBody(403, AUTH_ERRORS[FORBIDDEN_ERRORS[access.forbidden[0]]].message);
     operation.responses[status] ??= {
       description: forbiddenDescription(access.forbidden),
       content: { 'application/json': { schema: { $ref: getSchemaPath(ERROR_SCHEMA) }, example } },

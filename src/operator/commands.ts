@@ -1,4 +1,5 @@
-import { ConflictException, INestApplicationContext } from '@nestjs/common';
+import { INestApplicationContext } from '@nestjs/common';
+import { isAuthError } from '../common/auth-errors';
 import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
@@ -81,7 +82,7 @@ async function createUser(args: string[], open: OpenApplication): Promise<number
       console.log(user.id);
       return 0;
     } catch (error) {
-      if (error instanceof ConflictException) {
+      if (isAuthError(error, 'EMAIL_TAKEN')) {
         console.error(`error: ${input.email} is already registered`);
         return 1;
       }

@@ -8,7 +8,6 @@ import {
   HttpStatus,
   Inject,
   NestInterceptor,
-  NotFoundException,
   Post,
   Query,
   Req,
@@ -45,6 +44,7 @@ import {
   resetPasswordPage,
   verifyEmailPage,
 } from './templates';
+import { authError } from '../common/auth-errors';
 
 /** The body of a form post as a plain record; anything else (no body, a JSON array) is empty. */
 function fields(req: Request): Record<string, unknown> {
@@ -378,7 +378,7 @@ export class PagesController {
   favicon(): void {}
 
   private pagesGroup(): string {
-    if (!this.group) throw new NotFoundException('No route group uses sessions, so there are no pages');
+    if (!this.group) throw authError('NO_PAGES');
     return this.group;
   }
 

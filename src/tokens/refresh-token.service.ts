@@ -12,6 +12,7 @@ import { RevocationService } from './revocation.service';
 import { judgeOpenedReplay, judgeSpentPresentation } from './refresh-replay';
 import { openSuccessor, sealSuccessor } from './successor-seal';
 import type { TokenPair } from './tokens.service';
+import { authError } from '../common/auth-errors';
 
 function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -293,6 +294,6 @@ export class RefreshTokenService {
   }
 
   private invalid(): UnauthorizedException {
-    return new UnauthorizedException('Invalid refresh token');
+    return authError('INVALID_REFRESH_TOKEN');
   }
 }

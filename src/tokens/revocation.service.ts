@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit, ServiceUnavailableException } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { performance } from 'node:perf_hooks';
 import { Brackets, DataSource, EntityManager, In, MoreThan, Repository } from 'typeorm';
@@ -9,6 +9,7 @@ import { RedisClient, RedisService } from '../redis/redis.service';
 import { UsersService } from '../users/users.service';
 import { Revocation } from './revocation.entity';
 import { CredentialStamp, RevocationEvent, RevocationState } from './revocation-state';
+import { authError } from '../common/auth-errors';
 
 export type { CredentialStamp } from './revocation-state';
 
@@ -122,7 +123,7 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
   assertCurrent(): void {
     const subscriber = this.subscriber;
     if (this.state.unavailability(subscriber ? { ready: subscriber.isReady } : null) !== null) {
-      throw new ServiceUnavailableException('Revocation state is unavailable; try again shortly');
+      throw authError('REVOCATION_STATE_UNAVAILABLE');
     }
   }
 

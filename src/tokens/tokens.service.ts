@@ -1,4 +1,4 @@
-import { Injectable, UnauthorizedException } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { User } from '../users/user.entity';
 import { AccessTokenService } from './access-token.service';
@@ -7,6 +7,7 @@ import { ExtraClaimsService } from './extra-claims.service';
 import type { ExtraClaims } from '../config/extra-claims';
 import { LoginDevice, RefreshTokenService, SPEND_DEADLINE_MS } from './refresh-token.service';
 import { RevocationService } from './revocation.service';
+import { authError } from '../common/auth-errors';
 
 export interface TokenPair {
   access_token: string;
@@ -68,7 +69,7 @@ export class TokensService {
       user = await this.refreshTokens.userOfLiveFamily(familyId, spentBy.id, group);
       if (user) claims = await this.extraClaims.for(user);
     }
-    throw new UnauthorizedException('Invalid refresh token');
+    throw authError('INVALID_REFRESH_TOKEN');
   }
 
   /** JWT logout: the presented access token dies now; a refresh token given with it, its family. */

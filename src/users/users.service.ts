@@ -1,9 +1,10 @@
-import { ConflictException, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
 import { EntityManager, MoreThan, QueryFailedError, Repository } from 'typeorm';
 import { PasswordHasher } from './password-hasher';
 import { User } from './user.entity';
+import { AuthError, authError } from '../common/auth-errors';
 
 export interface NewUser {
   email: string;
@@ -157,7 +158,7 @@ export class UsersService {
     return this.users.find({ where: { credentialVersion: MoreThan(0) }, select: { id: true, credentialVersion: true } });
   }
 
-  private emailTaken(): ConflictException {
-    return new ConflictException('Email already registered');
+  private emailTaken(): AuthError {
+    return authError('EMAIL_TAKEN');
   }
 }

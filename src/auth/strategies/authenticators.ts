@@ -1,11 +1,11 @@
-import { ForbiddenException, Injectable, UnauthorizedException } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { Response } from 'express';
-import { FORBIDDEN_MESSAGES } from '../../access/access-policy';
 import type { AuthenticatedRequest, UserPrincipal } from '../../common/authenticated-request';
 import { hasValidCsrfToken, needsCsrfCheck } from '../../sessions/csrf';
 import { DeviceActivity } from '../../tokens/device-activity';
 import { SessionService } from '../../sessions/session.service';
 import { RevocationService } from '../../tokens/revocation.service';
+import { authError } from '../../common/auth-errors';
 
 /** Authenticates the session cookie; unsafe methods also need the session's CSRF token. */
 @Injectable()
@@ -45,9 +45,9 @@ export class SessionAuthenticator {
 
   async authenticate(req: AuthenticatedRequest, res: Response): Promise<UserPrincipal> {
     const principal = await this.current(req, res);
-    if (!principal) throw new UnauthorizedException('Not signed in');
+    if (!principal) throw authError('NOT_SIGNED_IN');
     if (needsCsrfCheck(req.method) && !hasValidCsrfToken(req, req.authSession?.csrfToken)) {
-      throw new ForbiddenException(FORBIDDEN_MESSAGES.csrf);
+      throw authError('CSRF_TOKEN_INVALID');
     }
     return principal;
   }

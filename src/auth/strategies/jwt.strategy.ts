@@ -1,4 +1,4 @@
-import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { PassportStrategy } from '@nestjs/passport';
 import type { Request } from 'express';
 import { ExtractJwt, Strategy } from 'passport-jwt';
@@ -8,6 +8,7 @@ import { ACCESS_TOKEN_TYPE, AccessTokenClaims, AccessTokenService, InvalidAccess
 import { DeviceActivity } from '../../tokens/device-activity';
 import { RevocationService } from '../../tokens/revocation.service';
 import { AUTH_SWITCH_PASSPORT, PassportInstance } from './passport-instance';
+import { authError } from '../../common/auth-errors';
 
 /** `Bearer <compact JWS>` and nothing else; passport-jwt's own pattern lets trailing text pass. */
 const STRICT_BEARER = /^Bearer +[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/i;
@@ -83,7 +84,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     try {
       claims = readAccessTokenClaims(payload);
     } catch (error) {
-      if (error instanceof InvalidAccessTokenError) throw new UnauthorizedException('Invalid or expired token');
+      if (error instanceof InvalidAccessTokenError) throw authError('INVALID_ACCESS_TOKEN');
       throw error;
     }
     this.accessTokens.remember(bearerToken(req)!, claims);
@@ -96,12 +97,12 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     this.revocation.assertCurrent();
     if (claims.client_id !== undefined) return this.clientPrincipal(claims, claims.client_id);
     if (this.revocation.isRevoked({ userId: claims.sub, version: claims.ver, jti: claims.jti, familyId: claims.fam })) {
-      throw new UnauthorizedException('Token has been revoked');
+      throw authError('TOKEN_REVOKED');
     }
     // Groups are a boundary: a token issued on /partner/auth/login is no key to /api/... .
     // Routes outside any group (/auth/...) accept the tokens of every group.
     const group = req.routeGroup?.name;
-    if (group && claims.grp !== group) throw new UnauthorizedException('Token was issued for another route group');
+    if (group && claims.grp !== group) throw authError('TOKEN_OF_ANOTHER_GROUP');
     // For the device list: a map lookup, and a set at most once a minute per family.
     if (claims.fam) this.activity.markFamily(claims.fam);
     return {
@@ -126,7 +127,7 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
    */
   private clientPrincipal(claims: AccessTokenClaims, clientId: string): ClientPrincipal {
     if (this.revocation.isRevoked({ userId: clientId, version: 0, jti: claims.jti, clientId })) {
-      throw new UnauthorizedException('Token has been revoked');
+      throw authError('TOKEN_REVOKED');
     }
     return {
       kind: 'client',
