@@ -146,9 +146,10 @@ describe('a host gets what it asks for', () => {
     // Bad arguments are refused before the host's application is opened.
     const error = jest.spyOn(console, 'error').mockImplementation(() => undefined);
     try {
-      expect(await runOperatorCommand(['users:create', '--email', 'not-an-email', '--password', 'x'], () => Promise.reject(new Error('must not open')))).toBe(
-        2,
-      );
+      const mustNotOpen = () => Promise.reject(new Error('must not open'));
+      expect(await runOperatorCommand(['users:create', '--email', 'not-an-email', '--password', 'x'], mustNotOpen)).toBe(2);
+      // An unknown option is a usage error too (exit 2), not a rejected promise.
+      expect(await runOperatorCommand(['users:create', '--emial', 'typo@host.test'], mustNotOpen)).toBe(2);
     } finally {
       error.mockRestore();
     }
@@ -246,6 +247,9 @@ class PlanController {
   }
 }
 
+/** Makes the host's claims option fail, as a host whose own store is down would. */
+const profileStore = { down: false };
+
 /** The host keeps extra user fields in its own table and copies `plan` into every credential. */
 function hostWithProfiles(dataDir: string): DynamicModule {
   @Module({
@@ -265,7 +269,10 @@ function hostWithProfiles(dataDir: string): DynamicModule {
         useFactory: (profiles: Repository<Profile>) => ({
           dataDir,
           // Runs at sign-in and at each refresh, never per request.
-          claims: async (user) => ({ plan: (await profiles.findOneBy({ userId: user.id }))?.plan ?? 'free' }),
+          claims: async (user) => {
+            if (profileStore.down) throw new Error('profile store unreachable');
+            return { plan: (await profiles.findOneBy({ userId: user.id }))?.plan ?? 'free' };
+          },
         }),
       }),
     ],
@@ -308,5 +315,24 @@ describe('extra user fields and claims without forking', () => {
     const web = await http().post('/web/auth/login').send({ email, password }).expect(200);
     const cookie = (web.headers['set-cookie'] as unknown as string[]).map((c) => c.split(';')[0]);
     await http().get('/web/plan').set('Cookie', cookie).expect(200, { plan: 'team' });
+  });
+
+  it('answers 503 when the claims option fails, and spends or creates nothing: the same refresh token works afterwards', async () => {
+    const email = `claims-down-${randomBytes(4).toString('hex')}@host.test`;
+    const password = 'claims password 123';
+    await app.get(UsersService).create({ email, password });
+    const login = await http().post('/api/auth/login').send({ email, password }).expect(200);
+    profileStore.down = true;
+    try {
+      const refused = await http().post('/api/auth/refresh').send({ refresh_token: login.body.refresh_token }).expect(503);
+      expect(refused.body).toMatchObject({ statusCode: 503, message: 'Sign-in details are unavailable; try again shortly' });
+      const noSession = await http().post('/web/auth/login').send({ email, password }).expect(503);
+      expect(noSession.headers['set-cookie']).toBeUndefined();
+    } finally {
+      profileStore.down = false;
+    }
+    // Not a reuse: the token was never spent, so its family lives and the retry gets a pair.
+    const retried = await http().post('/api/auth/refresh').send({ refresh_token: login.body.refresh_token }).expect(200);
+    await http().get('/api/plan').set('Authorization', `Bearer ${retried.body.access_token}`).expect(200, { plan: 'free' });
   });
 });

@@ -29,6 +29,16 @@ class Ungrouped {
   @Get() read() {}
 }
 
+@Controller('api/admin-things')
+@RouteGroup('api')
+@Roles('admin')
+class AdminRoutes {
+  @Get() list() {}
+  @AllowClients() @Get('stats') stats() {}
+  @UsersOnly() @Get('mine') mine() {}
+  @Roles('auditor') @Get('audit') audit() {}
+}
+
 const groups = parseRouteGroups('web=session,api=jwt');
 const policy = (controller: { prototype: object }, method: string) =>
   accessPolicyOf(new Reflector(), (controller.prototype as Record<string, object>)[method], controller, groups);
@@ -40,6 +50,14 @@ describe('accessPolicyOf', () => {
     expect(policy(ApiRoutes, 'feed')).toMatchObject({ principals: 'clients', scopes: ['things:read'], forbidden: ['users-not-accepted', 'scope'] });
     expect(policy(ApiRoutes, 'remove')).toMatchObject({ principals: 'both', forbidden: ['role', 'scope'] });
     expect(policy(ApiRoutes, 'admin')).toMatchObject({ principals: 'users', forbidden: ['role', 'clients-not-accepted'] });
+  });
+
+  it("keeps a class's @Roles when a handler only says who else may come (@AllowClients, @UsersOnly)", () => {
+    expect(policy(AdminRoutes, 'list')).toMatchObject({ roles: ['admin'], principals: 'users' });
+    expect(policy(AdminRoutes, 'stats')).toMatchObject({ roles: ['admin'], principals: 'both' });
+    expect(policy(AdminRoutes, 'mine')).toMatchObject({ roles: ['admin'], principals: 'users' });
+    // A handler's own roles replace the class's.
+    expect(policy(AdminRoutes, 'audit')).toMatchObject({ roles: ['auditor'], principals: 'users' });
   });
 
   it('says what can answer 403, per strategy: session routes see no client token, but need CSRF on unsafe methods', () => {

@@ -19,8 +19,8 @@ export const USERS_ONLY = 'authswitch:users-only';
 export const ALLOW_CLIENTS = 'authswitch:allow-clients';
 export const OPTIONAL_CREDENTIALS = 'authswitch:optional-credentials';
 
-/** The keys that together say who may call; a handler declaring any of them replaces its class's. */
-const ACCESS_KEYS = [REQUIRED_ROLES, REQUIRED_SCOPES, USERS_ONLY, ALLOW_CLIENTS];
+/** What a handler names to replace its class's grant of roles and scopes as a whole. */
+const GRANT_KEYS = [REQUIRED_ROLES, REQUIRED_SCOPES];
 
 /** Which kinds of caller a route admits (roles and scopes may narrow each kind further). */
 export type Principals = 'users' | 'clients' | 'both';
@@ -71,14 +71,18 @@ type Target = object;
 
 /** Who may call, from the decorators alone: no configuration needed. */
 export function whoMayCall(reflector: Reflector, handler: Target, controller: Target): Pick<AccessPolicy, 'roles' | 'scopes' | 'principals'> {
-  // Who may call is one decision: a handler that declares any of it replaces the class's whole
-  // declaration. Merged key by key, a class's @Scopes would let clients into a handler that
-  // asked for @Roles('admin') alone.
-  const target = ACCESS_KEYS.some((key) => reflector.get(key, handler as never) !== undefined) ? handler : controller;
+  // Roles and scopes are one decision: a handler that names either replaces the class's pair as a
+  // whole (merged key by key, a class's @Scopes would let clients into a handler that asked for
+  // @Roles('admin') alone). @UsersOnly and @AllowClients only say who else may come: the
+  // handler's when it has one, else the class's, and never wipe the class's roles (a handler's
+  // @AllowClients under a class's @Roles('admin') must not open the route to every user).
+  const target = GRANT_KEYS.some((key) => reflector.get(key, handler as never) !== undefined) ? handler : controller;
   const roles = reflector.get<string[] | undefined>(REQUIRED_ROLES, target as never) ?? [];
   const scopes = reflector.get<string[] | undefined>(REQUIRED_SCOPES, target as never) ?? [];
-  const usersOnly = reflector.get<boolean | undefined>(USERS_ONLY, target as never) === true;
-  const allowClients = reflector.get<boolean | undefined>(ALLOW_CLIENTS, target as never) === true;
+  const handlerSaysWho = reflector.get(USERS_ONLY, handler as never) !== undefined || reflector.get(ALLOW_CLIENTS, handler as never) !== undefined;
+  const whoTarget = handlerSaysWho ? handler : controller;
+  const usersOnly = reflector.get<boolean | undefined>(USERS_ONLY, whoTarget as never) === true;
+  const allowClients = reflector.get<boolean | undefined>(ALLOW_CLIENTS, whoTarget as never) === true;
   let principals: Principals;
   // Both @UsersOnly and @AllowClients: the closed one wins.
   if (usersOnly) principals = 'users';

@@ -77,24 +77,14 @@ function namingModuleOptions<T>(resolve: () => T): T {
 }
 
 /**
- * Options as a host gives them. Production is the host's NODE_ENV unless it says otherwise, so a
- * host deployed with NODE_ENV=production gets the same refusal of development secrets as the
- * server. Already resolved options (the server resolves them from its environment) pass as they are.
+ * Options as a host gives them, always resolved and checked, whatever they look like: options that
+ * merely resemble resolved ones must not skip the production checks. Production is the host's
+ * NODE_ENV unless it says otherwise, so a host deployed with NODE_ENV=production gets the same
+ * refusal of development secrets as the server. (Resolving resolved options again changes nothing.)
  */
 export function resolveModuleOptions(settings: AuthSwitchSettings | AuthSwitchOptions): AuthSwitchOptions {
-  if (isResolved(settings)) return settings;
   const production = settings.production ?? process.env.NODE_ENV === 'production';
-  return namingModuleOptions(() => resolveAuthSwitchOptions({ ...settings, production }));
-}
-
-function isResolved(settings: AuthSwitchSettings | AuthSwitchOptions): settings is AuthSwitchOptions {
-  const jwt = settings.jwt as Partial<AuthSwitchOptions['jwt']> | undefined;
-  return (
-    typeof settings.production === 'boolean' &&
-    jwt?.keys !== undefined &&
-    typeof settings.session?.secret === 'string' &&
-    typeof (settings as AuthSwitchOptions).passwordHashConcurrency === 'number'
-  );
+  return namingModuleOptions(() => resolveAuthSwitchOptions({ ...(settings as AuthSwitchSettings), production }));
 }
 
 function resolveRoutes(extras: AuthSwitchModuleExtras): AuthSwitchRoutes {

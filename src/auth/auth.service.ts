@@ -81,9 +81,11 @@ export class AuthService {
     const result: LoginResult = {};
     // Where the sign-in comes from, as the device list shows it (bounded, like the columns).
     const device = { ip: (req.ip ?? '').slice(0, 64), userAgent: String(req.headers['user-agent'] ?? '').slice(0, 200) };
+    // Once per sign-in, before anything is created: a session and a token pair of one `any`
+    // login carry the same claims, and a failing claims option leaves no half-made sign-in.
+    const claims = await this.extraClaims.for(user);
     if (usesSessions(strategy)) {
       result.user = toPublicUser(user);
-      const claims = await this.extraClaims.for(user);
       result.csrfToken = await this.sessions.establish(req, res, {
         userId: user.id,
         email: user.email,
@@ -97,7 +99,7 @@ export class AuthService {
         ...(claims ? { claims } : {}),
       });
     }
-    if (usesJwt(strategy)) Object.assign(result, await this.tokens.issueForLogin(user, group, device));
+    if (usesJwt(strategy)) Object.assign(result, await this.tokens.issueForLogin(user, group, device, claims));
     // Checked once more before handing out: the account changed (roles, logout-all) while the
     // credentials were being built, so they are already dead. Say so instead of returning them.
     if (this.revocation.isRevoked({ userId: user.id, version: user.credentialVersion })) {

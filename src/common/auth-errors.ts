@@ -41,6 +41,8 @@ export const AUTH_ERRORS = {
   EMAIL_TAKEN: { status: 409, message: 'Email already registered' },
   // 503: never a bypass: without current revocation state no credential is trusted.
   REVOCATION_STATE_UNAVAILABLE: { status: 503, message: 'Revocation state is unavailable; try again shortly' },
+  // 503: the host's `claims` option failed; nothing was spent or created, so a retry works.
+  CLAIMS_UNAVAILABLE: { status: 503, message: 'Sign-in details are unavailable; try again shortly' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type AuthErrorCode = keyof typeof AUTH_ERRORS;

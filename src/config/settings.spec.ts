@@ -49,3 +49,19 @@ describe('settings are defined and checked once', () => {
     for (const spec of Object.values(NUMBER_SETTINGS)) if (spec.env) expect(optionForVariable(spec.env)).toBe(spec.option);
   });
 });
+
+describe('module options that look resolved', () => {
+  it('are checked all the same: a weak secret with a key ring in production is refused', () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'authswitch-settings-'));
+    try {
+      const development = resolveModuleOptions({ dataDir, production: false });
+      expect(() =>
+        resolveModuleOptions({ ...development, production: true, session: { ...development.session, secret: 'changeme-changeme-changeme-changeme' } }),
+      ).toThrow(/AuthSwitchModule option session\.secret/);
+      // Already resolved options pass through unchanged in meaning.
+      expect(resolveModuleOptions(development).loginLimits).toEqual(development.loginLimits);
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+});

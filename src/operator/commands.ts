@@ -37,6 +37,19 @@ export type OpenApplication = () => Promise<INestApplicationContext>;
  *       .then((code) => process.exit(code));
  */
 export async function runOperatorCommand(argv: string[], open: OpenApplication): Promise<number> {
+  try {
+    return await dispatch(argv, open);
+  } catch (error) {
+    // An unknown or malformed option (node:util parseArgs) is a usage error, like a missing one.
+    if ((error as { code?: unknown }).code?.toString().startsWith('ERR_PARSE_ARGS')) {
+      console.error(`${(error as Error).message}\n${USAGE}`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+function dispatch(argv: string[], open: OpenApplication): Promise<number> | number {
   const [command, ...rest] = argv;
   if (command === 'users:create') return createUser(rest, open);
   if (command === 'keys:generate') return generateKey(rest);

@@ -104,13 +104,16 @@ export class RefreshTokenService {
    * With a reuse grace, a presentation that loses the spend may instead get the pair the token
    * was already traded for (see replay()); without one, the code path is the strict one.
    */
-  async spend(token: string, group: string): Promise<SpentRefreshToken | ReplayedRefresh> {
+  async spend(token: string, group: string, beforeSpending?: (userId: string) => Promise<void>): Promise<SpentRefreshToken | ReplayedRefresh> {
     const found = typeof token === 'string' ? await this.findWithGroup(token) : null;
     if (!found) throw this.invalid();
     const { record, familyGroup } = found;
     // An unspent token shown in another group is refused before it is spent, so a client that
     // calls the wrong group does not burn it. A spent one is a reuse wherever it is shown.
     if (record.usedAt === null && familyGroup !== null && familyGroup !== group) throw this.invalid();
+    // Work that may fail (the host's claims) runs while the token is still unspent, so a failure
+    // leaves it usable for a retry.
+    if (record.usedAt === null && beforeSpending) await beforeSpending(record.userId);
     const now = Date.now();
     const spent = await this.tokens.update({ id: record.id, usedAt: IsNull() }, { usedAt: now });
     if (!spent.affected) {

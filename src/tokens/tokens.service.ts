@@ -31,8 +31,7 @@ export class TokensService {
   ) {}
 
   /** A new family for a login, built from the user row the login read. */
-  async issueForLogin(user: CredentialSubject, group: string, device?: LoginDevice): Promise<TokenPair> {
-    const claims = await this.extraClaims.for(user);
+  async issueForLogin(user: CredentialSubject, group: string, device?: LoginDevice, claims?: ExtraClaims): Promise<TokenPair> {
     const familyId = await this.refreshTokens.startFamily(user, group, device);
     return this.issuePair(user, familyId, group, claims);
   }
@@ -48,14 +47,17 @@ export class TokensService {
    * before it is handed out, and a retry of that token within the grace gets this same pair.
    */
   async refresh(refreshToken: string, group: string): Promise<TokenPair> {
-    const spent = await this.refreshTokens.spend(refreshToken, group);
+    // The host's claims are read afresh at each refresh, like the roles, and before the token is
+    // spent: a failing claims option must not burn the client's only refresh token.
+    let claims: ExtraClaims | undefined;
+    const spent = await this.refreshTokens.spend(refreshToken, group, async (userId) => {
+      claims = await this.extraClaims.forUserId(userId);
+    });
     if ('replayed' in spent) return spent.replayed;
     const { user: spentBy, familyId, spentAt, tokenId } = spent;
     this.activity.markFamily(familyId); // a refresh is a use of the sign-in
     const nextRefreshToken = await this.refreshTokens.issue(spentBy.id, familyId);
     let user: CredentialSubject | null = spentBy;
-    // The host's claims are read afresh at each refresh, like the roles.
-    let claims = await this.extraClaims.for(user);
     for (let attempt = 1; user && attempt <= 3; attempt++) {
       // Bounds how long after its family's revocation an access token can have been signed.
       if (Date.now() - spentAt > SPEND_DEADLINE_MS) break;
@@ -67,7 +69,9 @@ export class TokensService {
       }
       if (this.revocation.isFamilyRevoked(familyId)) break;
       user = await this.refreshTokens.userOfLiveFamily(familyId, spentBy.id, group);
-      if (user) claims = await this.extraClaims.for(user);
+      // The account changed meanwhile (a role change): its claims may have too. Keep the ones
+      // read before the spend if the option fails now, rather than lose the spent token.
+      if (user) claims = await this.extraClaims.for(user).catch(() => claims);
     }
     throw authError('INVALID_REFRESH_TOKEN');
   }

@@ -6,6 +6,7 @@ import { DeviceActivity } from '../../tokens/device-activity';
 import { SessionService } from '../../sessions/session.service';
 import { RevocationService } from '../../tokens/revocation.service';
 import { authError } from '../../common/auth-errors';
+import { deepFreeze } from '../../config/extra-claims';
 
 /** Authenticates the session cookie; unsafe methods also need the session's CSRF token. */
 @Injectable()
@@ -38,7 +39,7 @@ export class SessionAuthenticator {
       name: auth.name,
       roles: auth.roles,
       ...(auth.emailVerified ? { emailVerified: true } : {}),
-      ...(auth.claims ? { claims: Object.freeze(auth.claims) } : {}),
+      ...(auth.claims ? { claims: deepFreeze(auth.claims) } : {}),
       via: 'session',
     };
   }
