@@ -177,6 +177,18 @@ describe('a host gets what it asks for', () => {
     }
   });
 
+  it("answers deep or non-Unicode JSON with 400 on Nest's default body parser too, never a 500", async () => {
+    let deep = '"x"';
+    for (let i = 0; i < 3000; i++) deep = `{"a":${deep}}`;
+    await host
+      .http()
+      .post('/api/auth/login')
+      .set('Content-Type', 'application/json')
+      .send(`{"email":"a@x.test","password":"long enough 1","x":${deep}}`)
+      .expect(400);
+    await host.http().post('/api/auth/login').set('Content-Type', 'application/json').send('{"email":"\\ud800@x.test","password":"long enough 1"}').expect(400);
+  });
+
   it('protects the host routes of a group with that group’s strategy', async () => {
     await host.http().get('/api/notes').expect(401);
   });

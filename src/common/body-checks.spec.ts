@@ -1,4 +1,4 @@
-import { formTextProblem, jsonTextProblem, NOT_UNICODE, TOO_DEEP } from './body-checks';
+import { formTextProblem, jsonTextProblem, NOT_UNICODE, parsedBodyProblem, TOO_DEEP } from './body-checks';
 
 describe('jsonTextProblem (one pass over the raw text, before parsing)', () => {
   const nested = (levels: number) => '['.repeat(levels) + ']'.repeat(levels);
@@ -46,5 +46,28 @@ describe('formTextProblem', () => {
   it('accepts ordinary forms, and any byte in an ISO-8859-1 form', () => {
     expect(formTextProblem('email=ada%40example.test&password=p%C3%A4ss+word&x[a]=1')).toBeNull();
     expect(formTextProblem('name=%E9t%E9', false)).toBeNull();
+  });
+});
+
+describe('parsedBodyProblem (a body another parser built)', () => {
+  const nested = (levels: number): unknown => {
+    let value: unknown = 'leaf';
+    for (let i = 0; i < levels; i++) value = { a: value };
+    return value;
+  };
+
+  it('accepts 32 levels and well-formed text, surrogate pairs included', () => {
+    expect(parsedBodyProblem(nested(32))).toBeNull();
+    expect(parsedBodyProblem({ name: 'emoji \ud83d\ude00', list: ['a', { b: 1 }] })).toBeNull();
+  });
+
+  it('refuses 33 levels, and 5,000 without overflowing the stack', () => {
+    expect(parsedBodyProblem(nested(33))).toBe(TOO_DEEP);
+    expect(parsedBodyProblem(nested(5000))).toBe(TOO_DEEP);
+  });
+
+  it('refuses a lone surrogate in a value or a key', () => {
+    expect(parsedBodyProblem({ email: '\ud800@x.test' })).toBe(NOT_UNICODE);
+    expect(parsedBodyProblem({ ['\udc00']: 'x' })).toBe(NOT_UNICODE);
   });
 });

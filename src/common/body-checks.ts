@@ -142,3 +142,29 @@ export function bodyFailure(error: unknown): { status: number; message: string }
   // An unsupported charset or content encoding keeps its own status (415).
   return { status: failure.status, message: 'Unreadable request body' };
 }
+
+/** A high surrogate not followed by a low one, or a low one not preceded by a high one. */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * The same two rules on a body some other parser already built (a host on Nest's default
+ * parser): nested at most MAX_BODY_DEPTH levels, every string and key well-formed Unicode.
+ * Iterative, so a body 5,000 levels deep costs one pass and no stack.
+ */
+export function parsedBodyProblem(body: unknown): string | null {
+  const stack: Array<[unknown, number]> = [[body, 0]];
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop()!;
+    if (typeof value === 'string') {
+      if (LONE_SURROGATE.test(value)) return NOT_UNICODE;
+      continue;
+    }
+    if (value === null || typeof value !== 'object') continue;
+    if (depth >= MAX_BODY_DEPTH) return TOO_DEEP;
+    for (const [key, inner] of Object.entries(value)) {
+      if (LONE_SURROGATE.test(key)) return NOT_UNICODE;
+      stack.push([inner, depth + 1]);
+    }
+  }
+  return null;
+}

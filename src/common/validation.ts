@@ -1,4 +1,5 @@
-import { ValidationPipe } from '@nestjs/common';
+import { ArgumentMetadata, BadRequestException, ValidationPipe } from '@nestjs/common';
+import { parsedBodyProblem } from './body-checks';
 import { IsDefined, isEmail, IsString, MaxLength, ValidateBy, ValidationOptions } from 'class-validator';
 
 /**
@@ -73,11 +74,27 @@ export function EmailAddress(field = 'email'): PropertyDecorator {
  * themselves, so their bodies are checked in any host, with or without a global pipe.
  */
 export function createValidationPipe(): ValidationPipe {
-  return new ValidationPipe({
+  return new BodySafeValidationPipe({
     whitelist: true,
     transform: true,
     forbidUnknownValues: true,
     stopAtFirstError: true,
     validationError: { target: false, value: false },
   });
+}
+
+/**
+ * Checks a body's depth and Unicode before class-transformer and class-validator see it: both
+ * recurse (a deep body overflows the stack) and some validators throw on a lone surrogate, each
+ * a 500. The server's own parser refuses such bodies before parsing; this covers a host that
+ * keeps Nest's default parser.
+ */
+class BodySafeValidationPipe extends ValidationPipe {
+  override async transform(value: unknown, metadata: ArgumentMetadata): Promise<unknown> {
+    if (metadata.type === 'body') {
+      const problem = parsedBodyProblem(value);
+      if (problem) throw new BadRequestException(problem);
+    }
+    return super.transform(value, metadata);
+  }
 }
