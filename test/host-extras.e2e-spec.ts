@@ -9,7 +9,7 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import request from 'supertest';
 import { decode } from 'jsonwebtoken';
-import type { Repository } from 'typeorm';
+import type { MigrationInterface, Repository } from 'typeorm';
 import {
   applyAuthSwitchBodyParsers,
   AUTH_SWITCH_MIGRATIONS,
@@ -42,21 +42,22 @@ class NotesController {
   }
 }
 
+/** The host's own DataSource: a SQLite file, AuthSwitch's migrations and any of the host's. */
+function hostDatabase(dataDir: string, ownMigrations: Array<new () => MigrationInterface> = []): DynamicModule {
+  return TypeOrmModule.forRoot({
+    type: 'better-sqlite3',
+    database: join(dataDir, 'host.sqlite'),
+    autoLoadEntities: true,
+    migrations: [...AUTH_SWITCH_MIGRATIONS, ...ownMigrations],
+    migrationsRun: true,
+    // A module that fails to start (the production checks) must not leave TypeORM retrying.
+    retryAttempts: 0,
+  });
+}
+
 function hostModule(dataDir: string, settings: AuthSwitchSettings = {}, withPages = true): DynamicModule {
   @Module({
-    imports: [
-      TypeOrmModule.forRoot({
-        type: 'better-sqlite3',
-        database: join(dataDir, 'host.sqlite'),
-        autoLoadEntities: true,
-        migrations: AUTH_SWITCH_MIGRATIONS,
-        migrationsRun: true,
-        // A module that fails to start (the production checks) must not leave TypeORM retrying.
-        retryAttempts: 0,
-      }),
-      AuthSwitchModule.forRoot({ dataDir, ...settings }),
-      ...(withPages ? [PagesModule] : []),
-    ],
+    imports: [hostDatabase(dataDir), AuthSwitchModule.forRoot({ dataDir, ...settings }), ...(withPages ? [PagesModule] : [])],
     controllers: [NotesController],
   })
   class HostModule {}
@@ -266,14 +267,7 @@ const profileStore = { down: false };
 function hostWithProfiles(dataDir: string): DynamicModule {
   @Module({
     imports: [
-      TypeOrmModule.forRoot({
-        type: 'better-sqlite3',
-        database: join(dataDir, 'host.sqlite'),
-        autoLoadEntities: true,
-        migrations: [...AUTH_SWITCH_MIGRATIONS, CreateProfiles1900000000001],
-        migrationsRun: true,
-        retryAttempts: 0,
-      }),
+      hostDatabase(dataDir, [CreateProfiles1900000000001]),
       TypeOrmModule.forFeature([Profile]),
       AuthSwitchModule.forRootAsync({
         imports: [TypeOrmModule.forFeature([Profile])],
