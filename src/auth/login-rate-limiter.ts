@@ -3,6 +3,7 @@ import { performance } from 'node:perf_hooks';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
 import { RedisService } from '../redis/redis.service';
 import { Clock, giveBackAll, Limit, limitFactory, LimitStore, MemoryLimitStore, RedisLimitStore, TakenPoint, takeEach, TooManyAttempts } from './limits';
+import { addressKey } from '../common/address-key';
 
 export { TooManyAttempts };
 
@@ -82,26 +83,26 @@ export class LoginRateLimiter implements OnModuleInit {
   async takeResetRequest(address: string, account: string): Promise<void> {
     const { passwordResetRequestsPerAddress, passwordResetRequestsPerAccount } = this.limitsByName;
     await takeEach('Too many password reset attempts; try again later', [
-      [passwordResetRequestsPerAddress, address],
+      [passwordResetRequestsPerAddress, addressKey(address)],
       [passwordResetRequestsPerAccount, account],
     ]);
   }
 
   /** An attempt to spend a reset token, per address: token guessing ends in 429. */
   async takeResetAttempt(address: string): Promise<void> {
-    await takeEach('Too many password reset attempts; try again later', [[this.limitsByName.passwordResetTokensPerAddress, address]]);
+    await takeEach('Too many password reset attempts; try again later', [[this.limitsByName.passwordResetTokensPerAddress, addressKey(address)]]);
   }
 
   /** An attempt to spend a mailed verification token from this address. */
   async takeTokenAttempt(address: string): Promise<void> {
-    await takeEach('Too many attempts from this address; try again later', [[this.limitsByName.emailVerifyTokensPerAddress, address]]);
+    await takeEach('Too many attempts from this address; try again later', [[this.limitsByName.emailVerifyTokensPerAddress, addressKey(address)]]);
   }
 
   /** A request for another verification mail, per address and per account. */
   async takeVerificationMail(address: string, userId: string): Promise<void> {
     const { verificationMailsPerAddress, verificationMailsPerAccount } = this.limitsByName;
     await takeEach('Too many verification mails requested; try again later', [
-      [verificationMailsPerAddress, address],
+      [verificationMailsPerAddress, addressKey(address)],
       [verificationMailsPerAccount, userId],
     ]);
   }
@@ -115,7 +116,7 @@ export class LoginRateLimiter implements OnModuleInit {
   async takeLoginAttempt(account: string, address: string): Promise<LoginAttempt> {
     const { loginFailuresPerAddress, loginFailuresPerAccount } = this.limitsByName;
     const taken = await takeEach('Too many failed login attempts; try again later', [
-      [loginFailuresPerAddress, address],
+      [loginFailuresPerAddress, addressKey(address)],
       [loginFailuresPerAccount, account],
     ]);
     return { taken };
@@ -127,7 +128,9 @@ export class LoginRateLimiter implements OnModuleInit {
    * client: anyone knows a client's id, and failures from elsewhere must not lock it out.
    */
   async takeClientAttempt(address: string): Promise<LoginAttempt> {
-    const taken = await takeEach('Too many failed client authentications; try again later', [[this.limitsByName.clientFailuresPerAddress, address]]);
+    const taken = await takeEach('Too many failed client authentications; try again later', [
+      [this.limitsByName.clientFailuresPerAddress, addressKey(address)],
+    ]);
     return { taken };
   }
 
@@ -138,6 +141,6 @@ export class LoginRateLimiter implements OnModuleInit {
 
   /** Counts a registration from this address; 429 beyond the limit. */
   async takeRegistration(address: string): Promise<void> {
-    await takeEach('Too many registrations from this address; try again later', [[this.limitsByName.registrationsPerAddress, address]]);
+    await takeEach('Too many registrations from this address; try again later', [[this.limitsByName.registrationsPerAddress, addressKey(address)]]);
   }
 }

@@ -1,0 +1,21 @@
+import { addressKey } from './address-key';
+
+describe('addressKey', () => {
+  it('counts IPv4 per address, mapped IPv4 as plain IPv4', () => {
+    expect(addressKey('198.51.100.7')).toBe('198.51.100.7');
+    expect(addressKey('::ffff:198.51.100.7')).toBe('198.51.100.7');
+  });
+
+  it('counts IPv6 per /64, however the address is written', () => {
+    const key = addressKey('2001:db8:1:2::1');
+    expect(key).toBe('2001:db8:1:2::/64');
+    expect(addressKey('2001:0db8:0001:0002:ffff:eeee:dddd:cccc')).toBe(key);
+    expect(addressKey('2001:db8:1:3::1')).not.toBe(key);
+    expect(addressKey('::1')).toBe('0:0:0:0::/64');
+  });
+
+  it('passes anything else through (no address: an empty key of its own)', () => {
+    expect(addressKey('')).toBe('');
+    expect(addressKey('not an address')).toBe('not an address');
+  });
+});
