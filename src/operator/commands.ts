@@ -4,7 +4,7 @@ import { plainToInstance } from 'class-transformer';
 import { validateSync } from 'class-validator';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { ClientKeyError, ClientsService, normalizePublicKey, SCOPE_NAME } from '../clients/clients.service';
 import { algorithmFor, publishedKey } from '../config/key-ring';
@@ -12,13 +12,23 @@ import { generatePrivateKeyPem } from '../config/secrets';
 import { RegisterDto, ROLE_NAME } from '../users/dto';
 import { UsersService } from '../users/users.service';
 
-const USAGE = [
-  'usage: npm run cli -- users:create --email E --password P [--name N] [--roles admin,user]',
-  '       npm run cli -- clients:create --name N --scopes a,b [--public-key-file F]',
-  '       npm run cli -- clients:list',
-  '       npm run cli -- clients:revoke --client-id ID',
-  '       npm run cli -- keys:generate --out FILE [--alg ES256|RS256]',
-].join('\n');
+/** How the operator started this CLI: `npm run cli --` for the server, `node <script>` in a host. */
+function invocation(): string {
+  if (process.env.npm_lifecycle_event === 'cli') return 'npm run cli --';
+  const script = process.argv[1];
+  return script ? `node ${relative(process.cwd(), script) || script}` : 'cli';
+}
+
+function usage(): string {
+  const cli = invocation();
+  return [
+    `usage: ${cli} users:create --email E --password P [--name N] [--roles admin,user]`,
+    `       ${cli} clients:create --name N --scopes a,b [--public-key-file F]`,
+    `       ${cli} clients:list`,
+    `       ${cli} clients:revoke --client-id ID`,
+    `       ${cli} keys:generate --out FILE [--alg ES256|RS256]`,
+  ].join('\n');
+}
 
 /**
  * Opens the application the commands work on: the host's own module (with AuthSwitchModule and
@@ -42,7 +52,7 @@ export async function runOperatorCommand(argv: string[], open: OpenApplication):
   } catch (error) {
     // An unknown or malformed option (node:util parseArgs) is a usage error, like a missing one.
     if ((error as { code?: unknown }).code?.toString().startsWith('ERR_PARSE_ARGS')) {
-      console.error(`${(error as Error).message}\n${USAGE}`);
+      console.error(`${(error as Error).message}\n${usage()}`);
       return 2;
     }
     throw error;
@@ -56,7 +66,7 @@ function dispatch(argv: string[], open: OpenApplication): Promise<number> | numb
   if (command === 'clients:create') return createClient(rest, open);
   if (command === 'clients:list') return listClients(rest, open);
   if (command === 'clients:revoke') return revokeClient(rest, open);
-  console.error(USAGE);
+  console.error(usage());
   return 2;
 }
 
@@ -84,7 +94,7 @@ async function createUser(args: string[], open: OpenApplication): Promise<number
   const badRole = roles.find((role) => !ROLE_NAME.test(role));
   if (badRole) problems.push(`invalid role "${badRole}"`);
   if (problems.length > 0) {
-    console.error(`${problems.join('; ')}\n${USAGE}`);
+    console.error(`${problems.join('; ')}\n${usage()}`);
     return 2;
   }
 
@@ -133,7 +143,7 @@ async function createClient(args: string[], open: OpenApplication): Promise<numb
     }
   }
   if (problems.length > 0) {
-    console.error(`${problems.join('; ')}\n${USAGE}`);
+    console.error(`${problems.join('; ')}\n${usage()}`);
     return 2;
   }
   const created = await withClients(open, (clients) => clients.create({ name, scopes, publicKeyPem }));
@@ -153,7 +163,7 @@ async function revokeClient(args: string[], open: OpenApplication): Promise<numb
   const { values } = parseArgs({ args, options: { 'client-id': { type: 'string' } }, strict: true });
   const clientId = values['client-id'];
   if (!clientId) {
-    console.error(`--client-id is required\n${USAGE}`);
+    console.error(`--client-id is required\n${usage()}`);
     return 2;
   }
   if (!(await withClients(open, (clients) => clients.revoke(clientId)))) {
@@ -172,7 +182,7 @@ function generateKey(args: string[]): number {
   const { values } = parseArgs({ args, options: { out: { type: 'string' }, alg: { type: 'string' } }, strict: true });
   const algorithm = (values.alg ?? 'ES256').toUpperCase();
   if (!values.out || (algorithm !== 'ES256' && algorithm !== 'RS256')) {
-    console.error(`${values.out ? `unsupported --alg ${values.alg}` : '--out is required'}\n${USAGE}`);
+    console.error(`${values.out ? `unsupported --alg ${values.alg}` : '--out is required'}\n${usage()}`);
     return 2;
   }
   const out = resolve(values.out);
