@@ -1,26 +1,42 @@
-import { isIPv6 } from 'node:net';
+import { isIPv4, isIPv6 } from 'node:net';
 
 /**
  * The key an address is counted under by the per-address limits. An IPv6 client is usually given
  * a whole /64 (2^64 addresses): counted per address it would have a fresh budget for every
- * request, so IPv6 addresses count per /64 network. IPv4 addresses, and IPv4 addresses mapped
- * into IPv6 (::ffff:192.0.2.1), count per address.
+ * request, so IPv6 addresses count per /64 network. An IPv4 client counts per address, also when
+ * it arrives written as IPv6 (IPv4-mapped ::ffff:a.b.c.d in either notation, IPv4-compatible,
+ * or NAT64 64:ff9b::/96): each of those is one IPv4 client, not a /64 shared with strangers.
+ * Loopback (::1) counts per address.
  */
 export function addressKey(address: string): string {
-  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(address);
-  if (mapped) return mapped[1];
   if (!isIPv6(address)) return address;
-  return `${expandIPv6(address).slice(0, 4).join(':')}::/64`;
+  const groups = ipv6Groups(address);
+  if (!groups) return address;
+  const zeros = (from: number, to: number) => groups.slice(from, to).every((group) => group === 0);
+  const embeddedIPv4 = () => [groups[6] >> 8, groups[6] & 0xff, groups[7] >> 8, groups[7] & 0xff].join('.');
+  // ::1 and :: are single addresses of their own.
+  if (zeros(0, 7) && groups[7] <= 1) return address;
+  if (zeros(0, 5) && (groups[5] === 0xffff || groups[5] === 0)) return embeddedIPv4();
+  if (groups[0] === 0x64 && groups[1] === 0xff9b && zeros(2, 6)) return embeddedIPv4();
+  return `${groups
+    .slice(0, 4)
+    .map((group) => group.toString(16))
+    .join(':')}::/64`;
 }
 
-/** The eight 16-bit groups of an IPv6 address, without leading zeros, `::` expanded. */
-function expandIPv6(address: string): string[] {
-  const withoutZone = address.split('%')[0];
-  const [head, tail] = withoutZone.includes('::') ? withoutZone.split('::') : [withoutZone, undefined];
+/** The eight 16-bit groups of an IPv6 address (`::` expanded, an IPv4 tail as two groups), or null. */
+function ipv6Groups(address: string): number[] | null {
+  let text = address.split('%')[0];
+  const tail = text.slice(text.lastIndexOf(':') + 1);
+  if (isIPv4(tail)) {
+    const [a, b, c, d] = tail.split('.').map(Number);
+    text = `${text.slice(0, text.lastIndexOf(':') + 1)}${((a << 8) | b).toString(16)}:${((c << 8) | d).toString(16)}`;
+  }
+  const [head, rest] = text.includes('::') ? text.split('::') : [text, undefined];
   const headGroups = head ? head.split(':') : [];
-  const tailGroups = tail ? tail.split(':') : [];
-  // An embedded IPv4 tail (::1.2.3.4) is two groups; only the first four groups matter here.
-  const missing = 8 - headGroups.length - tailGroups.length;
-  const groups = tail === undefined ? headGroups : [...headGroups, ...Array<string>(Math.max(0, missing)).fill('0'), ...tailGroups];
-  return groups.map((group) => (/^[0-9a-f]+$/i.test(group) ? parseInt(group, 16).toString(16) : group));
+  const restGroups = rest ? rest.split(':') : [];
+  const missing = 8 - headGroups.length - restGroups.length;
+  const all = rest === undefined ? headGroups : [...headGroups, ...Array<string>(missing).fill('0'), ...restGroups];
+  if (all.length !== 8 || !all.every((group) => /^[0-9a-f]{1,4}$/i.test(group))) return null;
+  return all.map((group) => parseInt(group, 16));
 }

@@ -137,6 +137,8 @@ export function bodyFailure(error: unknown): { status: number; message: string }
   const failure = error as { type?: string; status?: number } | undefined;
   if (!failure || typeof failure.status !== 'number' || failure.status < 400 || failure.status >= 500) return null;
   if (failure.type === 'entity.too.large') return { status: 413, message: 'Request body too large' };
+  // body-parser says 413 for a form of more than 1,000 fields; the body is small, just unreadable.
+  if (failure.type === 'parameters.too.many') return { status: 400, message: 'Too many form fields' };
   if (failure.type === 'entity.parse.failed') return { status: 400, message: 'Malformed JSON body' };
   if (failure.type === UNSAFE_BODY) return { status: 400, message: (error as Error).message };
   // An unsupported charset or content encoding keeps its own status (415).

@@ -282,7 +282,7 @@ export function resolveAuthSwitchOptions(settings: AuthSwitchSettings | AuthSwit
     revocation: revocationOptions(input.revocation),
     mail: {
       smtpUrl: input.mail?.smtpUrl ?? null,
-      from: input.mail?.from ?? d.mailFrom,
+      from: matching(input.mail?.from ?? d.mailFrom, /^[^\r\n]{3,320}$/, 'MAIL_FROM'),
       dir: input.mail?.dir ?? join(dataDir, 'mail'),
     },
     publicUrl: input.publicUrl ? input.publicUrl.replace(/\/+$/, '') : null,

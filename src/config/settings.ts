@@ -72,6 +72,7 @@ const OTHER_SETTING_NAMES: Record<string, string> = {
   REDIS_KEY_PREFIX: 'redis.keyPrefix',
   JWT_ISSUER: 'jwt.issuer',
   JWT_AUDIENCE: 'jwt.audience',
+  MAIL_FROM: 'mail.from',
   AUTH_ROUTE_GROUPS: 'routeGroups',
   ADMIN_ROUTE_GROUP: 'adminGroup',
 };

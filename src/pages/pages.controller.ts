@@ -64,11 +64,11 @@ function echo(value: unknown, max: number): string | undefined {
  * with a form post: either one naming another site refuses the form. Clients that send neither
  * (curl, tests) are not browsers.
  */
-function fromAnotherSite(req: Request, ownOrigin: string): boolean {
+function fromAnotherSite(req: Request, isOwnOrigin: (origin: string) => boolean): boolean {
   const site = req.headers['sec-fetch-site'];
   if (site === 'cross-site' || site === 'same-site') return true;
   const origin = req.headers.origin;
-  return origin !== undefined && origin !== ownOrigin;
+  return origin !== undefined && !isOwnOrigin(origin);
 }
 
 /**
@@ -391,7 +391,7 @@ export class PagesController {
   }
 
   private fromAnotherSite(req: Request): boolean {
-    return fromAnotherSite(req, this.publicAddress.origin);
+    return fromAnotherSite(req, (origin) => this.publicAddress.isOwnOrigin(origin));
   }
 
   private crossSiteRefusal(): Refusal {

@@ -317,3 +317,15 @@ describe('loadConfig', () => {
     });
   });
 });
+
+describe('environment values that are not what they name', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'authswitch-env-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  it('say so in one line naming the variable, as written', () => {
+    expect(() => loadConfig({ DATA_DIR: dir, SESSION_TTL_SECONDS: 'abc' })).toThrow(/^SESSION_TTL_SECONDS: must be a number \(got "abc"\)$/);
+    expect(() => loadConfig({ DATA_DIR: dir, TRUST_PROXY: 'banana' })).toThrow(/^TRUST_PROXY: "banana" is not an address/);
+    expect(() => loadConfig({ DATA_DIR: dir, MAIL_FROM: 'x' })).toThrow(/^MAIL_FROM: must match/);
+    expect(loadConfig({ DATA_DIR: dir, TRUST_PROXY: 'loopback, 10.0.0.0/8' }).trustProxy).toBe('loopback, 10.0.0.0/8');
+  });
+});

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { resolve } from 'node:path';
 import { z } from 'zod';
 import { AUTH_SWITCH_DEFAULTS as D, AuthSwitchOptions, resolveAuthSwitchOptions } from '../config/auth-switch.options';
@@ -66,7 +67,10 @@ export type RawEnv = Record<string, string | undefined>;
  */
 function numberFromEnv(rawEnv: RawEnv, spec: NumberSetting): number | undefined {
   const raw = spec.env ? rawEnv[spec.env]?.trim() : undefined;
-  return raw === undefined || raw === '' ? undefined : Number(raw);
+  if (raw === undefined || raw === '') return undefined;
+  // Bounds are checked once, by resolveAuthSwitchOptions; text that is no number is said here as written.
+  if (!Number.isFinite(Number(raw))) throw new ConfigError(spec.env!, `must be a number (got ${JSON.stringify(raw.slice(0, 40))})`);
+  return Number(raw);
 }
 
 /**
@@ -90,6 +94,8 @@ export interface AppConfig extends AuthSwitchOptions {
   openApiEnabled: boolean;
 }
 
+const TRUST_PROXY_PRESETS = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
 function parseTrustProxy(raw: string, isProduction: boolean): boolean | number | string {
   // `true` (or a /0 range) trusts every hop, so Express takes the client address from the
   // left-most X-Forwarded-For entry, which the client writes itself: one client could then
@@ -105,7 +111,19 @@ function parseTrustProxy(raw: string, isProduction: boolean): boolean | number |
   if (raw === 'true') return true;
   if (raw === 'false' || raw === '') return false;
   if (/^\d+$/.test(raw)) return Number(raw);
-  return raw; // an address list or preset such as "loopback", passed to Express as is
+  // An address list or preset, passed to Express as is; checked here, since Express would only
+  // throw a stack trace at start-up.
+  const bad = raw
+    .split(',')
+    .map((entry) => entry.trim())
+    .find((entry) => !TRUST_PROXY_PRESETS.has(entry) && !isIP(entry.split('/')[0]) && entry !== '');
+  if (bad !== undefined || !/\S/.test(raw)) {
+    throw new ConfigError(
+      'TRUST_PROXY',
+      `${JSON.stringify(bad ?? raw)} is not an address, a CIDR range, a hop count or one of loopback, linklocal, uniquelocal`,
+    );
+  }
+  return raw;
 }
 
 /** Validates the environment once and returns the typed configuration. */

@@ -112,8 +112,20 @@ export class RefreshTokenService {
     // calls the wrong group does not burn it. A spent one is a reuse wherever it is shown.
     if (record.usedAt === null && familyGroup !== null && familyGroup !== group) throw this.invalid();
     // Work that may fail (the host's claims) runs while the token is still unspent, so a failure
-    // leaves it usable for a retry.
-    if (record.usedAt === null && beforeSpending) await beforeSpending(record.userId);
+    // leaves it usable for a retry; and only for a token that can still yield a pair.
+    if (record.usedAt === null && beforeSpending) {
+      if (record.expiresAt <= Date.now() || !(await this.userOfLiveFamily(record.familyId, record.userId, group))) throw this.invalid();
+      try {
+        await beforeSpending(record.userId);
+      } catch (error) {
+        // Spent by a parallel presentation meanwhile: this one is a reuse, whatever failed here.
+        const current = await this.tokens.findOne({ where: { id: record.id }, select: { id: true, usedAt: true } });
+        if (current?.usedAt === null || current?.usedAt === undefined) throw error;
+        if (this.config.jwt.refreshReuseGraceSeconds > 0) return this.replay(token, { ...record, usedAt: current.usedAt } as RefreshToken, familyGroup, group);
+        await this.revokeFamily(record.familyId);
+        throw this.invalid();
+      }
+    }
     const now = Date.now();
     const spent = await this.tokens.update({ id: record.id, usedAt: IsNull() }, { usedAt: now });
     if (!spent.affected) {
