@@ -17,6 +17,7 @@ import {
   AuthSwitchModule,
   AuthSwitchSettings,
   CurrentUser,
+  JwtStrategy,
   PagesModule,
   RouteGroup,
   runOperatorCommand,
@@ -178,6 +179,19 @@ describe('a host gets what it asks for', () => {
     }
   });
 
+  it('authenticates a token held outside a request with the checks a request gets, revocation included', async () => {
+    const email = `socket-${randomBytes(4).toString('hex')}@host.test`;
+    await host.http().post('/auth/register').send({ email, password: 'socket password 1' }).expect(201);
+    const login = await host.http().post('/api/auth/login').send({ email, password: 'socket password 1' }).expect(200);
+    const token = login.body.access_token as string;
+    const strategy = host.app.get(JwtStrategy);
+    await expect(strategy.principalForToken(token, 'api')).resolves.toMatchObject({ email, via: 'jwt' });
+    await expect(strategy.principalForToken(token, 'web')).rejects.toMatchObject({ code: 'TOKEN_OF_ANOTHER_GROUP' });
+    await expect(strategy.principalForToken(`${token}x`)).rejects.toMatchObject({ code: 'INVALID_ACCESS_TOKEN' });
+    await host.http().post('/api/auth/logout').set('Authorization', `Bearer ${token}`).expect(204);
+    await expect(strategy.principalForToken(token)).rejects.toMatchObject({ code: 'TOKEN_REVOKED' });
+  });
+
   it("answers deep or non-Unicode JSON with 400 on Nest's default body parser too, never a 500", async () => {
     let deep = '"x"';
     for (let i = 0; i < 3000; i++) deep = `{"a":${deep}}`;
@@ -321,6 +335,19 @@ describe('extra user fields and claims without forking', () => {
     const web = await http().post('/web/auth/login').send({ email, password }).expect(200);
     const cookie = (web.headers['set-cookie'] as unknown as string[]).map((c) => c.split(';')[0]);
     await http().get('/web/plan').set('Cookie', cookie).expect(200, { plan: 'team' });
+  });
+
+  it('keeps refresh single-use with a claims option: of parallel presentations one wins, and the reuse revokes the family', async () => {
+    const email = `claims-race-${randomBytes(4).toString('hex')}@host.test`;
+    const password = 'claims password 123';
+    await app.get(UsersService).create({ email, password });
+    const login = await http().post('/api/auth/login').send({ email, password }).expect(200);
+    const answers = await Promise.all(Array.from({ length: 8 }, () => http().post('/api/auth/refresh').send({ refresh_token: login.body.refresh_token })));
+    const winners = answers.filter((res) => res.status === 200);
+    expect(winners).toHaveLength(1);
+    expect(answers.every((res) => res.status === 200 || res.status === 401)).toBe(true);
+    // The losers were reuses: the family is revoked, so the winner's pair is dead too.
+    await http().post('/api/auth/refresh').send({ refresh_token: winners[0].body.refresh_token }).expect(401);
   });
 
   it('answers 503 when the claims option fails, and spends or creates nothing: the same refresh token works afterwards', async () => {

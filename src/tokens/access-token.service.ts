@@ -142,9 +142,9 @@ export class AccessTokenService {
   }
 
   /**
-   * Verifies a token outside Passport (JwtService with the key ring), using and filling the
-   * memo. The Passport `jwt` strategy is the path requests take; this one serves code that
-   * holds a token in hand.
+   * The signature, `typ`, `iss`, `aud` and `exp` of a token (JwtService with the key ring), using
+   * and filling the memo. Not revocation: JwtStrategy.principalForToken() adds that, and is what
+   * code holding a token outside a request should call; requests take the Passport `jwt` path.
    */
   async verify(token: string): Promise<AccessTokenClaims> {
     const cached = this.recall(token);

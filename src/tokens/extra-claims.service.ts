@@ -22,6 +22,11 @@ export class ExtraClaimsService {
     private readonly users: UsersService,
   ) {}
 
+  /** Whether the host set a claims option at all (without one, nothing is read for it). */
+  get enabled(): boolean {
+    return this.options.claims !== null;
+  }
+
   /** The claims for this user, or undefined when the host adds none (nothing then grows the token). */
   async for(user: ExtraClaimsSubject): Promise<ExtraClaims | undefined> {
     const factory = this.options.claims;

@@ -114,7 +114,8 @@ export class RefreshTokenService {
     // Work that may fail (the host's claims) runs while the token is still unspent, so a failure
     // leaves it usable for a retry; and only for a token that can still yield a pair.
     if (record.usedAt === null && beforeSpending) {
-      if (record.expiresAt <= Date.now() || !(await this.userOfLiveFamily(record.familyId, record.userId, group))) throw this.invalid();
+      // familyGroup: a family from before groups were bound is bound only once the token is spent.
+      if (record.expiresAt <= Date.now() || !(await this.userOfLiveFamily(record.familyId, record.userId, familyGroup))) throw this.invalid();
       try {
         await beforeSpending(record.userId);
       } catch (error) {
@@ -263,7 +264,7 @@ export class RefreshTokenService {
    * The user as stored now, if the family is still alive: not revoked, and started at or after
    * the user's last logout-all, in this route group. Null otherwise.
    */
-  async userOfLiveFamily(familyId: string, userId: string, group: string): Promise<User | null> {
+  async userOfLiveFamily(familyId: string, userId: string, group: string | null): Promise<User | null> {
     // One query: the family joined with its user.
     // (getOne, not findOne: findOne with a relation costs TypeORM a second query.)
     const family = await this.families

@@ -50,9 +50,10 @@ export class TokensService {
     // The host's claims are read afresh at each refresh, like the roles, and before the token is
     // spent: a failing claims option must not burn the client's only refresh token.
     let claims: ExtraClaims | undefined;
-    const spent = await this.refreshTokens.spend(refreshToken, group, async (userId) => {
+    const readClaims = async (userId: string) => {
       claims = await this.extraClaims.forUserId(userId);
-    });
+    };
+    const spent = await this.refreshTokens.spend(refreshToken, group, this.extraClaims.enabled ? readClaims : undefined);
     if ('replayed' in spent) return spent.replayed;
     const { user: spentBy, familyId, spentAt, tokenId } = spent;
     this.activity.markFamily(familyId); // a refresh is a use of the sign-in

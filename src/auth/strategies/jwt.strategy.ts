@@ -91,6 +91,24 @@ export class JwtStrategy extends PassportStrategy(Strategy, 'jwt') {
     return this.principalFor(req, claims);
   }
 
+  /**
+   * A token held in hand outside an HTTP request (a WebSocket handshake, a queued job): the
+   * checks a request gets, signature, `typ`, `iss`, `aud`, `exp`, then revocation, and the group
+   * boundary when a group is named. Use this, not AccessTokenService.verify(), which checks the
+   * signature only.
+   */
+  async principalForToken(token: string, group?: string): Promise<Principal> {
+    let claims: AccessTokenClaims;
+    try {
+      claims = await this.accessTokens.verify(token);
+    } catch (error) {
+      if (error instanceof InvalidAccessTokenError) throw authError('INVALID_ACCESS_TOKEN');
+      throw error;
+    }
+    const routeGroup = group === undefined ? undefined : { name: group, strategy: 'jwt' as const };
+    return this.principalFor({ routeGroup } as AuthenticatedRequest, claims);
+  }
+
   /** What a verified token still has to pass on every request. */
   private principalFor(req: AuthenticatedRequest, claims: AccessTokenClaims): Principal {
     // A feed that is not current could miss a revocation: 503 rather than trust the token.
