@@ -152,6 +152,8 @@ export interface LimitRule {
   /** At most this many points per key and window. */
   points: number;
   windowSeconds: number;
+  /** What a key is counted under (an address under its network, see addressKey); the key itself by default. */
+  keyOf?: (key: string) => string;
 }
 
 /** One named limit: its own namespace in the store, its own points and window. */
@@ -168,7 +170,8 @@ export class Limit {
    * Takes a point for the key; TooManyAttempts (with the wait) once the window holds its points
    * (the refused point is given back at once), StoreUnavailableError when the store cannot be reached (a refusal, never a bypass).
    */
-  async take(key: string, refusal: string): Promise<TakenPoint> {
+  async take(given: string, refusal: string): Promise<TakenPoint> {
+    const key = this.rule.keyOf ? this.rule.keyOf(given) : given;
     let result: { count: number; windowEndsAt: number };
     try {
       result = await this.store.increment(this.name, key, this.rule.windowSeconds * 1000);

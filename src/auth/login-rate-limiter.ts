@@ -59,18 +59,31 @@ export class LoginRateLimiter implements OnModuleInit {
     const clients = this.config.clientLimits;
     this.limitsByName = {
       loginFailuresPerAccount: limit('loginFailuresPerAccount', { points: login.maxFailuresPerAccount, windowSeconds: login.windowSeconds }),
-      loginFailuresPerAddress: limit('loginFailuresPerAddress', { points: login.maxFailuresPerAddress, windowSeconds: login.windowSeconds }),
+      loginFailuresPerAddress: limit('loginFailuresPerAddress', { keyOf: addressKey, points: login.maxFailuresPerAddress, windowSeconds: login.windowSeconds }),
       registrationsPerAddress: limit('registrationsPerAddress', {
+        keyOf: addressKey,
         points: this.config.registerLimits.maxPerAddress,
         windowSeconds: this.config.registerLimits.windowSeconds,
       }),
       passwordResetRequestsPerAccount: limit('passwordResetRequestsPerAccount', { points: reset.maxPerAccount, windowSeconds: reset.windowSeconds }),
-      passwordResetRequestsPerAddress: limit('passwordResetRequestsPerAddress', { points: reset.maxPerAddress, windowSeconds: reset.windowSeconds }),
-      passwordResetTokensPerAddress: limit('passwordResetTokensPerAddress', { points: reset.maxPerAddress, windowSeconds: reset.windowSeconds }),
-      emailVerifyTokensPerAddress: limit('emailVerifyTokensPerAddress', { points: reset.maxPerAddress, windowSeconds: reset.windowSeconds }),
+      passwordResetRequestsPerAddress: limit('passwordResetRequestsPerAddress', {
+        keyOf: addressKey,
+        points: reset.maxPerAddress,
+        windowSeconds: reset.windowSeconds,
+      }),
+      passwordResetTokensPerAddress: limit('passwordResetTokensPerAddress', {
+        keyOf: addressKey,
+        points: reset.maxPerAddress,
+        windowSeconds: reset.windowSeconds,
+      }),
+      emailVerifyTokensPerAddress: limit('emailVerifyTokensPerAddress', { keyOf: addressKey, points: reset.maxPerAddress, windowSeconds: reset.windowSeconds }),
       verificationMailsPerAccount: limit('verificationMailsPerAccount', { points: reset.maxPerAccount, windowSeconds: reset.windowSeconds }),
-      verificationMailsPerAddress: limit('verificationMailsPerAddress', { points: reset.maxPerAddress, windowSeconds: reset.windowSeconds }),
-      clientFailuresPerAddress: limit('clientFailuresPerAddress', { points: clients.maxFailuresPerAddress, windowSeconds: clients.windowSeconds }),
+      verificationMailsPerAddress: limit('verificationMailsPerAddress', { keyOf: addressKey, points: reset.maxPerAddress, windowSeconds: reset.windowSeconds }),
+      clientFailuresPerAddress: limit('clientFailuresPerAddress', {
+        keyOf: addressKey,
+        points: clients.maxFailuresPerAddress,
+        windowSeconds: clients.windowSeconds,
+      }),
     };
   }
 
@@ -83,26 +96,26 @@ export class LoginRateLimiter implements OnModuleInit {
   async takeResetRequest(address: string, account: string): Promise<void> {
     const { passwordResetRequestsPerAddress, passwordResetRequestsPerAccount } = this.limitsByName;
     await takeEach('Too many password reset attempts; try again later', [
-      [passwordResetRequestsPerAddress, addressKey(address)],
+      [passwordResetRequestsPerAddress, address],
       [passwordResetRequestsPerAccount, account],
     ]);
   }
 
   /** An attempt to spend a reset token, per address: token guessing ends in 429. */
   async takeResetAttempt(address: string): Promise<void> {
-    await takeEach('Too many password reset attempts; try again later', [[this.limitsByName.passwordResetTokensPerAddress, addressKey(address)]]);
+    await takeEach('Too many password reset attempts; try again later', [[this.limitsByName.passwordResetTokensPerAddress, address]]);
   }
 
   /** An attempt to spend a mailed verification token from this address. */
   async takeTokenAttempt(address: string): Promise<void> {
-    await takeEach('Too many attempts from this address; try again later', [[this.limitsByName.emailVerifyTokensPerAddress, addressKey(address)]]);
+    await takeEach('Too many attempts from this address; try again later', [[this.limitsByName.emailVerifyTokensPerAddress, address]]);
   }
 
   /** A request for another verification mail, per address and per account. */
   async takeVerificationMail(address: string, userId: string): Promise<void> {
     const { verificationMailsPerAddress, verificationMailsPerAccount } = this.limitsByName;
     await takeEach('Too many verification mails requested; try again later', [
-      [verificationMailsPerAddress, addressKey(address)],
+      [verificationMailsPerAddress, address],
       [verificationMailsPerAccount, userId],
     ]);
   }
@@ -116,7 +129,7 @@ export class LoginRateLimiter implements OnModuleInit {
   async takeLoginAttempt(account: string, address: string): Promise<LoginAttempt> {
     const { loginFailuresPerAddress, loginFailuresPerAccount } = this.limitsByName;
     const taken = await takeEach('Too many failed login attempts; try again later', [
-      [loginFailuresPerAddress, addressKey(address)],
+      [loginFailuresPerAddress, address],
       [loginFailuresPerAccount, account],
     ]);
     return { taken };
@@ -128,9 +141,7 @@ export class LoginRateLimiter implements OnModuleInit {
    * client: anyone knows a client's id, and failures from elsewhere must not lock it out.
    */
   async takeClientAttempt(address: string): Promise<LoginAttempt> {
-    const taken = await takeEach('Too many failed client authentications; try again later', [
-      [this.limitsByName.clientFailuresPerAddress, addressKey(address)],
-    ]);
+    const taken = await takeEach('Too many failed client authentications; try again later', [[this.limitsByName.clientFailuresPerAddress, address]]);
     return { taken };
   }
 
@@ -141,6 +152,6 @@ export class LoginRateLimiter implements OnModuleInit {
 
   /** Counts a registration from this address; 429 beyond the limit. */
   async takeRegistration(address: string): Promise<void> {
-    await takeEach('Too many registrations from this address; try again later', [[this.limitsByName.registrationsPerAddress, addressKey(address)]]);
+    await takeEach('Too many registrations from this address; try again later', [[this.limitsByName.registrationsPerAddress, address]]);
   }
 }
