@@ -2,6 +2,7 @@ import { cookiePair, expectErrorShape, sessionCookie } from './support/contract-
 import { freshDataDir, testEnv, TEST_REDIS_URL } from './support/environments';
 import { PrivatePostgres } from './support/postgres-server';
 import { freePort } from './support/redis-server';
+import { SlowLink } from './support/slow-link';
 import { appOnPrivateRedis, startAppWithEnv, TestApp } from './support/test-app';
 import { eventually } from './support/waiting';
 
@@ -150,5 +151,53 @@ describe('two instances behind one load balancer', () => {
       .set('Authorization', `Bearer ${demotedTokens.access_token}`)
       .send({ roles: ['user'] })
       .expect(401);
+  });
+});
+
+/*
+ * The broadcast is a message like any other: it can still be on its way to B when the client,
+ * told "logged out" by A, asks B. Here B reaches Redis over a real link that holds everything
+ * coming back for LINK_DELAY_MS. A answers only once every subscribed instance has applied
+ * the revocation (or the staleness bound has passed), so B refuses the token at once.
+ * Before acknowledged delivery, B accepted it for LINK_DELAY_MS.
+ */
+describe('a revocation whose broadcast is slow to reach the other instance', () => {
+  const LINK_DELAY_MS = 400;
+  let link: SlowLink;
+  let a: TestApp;
+  let b: TestApp;
+
+  beforeAll(async () => {
+    const redisUrl = new URL(TEST_REDIS_URL);
+    link = new SlowLink({ host: redisUrl.hostname, port: Number(redisUrl.port || 6379) }, LINK_DELAY_MS);
+    await link.start();
+    const shared = { DATA_DIR: freshDataDir(), REDIS_KEY_PREFIX: `test:slow:${Date.now()}:` };
+    a = await startAppWithEnv(testEnv('postgres+redis', { ...shared, REDIS_URL: TEST_REDIS_URL }));
+    const slowUrl = new URL(TEST_REDIS_URL);
+    slowUrl.hostname = '127.0.0.1';
+    slowUrl.port = String(link.port);
+    b = await startAppWithEnv(testEnv('postgres+redis', { ...shared, REDIS_URL: slowUrl.toString() }));
+  }, 60_000);
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await link?.stop();
+  });
+
+  it('is applied on B before A answers a logout or a logout-all', async () => {
+    const bearer = (token: string) => ({ Authorization: `Bearer ${token}` });
+    const user = await a.createUser();
+    const login = async () => (await a.http().post('/api/auth/login').send({ email: user.email, password: user.password }).expect(200)).body;
+
+    const first = await login();
+    await b.http().get('/api/me').set(bearer(first.access_token)).expect(200);
+    await a.http().post('/api/auth/logout').set(bearer(first.access_token)).expect(204);
+    await b.http().get('/api/me').set(bearer(first.access_token)).expect(401);
+
+    const second = await login();
+    const third = await login();
+    await b.http().get('/api/me').set(bearer(second.access_token)).expect(200);
+    await a.http().post('/auth/logout-all').set(bearer(third.access_token)).expect(204);
+    await b.http().get('/api/me').set(bearer(second.access_token)).expect(401);
   });
 });

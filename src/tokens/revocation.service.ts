@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
+import { randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 import { Brackets, DataSource, EntityManager, In, MoreThan, Repository } from 'typeorm';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
@@ -18,6 +19,7 @@ export type NewRevocation =
   { kind: 'token' | 'family' | 'client' | 'verified'; subject: string; expiresAt: number } | { kind: 'user'; subject: string; version: number };
 
 const PRUNE_INTERVAL_MS = 60_000;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 /** Clocks of other instances (and of the CLI) may differ from ours by this much. */
 export const CLOCK_MARGIN_MS = 5 * 60_000;
 /** User events stay in the log this long; the users table holds the versions for good. */
@@ -51,13 +53,19 @@ const STALENESS_MARGIN_MS = 100;
  * every REVOCATION_SYNC_INTERVAL_MS, so a broadcast that failed (Redis refused PUBLISH, a
  * subscriber was reconnecting) is made good within one interval.
  *
+ * A broadcast is acknowledged: every instance that receives it applies it, then tells the
+ * publisher so on the publisher's own channel, and the revoking request answers only once
+ * every subscriber counted by PUBLISH has done so. Without this, a client told "logged out" by
+ * one instance could reach another before the message had (a message still in a socket buffer,
+ * or behind a busy event loop, loses that race to a fresh HTTP request).
+ *
  * An instance serves authenticated requests only while the last successful read of the log
  * began at most REVOCATION_MAX_STALENESS_MS ago (and, with Redis, while its subscription is live
  * and it has read the log since the subscription (re)started); otherwise it answers 503 rather
  * than trust a copy that may be missing something. When the publisher sees its broadcast fail,
- * it answers only once REVOCATION_MAX_STALENESS_MS have passed since the commit: by then every
- * other instance has either read the log after the commit or stopped vouching (503), even one
- * that cannot reach the database. So a revocation that answered success holds on every instance.
+ * or an acknowledgement does not come, it answers only once REVOCATION_MAX_STALENESS_MS have
+ * passed since the commit: by then every other instance has either read the log after the
+ * commit or stopped vouching (503), even one that cannot reach the database. So a revocation that answered success holds on every instance.
  * The in-memory state itself lives in RevocationState (pure, clock-injected).
  */
 @Injectable()
@@ -70,6 +78,10 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
   private syncAgain = false;
   private syncFailing = false;
   private timers: NodeJS.Timeout[] = [];
+  /** Names this instance in its broadcasts, so that receivers know whom to acknowledge. */
+  private readonly instanceId = randomUUID();
+  /** Broadcasts of ours awaiting acknowledgements: how many came, how many PUBLISH counted. */
+  private readonly awaitingAcks = new Map<number, { acked: number; expected: number | null; done: () => void }>();
 
   constructor(
     @Inject(AUTH_SWITCH_OPTIONS) private readonly config: AuthSwitchOptions,
@@ -88,6 +100,10 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     return `${this.redis.keyPrefix}revocations`;
   }
 
+  private ackChannel(instanceId: string): string {
+    return `${this.channel}:ack:${instanceId}`;
+  }
+
   async onModuleInit(): Promise<void> {
     if (this.redis.enabled) {
       this.publisher = await this.redis.client();
@@ -102,6 +118,7 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
         this.state.subscribed();
         void this.sync();
       });
+      await subscriber.subscribe(this.ackChannel(this.instanceId), (message) => this.acknowledged(Number(message)));
       await subscriber.subscribe(this.channel, (message) => this.receive(message));
       this.state.subscribed();
     }
@@ -174,13 +191,15 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     // The commit has happened by now: a read of the log that starts from here on sees it.
     const committed = performance.now();
     events.forEach((event) => this.state.apply(event));
-    const delivered = await Promise.all(events.map((event) => this.broadcast(event)));
-    // The broadcast failed: answer only once every other instance has either read the log since
-    // the commit or stopped vouching for its state (its last read began before the commit, so it
-    // is older than maxStalenessMs and it answers 503), so that the revocation holds everywhere
-    // when the caller hears of it, even on an instance that cannot read the database.
+    const deadline = committed + this.config.revocation.maxStalenessMs + STALENESS_MARGIN_MS;
+    const delivered = await Promise.all(events.map((event) => this.broadcast(event, deadline)));
+    // Not applied everywhere (the broadcast failed, or an acknowledgement did not come): answer
+    // only once every other instance has either read the log since the commit or stopped
+    // vouching for its state (its last read began before the commit, so it is older than
+    // maxStalenessMs and it answers 503), so that the revocation holds everywhere when the
+    // caller hears of it, even on an instance that cannot read the database.
     if (delivered.includes(false)) {
-      const wait = committed + this.config.revocation.maxStalenessMs + STALENESS_MARGIN_MS - performance.now();
+      const wait = deadline - performance.now();
       if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     }
     return result;
@@ -210,25 +229,59 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     await this.commit(async () => ({ result: undefined, revocations: [{ kind: 'token', subject: jti, expiresAt: acceptedUntil }] }));
   }
 
-  /** Publishes one event; false when that failed (the other instances then read it from the log). */
-  private async broadcast(event: RevocationEvent): Promise<boolean> {
+  /**
+   * Publishes one event and waits until every instance that received it has applied it; false
+   * when publishing failed or the acknowledgements did not all come by `deadline` (monotonic).
+   */
+  private async broadcast(event: RevocationEvent, deadline: number): Promise<boolean> {
     if (!this.publisher) return true;
+    let done = () => {};
+    const allApplied = new Promise<void>((resolve) => (done = resolve));
+    // Registered before publishing: an acknowledgement can overtake PUBLISH's own reply.
+    const awaiting = { acked: 0, expected: null as number | null, done };
+    this.awaitingAcks.set(event.seq, awaiting);
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await this.publisher.publish(this.channel, JSON.stringify(event));
-      return true;
+      awaiting.expected = await this.publisher.publish(this.channel, JSON.stringify({ ...event, origin: this.instanceId }));
+      if (awaiting.acked >= awaiting.expected) return true;
+      const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - performance.now()))));
+      const applied = await Promise.race([allApplied.then(() => true), timedOut]);
+      if (!applied) this.logger.warn(`revocation ${event.seq}: ${awaiting.acked} of ${awaiting.expected} instances acknowledged in time`);
+      return applied;
     } catch (error) {
       this.logger.warn(`broadcast of revocation ${event.seq} failed (${(error as Error).message}); other instances read it from the log`);
       return false;
+    } finally {
+      clearTimeout(timer);
+      this.awaitingAcks.delete(event.seq);
     }
   }
 
+  /** An instance applied one of our broadcasts. */
+  private acknowledged(seq: number): void {
+    const awaiting = this.awaitingAcks.get(seq);
+    if (!awaiting) return;
+    awaiting.acked += 1;
+    if (awaiting.expected !== null && awaiting.acked >= awaiting.expected) awaiting.done();
+  }
+
   private receive(raw: string): void {
+    let event: RevocationEvent & { origin?: unknown };
     try {
-      const event = JSON.parse(raw) as RevocationEvent;
+      event = JSON.parse(raw) as RevocationEvent & { origin?: unknown };
       if (typeof event.seq !== 'number' || typeof event.subject !== 'string') throw new Error('bad shape');
       this.state.apply(event);
     } catch {
       this.logger.warn('ignored a malformed revocation message');
+      return;
+    }
+    // Applied: the request path sees it from now on. Tell the publisher, which waits for this.
+    const origin = event.origin;
+    if (origin === this.instanceId) this.acknowledged(event.seq);
+    else if (typeof origin === 'string' && UUID.test(origin)) {
+      this.publisher?.publish(this.ackChannel(origin), String(event.seq)).catch(() => {
+        // The publisher then waits for the staleness bound instead; nothing is lost.
+      });
     }
   }
 
