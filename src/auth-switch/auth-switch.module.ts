@@ -1,5 +1,6 @@
 import { ConfigurableModuleBuilder, DynamicModule, Module, Provider } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
 import { ClientsModule } from '../clients/clients.module';
 import { adminController, AuthSwitchRoutes, groupControllers } from '../auth/group-routes';
@@ -105,7 +106,7 @@ function withRoutes(definition: DynamicModule, routes: AuthSwitchRoutes): Dynami
     PublicAddress,
   ];
   if (routes.globalGuard) providers.push({ provide: APP_GUARD, useExisting: RouteGroupGuard });
-  const features = [RedisModule, MailModule, UsersModule, TokensModule, SessionsModule, AuthModule, ClientsModule];
+  const features = [RedisModule, MailModule, AuditModule, UsersModule, TokensModule, SessionsModule, AuthModule, ClientsModule];
   return {
     ...definition,
     // Global: the feature modules below (and the host) read the options from here.

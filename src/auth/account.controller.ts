@@ -1,3 +1,4 @@
+import { originOf } from '../audit/audit-events';
 import { Body, Controller, HttpCode, Inject, Post, Req, Res } from '@nestjs/common';
 import { ApiAcceptedResponse, ApiCreatedResponse, ApiNoContentResponse, ApiOperation, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
@@ -82,7 +83,7 @@ export class AccountController {
   @ApiErrorResponse(409, 'An account with this email exists already', 'Email already registered')
   @ApiErrorResponse(429, 'Too many registrations from this address; see Retry-After', 'Too many registrations from this address; try again later')
   async register(@Body() body: RegisterDto, @Req() req: Request) {
-    return toPublicUser(await this.auth.register(body, req.ip ?? ''));
+    return toPublicUser(await this.auth.register(body, originOf(req)));
   }
 
   @Public()
@@ -123,8 +124,8 @@ export class AccountController {
   @HttpCode(204)
   @ApiOperation({ summary: "Sign out everywhere: end every session and revoke every token of the user's" })
   @ApiNoContentResponse({ description: 'Every credential of the user is revoked' })
-  async logoutAll(@CurrentUser() user: UserPrincipal, @Res({ passthrough: true }) res: Response): Promise<void> {
-    await this.auth.revokeEverything(user, res);
+  async logoutAll(@CurrentUser() user: UserPrincipal, @Req() req: AuthenticatedRequest, @Res({ passthrough: true }) res: Response): Promise<void> {
+    await this.auth.revokeEverything(user, res, originOf(req, user.group ?? null));
   }
 
   /** What the guard does for a `@UsersOnly()` route without a group: either credential, CSRF for sessions. */

@@ -1,3 +1,4 @@
+import { AuditModule } from '../audit/audit.module';
 import { Module } from '@nestjs/common';
 import { PassportModule } from '@nestjs/passport';
 import { TypeOrmModule } from '@nestjs/typeorm';
@@ -27,7 +28,7 @@ import { StrategyNamesCheck } from './strategy-names.check';
  * added by AuthSwitchModule, which knows the configured groups.
  */
 @Module({
-  imports: [PassportModule, MailModule, UsersModule, TokensModule, SessionsModule, TypeOrmModule.forFeature([RefreshFamily])],
+  imports: [AuditModule, PassportModule, MailModule, UsersModule, TokensModule, SessionsModule, TypeOrmModule.forFeature([RefreshFamily])],
   controllers: [AccountController, DevicesController],
   providers: [
     { provide: AUTH_SWITCH_PASSPORT, useFactory: createPassportInstance },

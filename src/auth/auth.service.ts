@@ -11,7 +11,13 @@ import { PublicUser, toPublicUser, User } from '../users/user.entity';
 import { NewUser, normalizeEmail, UsersService } from '../users/users.service';
 import { EmailVerificationService } from './email-verification.service';
 import { LoginRateLimiter } from './login-rate-limiter';
-import { authError } from '../common/auth-errors';
+import { authError, isAuthError } from '../common/auth-errors';
+import { InjectDataSource } from '@nestjs/typeorm';
+import { DataSource } from 'typeorm';
+import { AuditService } from '../audit/audit.service';
+import { AuditActor, AuditOrigin, originOf, SYSTEM_ACTOR } from '../audit/audit-events';
+import { inTransaction } from '../database/transactions';
+import { isDisabled } from '../users/user.entity';
 
 export type LoginResult = { user?: PublicUser; csrfToken?: string } & Partial<TokenPair>;
 
@@ -36,6 +42,8 @@ export class AuthService {
     private readonly limiter: LoginRateLimiter,
     private readonly extraClaims: ExtraClaimsService,
     private readonly verification: EmailVerificationService,
+    private readonly audit: AuditService,
+    @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
   /**
@@ -43,30 +51,59 @@ export class AuthService {
    * a burst cannot create accounts past the limit), always a plain user (roles are never taken
    * from the client), and the verification link mailed after the answer.
    */
-  async register(input: Pick<NewUser, 'email' | 'password' | 'name'>, address: string): Promise<User> {
-    await this.limiter.takeRegistration(address);
-    const user = await this.users.create({ email: input.email, password: input.password, name: input.name });
+  async register(input: { email: string; password: string; name?: string }, origin: AuditOrigin): Promise<User> {
+    await this.limiter.takeRegistration(origin.ip ?? '');
+    // Hashed before the transaction opens: no transaction waits on argon2.
+    const passwordHash = await this.users.hashPassword(input.password);
+    const user = await inTransaction(this.dataSource, async (tx) => {
+      const user = await this.users.create({ email: input.email, passwordHash, name: input.name }, tx);
+      await this.audit.record(tx, { type: 'user.registered', actor: { kind: 'user', id: user.id }, userId: user.id, origin });
+      return user;
+    });
     this.verification.sendAfterRegistration(user);
     return user;
+  }
+
+  /** An account an operator creates (CLI): no limit, no verification mail (the operator vouches for the address). */
+  async createByOperator(input: NewUser): Promise<User> {
+    const passwordHash = input.passwordHash ?? (await this.users.hashPassword(input.password ?? ''));
+    return inTransaction(this.dataSource, async (tx) => {
+      const user = await this.users.create({ ...input, passwordHash }, tx);
+      await this.audit.record(tx, { type: 'user.registered', actor: SYSTEM_ACTOR, userId: user.id, details: { by: 'operator', roles: user.roles } });
+      return user;
+    });
   }
 
   /**
    * Counts the attempt first, then checks the password; wrong password and unknown email answer
    * alike. A success gives the attempt back, so only failures count toward the limits.
    */
-  async verifyLogin(email: string, password: string, address: string): Promise<User> {
+  async verifyLogin(email: string, password: string, origin: AuditOrigin): Promise<User> {
     const account = normalizeEmail(email);
-    const attempt = await this.limiter.takeLoginAttempt(account, address);
-    const user = await this.users.verifyCredentials(account, password);
-    if (!user) throw authError('INVALID_CREDENTIALS');
-    await this.limiter.forgiveLogin(attempt);
-    // Said only after the right password, so it tells nothing to someone guessing addresses.
-    this.assertMaySignIn(user);
-    return user;
+    let accountId: string | null = null;
+    try {
+      const attempt = await this.limiter.takeLoginAttempt(account, origin.ip ?? '');
+      const checked = await this.users.checkCredentials(account, password);
+      accountId = checked.accountId;
+      if (!checked.user) throw authError('INVALID_CREDENTIALS');
+      await this.limiter.forgiveLogin(attempt);
+      // Said only after the right password, so it tells nothing to someone guessing addresses.
+      this.assertMaySignIn(checked.user);
+      return checked.user;
+    } catch (error) {
+      // A failed login changes nothing: its event is written on its own, after the answer.
+      const reason = failedLoginReason(error);
+      if (reason) this.audit.recordLater({ type: 'login.failed', actor: { kind: 'user', id: accountId }, userId: accountId, origin, details: { reason } });
+      throw error;
+    }
   }
 
-  /** With REQUIRE_EMAIL_VERIFICATION, no credential for an address not yet confirmed (403). */
-  assertMaySignIn(user: Pick<User, 'emailVerified'>): void {
+  /**
+   * No credential for a disabled account (403), nor, with REQUIRE_EMAIL_VERIFICATION, for an
+   * address not yet confirmed (403).
+   */
+  assertMaySignIn(user: Pick<User, 'emailVerified' | 'disabledAt' | 'disabledUntil'>): void {
+    if (isDisabled(user)) throw authError('ACCOUNT_DISABLED');
     if (this.options.emailVerification.required && !user.emailVerified) {
       throw authError('EMAIL_NOT_VERIFIED');
     }
@@ -106,15 +143,34 @@ export class AuthService {
       if (result.csrfToken) await this.sessions.destroy(req, res);
       throw authError('ACCOUNT_CHANGED_DURING_SIGN_IN');
     }
+    await this.recordSignIn(user, originOf(req, group), strategy);
     return result;
   }
 
+  /** The sign-in's event and the user's last sign-in, in one transaction. */
+  private async recordSignIn(user: User, origin: AuditOrigin, strategy: AuthStrategy): Promise<void> {
+    const at = Date.now();
+    await inTransaction(this.dataSource, async (tx) => {
+      await this.users.recordSignIn(tx, user.id, at);
+      await this.audit.record(tx, { type: 'login.succeeded', actor: { kind: 'user', id: user.id }, userId: user.id, origin, details: { strategy } });
+    });
+  }
+
   async logout(principal: UserPrincipal, req: Request, res: Response, refreshToken?: string): Promise<void> {
+    const event = {
+      type: 'logout' as const,
+      actor: { kind: 'user' as const, id: principal.id },
+      userId: principal.id,
+      origin: originOf(req, principal.group ?? null),
+      details: { via: principal.via },
+    };
     if (principal.via === 'session') {
       await this.sessions.destroy(req, res);
+      // The session lived in its store, not in this database: its event is written on its own.
+      await this.audit.recordNow(event);
       return;
     }
-    await this.tokens.logout(principal.id, principal.jti!, principal.exp!, refreshToken);
+    await this.tokens.logout(principal.id, principal.jti!, principal.exp!, refreshToken, event);
   }
 
   /**
@@ -122,10 +178,11 @@ export class AuthService {
    * transaction raises the user's version (ending access tokens and sessions) and revokes the
    * refresh families, with the log entry that tells the other instances.
    */
-  async revokeEverything(principal: UserPrincipal, res: Response): Promise<void> {
+  async revokeEverything(principal: UserPrincipal, res: Response, origin: AuditOrigin = {}): Promise<void> {
     await this.revocation.commit(async (tx) => {
       const version = await this.users.signOutEverywhere(tx, principal.id);
       await this.tokens.revokeAllFamilies(tx, principal.id);
+      await this.audit.record(tx, { type: 'logout_all', actor: { kind: 'user', id: principal.id }, userId: principal.id, origin });
       return { result: undefined, revocations: [{ kind: 'user' as const, subject: principal.id, version }] };
     });
     if (principal.via === 'session') this.sessions.clearCookie(res);
@@ -133,10 +190,13 @@ export class AuthService {
   }
 
   /** New roles take effect on the user's very next request: credentials of the old version die. */
-  async changeRoles(userId: string, roles: string[]): Promise<PublicUser> {
+  async changeRoles(userId: string, roles: string[], actor: AuditActor, origin: AuditOrigin = {}): Promise<PublicUser> {
     const changed = await this.revocation.commit(async (tx) => {
       const changed = await this.users.setRoles(tx, userId, roles);
       const version = changed?.version ?? null;
+      if (changed && version !== null) {
+        await this.audit.record(tx, { type: 'role.changed', actor, userId, origin, details: { from: changed.previousRoles, to: changed.user.roles } });
+      }
       return { result: changed, revocations: version === null ? [] : [{ kind: 'user' as const, subject: userId, version }] };
     });
     if (!changed) throw authError('USER_NOT_FOUND');
@@ -155,4 +215,13 @@ export class AuthService {
       this.logger.warn(`stored sessions of a revoked user were not deleted (${(error as Error).message}); they are refused anyway`);
     }
   }
+}
+
+/** Why a login failed, as its event says; null for a failure that says nothing of the attempt (a store down). */
+function failedLoginReason(error: unknown): string | null {
+  if (isAuthError(error, 'INVALID_CREDENTIALS')) return 'invalid_credentials';
+  if (isAuthError(error, 'ACCOUNT_DISABLED')) return 'account_disabled';
+  if (isAuthError(error, 'EMAIL_NOT_VERIFIED')) return 'email_not_verified';
+  if ((error as { getStatus?: () => number })?.getStatus?.() === 429) return 'rate_limited';
+  return null;
 }

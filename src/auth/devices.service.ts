@@ -1,3 +1,5 @@
+import { AuditService } from '../audit/audit.service';
+import { NewAuditEvent, originOf } from '../audit/audit-events';
 import { Inject, Injectable, NotFoundException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import type { Response } from 'express';
@@ -61,6 +63,7 @@ export class DevicesService {
     private readonly revocation: RevocationService,
     private readonly activity: DeviceActivity,
     @InjectRepository(RefreshFamily) private readonly families: Repository<RefreshFamily>,
+    private readonly audit: AuditService,
   ) {
     // A key of its own, so that the handles say nothing about the secret that signs cookies.
     this.handleKey = Buffer.from(hkdfSync('sha256', config.session.secret, 'authswitch', 'device-list handle v1', 32));
@@ -95,9 +98,21 @@ export class DevicesService {
     }
     if (!found) throw this.notFound();
     const current = this.isCurrent(found, user, req);
-    if (found.kind === 'refresh') await this.refreshTokens.revokeFamily(found.ref);
-    else if (current) await this.sessions.destroy(req, res);
+    const event: NewAuditEvent = {
+      type: 'session.ended',
+      actor: { kind: 'user', id: user.id },
+      userId: user.id,
+      origin: originOf(req, user.group ?? null),
+      details: { kind: found.kind, current },
+    };
+    if (found.kind === 'refresh') {
+      await this.refreshTokens.revokeFamily(found.ref, event);
+      return { kind: found.kind, current };
+    }
+    if (current) await this.sessions.destroy(req, res);
     else await this.sessions.destroyById(user.id, found.ref);
+    // Sessions live in their own store: the event is written on its own, once the session is gone.
+    await this.audit.recordNow(event);
     return { kind: found.kind, current };
   }
 

@@ -1,3 +1,4 @@
+import { AuditService } from '../audit/audit.service';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
 import { PublicAddress } from '../common/public-address';
@@ -27,6 +28,7 @@ export class EmailVerificationService {
     private readonly mail: MailService,
     private readonly revocation: RevocationService,
     private readonly queue: AccountMailQueue,
+    private readonly audit: AuditService,
   ) {
     queue.handle('email-verify', (email) => this.sendLinkTo(email));
   }
@@ -46,7 +48,7 @@ export class EmailVerificationService {
     // Guessing tokens costs attempts from the address, like reset tokens.
     await this.limiter.takeTokenAttempt(address);
     const userId = await this.oneTimeTokens.spend(token, 'email-verify');
-    if (!userId || !(await this.markVerified(userId))) throw authError('INVALID_ONE_TIME_TOKEN');
+    if (!userId || !(await this.markVerified(userId, address))) throw authError('INVALID_ONE_TIME_TOKEN');
     // The other links still in flight for this address are of no use any more.
     await this.oneTimeTokens.revokeAll(userId, 'email-verify');
   }
@@ -56,10 +58,13 @@ export class EmailVerificationService {
    * log) for as long as a credential signed before this moment can live: a session or an access
    * token that says "unverified" is then answered "verified" everywhere, without a lookup.
    */
-  private markVerified(userId: string): Promise<boolean> {
+  private markVerified(userId: string, address: string): Promise<boolean> {
     const expiresAt = this.revocation.expiryCovering(Math.max(this.options.session.ttlSeconds * 1000, this.revocation.accessTokenLifetimeMs));
     return this.revocation.commit(async (tx) => {
-      const verified = await this.users.markEmailVerified(tx, userId);
+      const newly = await this.users.markEmailVerified(tx, userId, true);
+      if (newly)
+        await this.audit.record(tx, { type: 'email.verified', actor: { kind: 'user', id: userId }, userId, origin: { ip: address }, details: { by: 'link' } });
+      const verified = newly || (await this.users.isEmailVerified(userId, tx));
       return { result: verified, revocations: verified ? [{ kind: 'verified' as const, subject: userId, expiresAt }] : [] };
     });
   }

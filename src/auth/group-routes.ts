@@ -1,3 +1,4 @@
+import { originOf } from '../audit/audit-events';
 import {
   applyDecorators,
   Body,
@@ -100,7 +101,7 @@ abstract class SignInRoutes extends GroupRoutes {
   @ApiErrorResponse(401, 'Wrong email or password (the same answer for an unknown email)', 'Invalid credentials')
   @ApiErrorResponse(429, 'Too many failed logins for this account or address; see Retry-After', 'Too many failed login attempts; try again later')
   async login(@Body() body: LoginDto, @Req() req: AuthenticatedRequest, @Res({ passthrough: true }) res: Response) {
-    const user = await this.auth.verifyLogin(body.email, body.password, req.ip ?? '');
+    const user = await this.auth.verifyLogin(body.email, body.password, originOf(req, req.routeGroup?.name ?? null));
     res.setHeader('Cache-Control', 'no-store');
     const { name, strategy } = req.routeGroup!;
     return this.auth.login(name!, strategy, user, req, res);
@@ -159,7 +160,7 @@ class JwtGroupRoutes extends SignInRoutes {
   @ApiErrorResponse(401, 'Unknown, expired, revoked or already spent refresh token, or one issued for another group', 'Invalid refresh token')
   async refresh(@Body() body: RefreshDto, @Req() req: AuthenticatedRequest, @Res({ passthrough: true }) res: Response) {
     res.setHeader('Cache-Control', 'no-store');
-    return this.tokens.refresh(body.refresh_token, req.routeGroup!.name!);
+    return this.tokens.refresh(body.refresh_token, req.routeGroup!.name!, originOf(req, req.routeGroup!.name!));
   }
 }
 
@@ -204,8 +205,13 @@ abstract class AdminUsersRoutes {
   @ApiOkResponse({ type: UserResponse, description: 'The user with the new roles' })
   @ApiErrorResponse(400, 'Invalid body, or an id that is not a UUID v4')
   @ApiErrorResponse(404, 'No user with this id', 'User not found')
-  setRoles(@Param('id', new ParseUUIDPipe({ version: '4' })) id: string, @Body() body: SetRolesDto) {
-    return this.auth.changeRoles(id, body.roles);
+  setRoles(
+    @Param('id', new ParseUUIDPipe({ version: '4' })) id: string,
+    @Body() body: SetRolesDto,
+    @CurrentUser() admin: UserPrincipal,
+    @Req() req: AuthenticatedRequest,
+  ) {
+    return this.auth.changeRoles(id, body.roles, { kind: 'admin', id: admin.id }, originOf(req, req.routeGroup?.name ?? null));
   }
 }
 

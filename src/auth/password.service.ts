@@ -1,3 +1,5 @@
+import { AuditService } from '../audit/audit.service';
+import type { NewAuditEvent } from '../audit/audit-events';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import type { Response } from 'express';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
@@ -32,6 +34,7 @@ export class PasswordService {
     private readonly limiter: LoginRateLimiter,
     private readonly mail: MailService,
     private readonly queue: AccountMailQueue,
+    private readonly audit: AuditService,
   ) {
     queue.handle('password-reset', (email) => this.sendResetLink(email));
   }
@@ -55,7 +58,7 @@ export class PasswordService {
     const userId = await this.oneTimeTokens.spend(token, 'password-reset');
     if (!userId) throw authError('INVALID_ONE_TIME_TOKEN');
     // The link reached the mailbox, so the address is proven: it counts as verified too.
-    await this.replacePassword(userId, passwordHash, true);
+    await this.replacePassword(userId, passwordHash, { type: 'password.reset', actor: { kind: 'user', id: userId }, userId, origin: { ip: address } }, true);
     await this.oneTimeTokens.revokeAll(userId, 'email-verify');
   }
 
@@ -72,7 +75,12 @@ export class PasswordService {
     const user = await this.users.verifyPasswordOf(principal.id, currentPassword);
     if (!user) throw authError('WRONG_CURRENT_PASSWORD');
     await this.limiter.forgiveLogin(attempt);
-    await this.replacePassword(user.id, await this.users.hashPassword(newPassword));
+    await this.replacePassword(user.id, await this.users.hashPassword(newPassword), {
+      type: 'password.changed',
+      actor: { kind: 'user', id: user.id },
+      userId: user.id,
+      origin: { ip: address, group: principal.group ?? null },
+    });
     if (principal.via === 'session') this.sessions.clearCookie(res);
   }
 
@@ -80,11 +88,14 @@ export class PasswordService {
    * `emailProven`: set by a reset through the mailed link. The flag needs no announcement to
    * other instances: every credential issued before it ends here, and new ones read the row.
    */
-  private async replacePassword(userId: string, passwordHash: string, emailProven = false): Promise<void> {
+  private async replacePassword(userId: string, passwordHash: string, event: NewAuditEvent, emailProven = false): Promise<void> {
     await this.revocation.commit(async (tx) => {
       const version = await this.users.setPassword(tx, userId, passwordHash);
       if (version === null) return { result: undefined, revocations: [] };
-      if (emailProven) await this.users.markEmailVerified(tx, userId);
+      if (emailProven && (await this.users.markEmailVerified(tx, userId, true))) {
+        await this.audit.record(tx, { type: 'email.verified', actor: event.actor, userId, origin: event.origin, details: { by: 'password_reset' } });
+      }
+      await this.audit.record(tx, event);
       await this.tokens.revokeAllFamilies(tx, userId);
       return { result: undefined, revocations: [{ kind: 'user' as const, subject: userId, version }] };
     });

@@ -1,3 +1,4 @@
+import { AuditModule } from '../audit/audit.module';
 import { Module } from '@nestjs/common';
 import { TypeOrmModule } from '@nestjs/typeorm';
 import { AuthModule } from '../auth/auth.module';
@@ -9,7 +10,7 @@ import { OAuthService } from './oauth.service';
 
 /** Machine clients: the clients table, the token endpoint and the client-credentials grant. */
 @Module({
-  imports: [TypeOrmModule.forFeature([Client, UsedClientAssertion]), TokensModule, AuthModule],
+  imports: [AuditModule, TypeOrmModule.forFeature([Client, UsedClientAssertion]), TokensModule, AuthModule],
   controllers: [OAuthController],
   providers: [ClientsService, OAuthService],
   exports: [ClientsService],

@@ -1,7 +1,12 @@
+import { InjectDataSource } from '@nestjs/typeorm';
+import { inTransaction } from '../database/transactions';
+import { AuditService } from '../audit/audit.service';
+import { SYSTEM_ACTOR } from '../audit/audit-events';
 import { Inject, Injectable, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { createHash, createPublicKey, KeyObject, randomBytes, timingSafeEqual } from 'node:crypto';
 import { IsNull, LessThan, QueryFailedError, Repository } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
 import { SPEND_DEADLINE_MS } from '../tokens/refresh-token.service';
 import { RevocationService } from '../tokens/revocation.service';
@@ -51,6 +56,8 @@ export class ClientsService implements OnModuleInit, OnApplicationShutdown {
     @InjectRepository(Client) private readonly clients: Repository<Client>,
     @InjectRepository(UsedClientAssertion) private readonly assertions: Repository<UsedClientAssertion>,
     private readonly revocation: RevocationService,
+    private readonly audit: AuditService,
+    @InjectDataSource() private readonly dataSource: DataSource,
   ) {}
 
   onModuleInit(): void {
@@ -70,14 +77,21 @@ export class ClientsService implements OnModuleInit, OnApplicationShutdown {
     const publicKey = input.publicKeyPem === undefined ? null : normalizePublicKey(input.publicKeyPem);
     const clientId = `client_${randomBytes(12).toString('hex')}`;
     const secret = publicKey ? undefined : randomBytes(32).toString('base64url');
-    await this.clients.insert({
-      id: clientId,
-      name: input.name,
-      secretHash: secret ? digest(secret).toString('hex') : null,
-      publicKey,
-      scopes: [...new Set(input.scopes)],
-      createdAt: Date.now(),
-      revokedAt: null,
+    await inTransaction(this.dataSource, async (tx) => {
+      await tx.getRepository(Client).insert({
+        id: clientId,
+        name: input.name,
+        secretHash: secret ? digest(secret).toString('hex') : null,
+        publicKey,
+        scopes: [...new Set(input.scopes)],
+        createdAt: Date.now(),
+        revokedAt: null,
+      });
+      await this.audit.record(tx, {
+        type: 'client.created',
+        actor: SYSTEM_ACTOR,
+        details: { clientId, scopes: [...new Set(input.scopes)], authentication: publicKey ? 'private_key_jwt' : 'client_secret' },
+      });
     });
     return { clientId, ...(secret ? { secret } : {}) };
   }
@@ -106,6 +120,7 @@ export class ClientsService implements OnModuleInit, OnApplicationShutdown {
     return this.revocation.commit(async (tx) => {
       const updated = await tx.getRepository(Client).update({ id: clientId, revokedAt: IsNull() }, { revokedAt: Date.now() });
       const revoked = Boolean(updated.affected);
+      if (revoked) await this.audit.record(tx, { type: 'client.revoked', actor: SYSTEM_ACTOR, details: { clientId } });
       return { result: revoked, revocations: revoked ? [{ kind: 'client' as const, subject: clientId, expiresAt }] : [] };
     });
   }

@@ -1,3 +1,4 @@
+import { AuditService } from '../audit/audit.service';
 import { Inject, Injectable } from '@nestjs/common';
 import { decode, JwtPayload, verify } from 'jsonwebtoken';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
@@ -38,6 +39,7 @@ export class OAuthService {
     private readonly clients: ClientsService,
     private readonly accessTokens: AccessTokenService,
     private readonly limiter: LoginRateLimiter,
+    private readonly audit: AuditService,
   ) {}
 
   /** The audiences a client assertion may name: this token endpoint, or the issuer. */
@@ -59,7 +61,16 @@ export class OAuthService {
     // so only failures count, and a burst cannot outrun the check.
     const attempt = await this.limiter.takeClientAttempt(address);
     const client = await this.authenticate(credentials);
-    if (!client) throw new OAuthError('invalid_client', 'Client authentication failed', basic);
+    if (!client) {
+      // Refused clients change nothing: the event is written after the answer.
+      this.audit.recordLater({
+        type: 'client.auth_failed',
+        actor: { kind: 'client', id: credentials.clientId },
+        origin: { ip: address },
+        details: { method: credentials.method },
+      });
+      throw new OAuthError('invalid_client', 'Client authentication failed', basic);
+    }
     await this.limiter.forgiveLogin(attempt);
 
     const scopes = grantedScopes(parameter(body, 'scope'), client.scopes);
@@ -70,6 +81,7 @@ export class OAuthService {
     if (!(await this.clients.findActive(client.id))) {
       throw new OAuthError('invalid_client', 'Client authentication failed', basic);
     }
+    this.audit.recordLater({ type: 'client.token_issued', actor: { kind: 'client', id: client.id }, origin: { ip: address }, details: { scopes } });
     return { access_token: token, token_type: 'Bearer', expires_in: this.accessTokens.ttlSeconds, scope: scopes.join(' ') };
   }
 

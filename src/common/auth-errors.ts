@@ -35,10 +35,15 @@ export const AUTH_ERRORS = {
   USERS_NOT_ACCEPTED: { status: 403, message: 'This route is only open to client tokens' },
   CSRF_TOKEN_INVALID: { status: 403, message: 'Missing or invalid CSRF token' },
   EMAIL_NOT_VERIFIED: { status: 403, message: 'Email address not verified; follow the link in the mail we sent' },
+  // 403: said only after the right password, like EMAIL_NOT_VERIFIED.
+  ACCOUNT_DISABLED: { status: 403, message: 'Account disabled' },
   USER_NOT_FOUND: { status: 404, message: 'User not found' },
   SESSION_NOT_FOUND: { status: 404, message: 'Session not found' },
   NO_PAGES: { status: 404, message: 'No route group uses sessions, so there are no pages' },
   EMAIL_TAKEN: { status: 409, message: 'Email already registered' },
+  // 409: an administrator would lock themselves out (and no one might be left to undo it).
+  NOT_ON_YOURSELF: { status: 409, message: 'Administrators cannot disable or delete their own account' },
+  INVALID_CURSOR: { status: 400, message: 'Invalid cursor' },
   // 503: never a bypass: without current revocation state no credential is trusted.
   REVOCATION_STATE_UNAVAILABLE: { status: 503, message: 'Revocation state is unavailable; try again shortly' },
   // 503: the host's `claims` option failed; nothing was spent or created, so a retry works.

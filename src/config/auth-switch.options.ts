@@ -104,6 +104,8 @@ export interface AuthSwitchSettings {
   publicUrl?: string;
   /** Internal (tests): how often last-use marks of sessions and refresh families are written. */
   deviceActivityFlushMs?: number;
+  audit?: Partial<AuthSwitchOptions['audit']>;
+  anomalies?: Partial<AuthSwitchOptions['anomalies']>;
   /**
    * Extra claims for every credential of a user, computed at sign-in and refresh (it may read
    * your own tables) and carried in the token or session: `@CurrentUser()` shows them as
@@ -195,6 +197,46 @@ export interface AuthSwitchOptions {
   deviceActivityFlushMs: number;
   /** The host's extra claims, or null for none. */
   claims: ExtraClaimsFactory | null;
+  audit: {
+    /** Every audit event is POSTed here (at least once, signed), when set. */
+    webhookUrl: string | null;
+    /** The HMAC-SHA256 key of the `X-AuthSwitch-Signature` header; required with webhookUrl. */
+    webhookSecret: string | null;
+    /** Events older than this are deleted. */
+    retentionDays: number;
+    /** The first retry of a failed delivery; each next one waits twice as long, up to an hour. */
+    webhookRetryMs: number;
+  };
+  anomalies: {
+    /** Failed logins against this many accounts from one address within the login window: refused (429) for the window. */
+    stuffingAccounts: number;
+  };
+}
+
+/** The audit webhook: a URL and its signing secret come together; the secret is long enough to be a key. */
+function auditOptions(input: Partial<AuthSwitchOptions['audit']> | undefined, production: boolean): AuthSwitchOptions['audit'] {
+  const webhookUrl = input?.webhookUrl || null;
+  const webhookSecret = input?.webhookSecret || null;
+  if (webhookUrl !== null) {
+    let url: URL;
+    try {
+      url = new URL(webhookUrl);
+    } catch {
+      throw new ConfigError('AUDIT_WEBHOOK_URL', 'must be an http:// or https:// URL');
+    }
+    if (url.protocol !== 'https:' && url.protocol !== 'http:') throw new ConfigError('AUDIT_WEBHOOK_URL', 'must be an http:// or https:// URL');
+    // Events name users and addresses: in production they travel encrypted.
+    if (production && url.protocol !== 'https:') throw new ConfigError('AUDIT_WEBHOOK_URL', 'must be https:// in production');
+    if (webhookSecret === null || webhookSecret.length < 32) {
+      throw new ConfigError('AUDIT_WEBHOOK_SECRET', 'must be set, at least 32 characters, when AUDIT_WEBHOOK_URL is (it signs every delivery)');
+    }
+  }
+  return {
+    webhookUrl,
+    webhookSecret: webhookUrl === null ? null : webhookSecret,
+    retentionDays: numberSetting(input?.retentionDays, n.auditRetentionDays),
+    webhookRetryMs: numberSetting(input?.webhookRetryMs, n.auditWebhookRetryMs),
+  };
 }
 
 /** A text setting of a fixed shape (a cookie name, a key prefix), named by its variable when it is not. */
@@ -302,5 +344,7 @@ export function resolveAuthSwitchOptions(settings: AuthSwitchSettings | AuthSwit
     },
     deviceActivityFlushMs: numberSetting(input.deviceActivityFlushMs, n.deviceActivityFlushMs),
     claims: input.claims ?? null,
+    audit: auditOptions(input.audit, production),
+    anomalies: { stuffingAccounts: numberSetting(input.anomalies?.stuffingAccounts, n.stuffingAccounts) },
   };
 }

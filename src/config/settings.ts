@@ -59,6 +59,11 @@ export const NUMBER_SETTINGS = {
   clientFailureWindowSeconds: setting('clientLimits.windowSeconds', 'CLIENT_AUTH_FAILURE_WINDOW_SECONDS', MINUTES_15, 1),
   // Its default depends on the machine (cores - 1); see resolveAuthSwitchOptions.
   passwordHashConcurrency: setting('passwordHashConcurrency', 'PASSWORD_HASH_CONCURRENCY', 1, 1, 64),
+  auditRetentionDays: setting('audit.retentionDays', 'AUDIT_RETENTION_DAYS', 90, 1, 36_500),
+  // Internal (tests shorten it): the first retry of a failed webhook delivery; each next one doubles, up to an hour.
+  auditWebhookRetryMs: setting('audit.webhookRetryMs', null, 1000, 10, 3_600_000),
+  // Failed logins against this many different accounts from one address within the login window: credential stuffing.
+  stuffingAccounts: setting('anomalies.stuffingAccounts', 'STUFFING_ACCOUNTS', 20, 2, 10_000),
   // How often the last use of sessions and refresh families is written (internal; tests shorten it).
   deviceActivityFlushMs: setting('deviceActivityFlushMs', null, 60_000, 1),
 } as const satisfies Record<string, NumberSetting>;
@@ -75,6 +80,8 @@ const OTHER_SETTING_NAMES: Record<string, string> = {
   MAIL_FROM: 'mail.from',
   AUTH_ROUTE_GROUPS: 'routeGroups',
   ADMIN_ROUTE_GROUP: 'adminGroup',
+  AUDIT_WEBHOOK_URL: 'audit.webhookUrl',
+  AUDIT_WEBHOOK_SECRET: 'audit.webhookSecret',
 };
 
 /** The module option an environment variable sets, to name it in a host's start-up error. */

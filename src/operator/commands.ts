@@ -10,7 +10,7 @@ import { ClientKeyError, ClientsService, normalizePublicKey, SCOPE_NAME } from '
 import { algorithmFor, publishedKey } from '../config/key-ring';
 import { generatePrivateKeyPem } from '../config/secrets';
 import { RegisterDto, ROLE_NAME } from '../users/dto';
-import { UsersService } from '../users/users.service';
+import { AuthService } from '../auth/auth.service';
 
 /** How the operator started this CLI: `npm run cli --` for the server, `node <script>` in a host. */
 function invocation(): string {
@@ -101,7 +101,7 @@ async function createUser(args: string[], open: OpenApplication): Promise<number
   return withApplication(open, async (app) => {
     try {
       // The operator typed the address and vouches for it: no verification mail, no lock-out.
-      const user = await app.get(UsersService).create({ email: input.email, password: input.password, name: input.name, roles, emailVerified: true });
+      const user = await app.get(AuthService).createByOperator({ email: input.email, password: input.password, name: input.name, roles, emailVerified: true });
       console.log(user.id);
       return 0;
     } catch (error) {

@@ -1,3 +1,4 @@
+import { originOf } from '../audit/audit-events';
 import {
   CallHandler,
   Controller,
@@ -156,7 +157,7 @@ export class PagesController {
     const input = await validated(LoginDto, body);
     if (isRefusal(input)) return again(input);
     try {
-      const user = await this.auth.verifyLogin(input.email, input.password, req.ip ?? '');
+      const user = await this.auth.verifyLogin(input.email, input.password, originOf(req, group));
       await this.auth.login(group, 'session', user, req, res);
     } catch (error) {
       return again(this.refusal(error));
@@ -183,7 +184,7 @@ export class PagesController {
     if (isRefusal(input)) return again(input);
     try {
       // What POST /auth/register does: the same limit, checks and verification mail.
-      const user = await this.auth.register(input, req.ip ?? '');
+      const user = await this.auth.register(input, originOf(req, group));
       if (this.verification.required && !user.emailVerified) {
         // No session before the address is confirmed (REQUIRE_EMAIL_VERIFICATION), as at login.
         res

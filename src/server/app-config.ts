@@ -50,6 +50,8 @@ const envSchema = z.object({
     .regex(/^smtps?:\/\/[^\s]+$/, 'must be an smtp:// or smtps:// URL')
     .optional(),
   MAIL_FROM: z.string().optional(),
+  AUDIT_WEBHOOK_URL: z.string().optional(),
+  AUDIT_WEBHOOK_SECRET: z.string().optional(),
   PUBLIC_URL: z
     .string()
     .url('must be an absolute http(s) URL')
@@ -195,6 +197,12 @@ export function loadConfig(rawEnv: RawEnv): AppConfig {
     },
     // Unset: the address the server listens on (PublicAddress), which PORT=0 only knows once bound.
     publicUrl: env.PUBLIC_URL,
+    audit: {
+      webhookUrl: env.AUDIT_WEBHOOK_URL ?? null,
+      webhookSecret: env.AUDIT_WEBHOOK_SECRET ?? null,
+      retentionDays: numberFromEnv(rawEnv, NUMBER_SETTINGS.auditRetentionDays),
+    },
+    anomalies: { stuffingAccounts: numberFromEnv(rawEnv, NUMBER_SETTINGS.stuffingAccounts) },
   });
 
   return {

@@ -1,3 +1,5 @@
+import { AuditService } from '../audit/audit.service';
+import { AuditOrigin, NewAuditEvent, SYSTEM_ACTOR } from '../audit/audit-events';
 import { Inject, Injectable, UnauthorizedException } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
@@ -61,7 +63,10 @@ export class RefreshTokenService {
     @InjectRepository(RefreshToken) private readonly tokens: Repository<RefreshToken>,
     @InjectRepository(RefreshFamily) private readonly families: Repository<RefreshFamily>,
     private readonly revocation: RevocationService,
+    private readonly audit: AuditService,
   ) {}
+
+  private readonly reuseListeners: ((reuse: { userId: string; origin: AuditOrigin; at: number }) => void)[] = [];
 
   /** Starts a family for a login, stamped with the user version the login read and where it came from. */
   async startFamily(user: Pick<User, 'id' | 'credentialVersion'>, group: string, device?: LoginDevice): Promise<string> {
@@ -104,7 +109,12 @@ export class RefreshTokenService {
    * With a reuse grace, a presentation that loses the spend may instead get the pair the token
    * was already traded for (see replay()); without one, the code path is the strict one.
    */
-  async spend(token: string, group: string, beforeSpending?: (userId: string) => Promise<void>): Promise<SpentRefreshToken | ReplayedRefresh> {
+  async spend(
+    token: string,
+    group: string,
+    beforeSpending?: (userId: string) => Promise<void>,
+    origin: AuditOrigin = { group },
+  ): Promise<SpentRefreshToken | ReplayedRefresh> {
     const found = typeof token === 'string' ? await this.findWithGroup(token) : null;
     if (!found) throw this.invalid();
     const { record, familyGroup } = found;
@@ -122,16 +132,17 @@ export class RefreshTokenService {
         // Spent by a parallel presentation meanwhile: this one is a reuse, whatever failed here.
         const current = await this.tokens.findOne({ where: { id: record.id }, select: { id: true, usedAt: true } });
         if (current?.usedAt === null || current?.usedAt === undefined) throw error;
-        if (this.config.jwt.refreshReuseGraceSeconds > 0) return this.replay(token, { ...record, usedAt: current.usedAt } as RefreshToken, familyGroup, group);
-        await this.revokeFamily(record.familyId);
+        if (this.config.jwt.refreshReuseGraceSeconds > 0)
+          return this.replay(token, { ...record, usedAt: current.usedAt } as RefreshToken, familyGroup, group, origin);
+        await this.reuseDetected(record, origin);
         throw this.invalid();
       }
     }
     const now = Date.now();
     const spent = await this.tokens.update({ id: record.id, usedAt: IsNull() }, { usedAt: now });
     if (!spent.affected) {
-      if (this.config.jwt.refreshReuseGraceSeconds > 0) return this.replay(token, record, familyGroup, group);
-      await this.revokeFamily(record.familyId);
+      if (this.config.jwt.refreshReuseGraceSeconds > 0) return this.replay(token, record, familyGroup, group, origin);
+      await this.reuseDetected(record, origin);
       throw this.invalid();
     }
     // A family from before groups were bound is bound by its first refresh, to that group.
@@ -190,9 +201,9 @@ export class RefreshTokenService {
    * - Outside the grace, or a token older than the newest: the family is revoked as in strict
    *   mode, so a thief replaying a captured token later still trips reuse detection.
    */
-  private async replay(token: string, record: RefreshToken, familyGroup: string | null, group: string): Promise<ReplayedRefresh> {
+  private async replay(token: string, record: RefreshToken, familyGroup: string | null, group: string, origin: AuditOrigin): Promise<ReplayedRefresh> {
     const reuse = async (): Promise<UnauthorizedException> => {
-      await this.revokeFamily(record.familyId);
+      await this.reuseDetected(record, origin);
       return this.invalid();
     };
     // `used_at` as the winner stamped it (the row was read before our spend failed).
@@ -289,14 +300,32 @@ export class RefreshTokenService {
    * A family already revoked adds nothing (its access tokens are covered by the first entry, or
    * by the user version that logout-all raised).
    */
-  async revokeFamily(familyId: string): Promise<void> {
+  /**
+   * A spent token shown again: its family dies, and (the first time) the event is recorded with
+   * it and the listeners hear of it after the commit (the owner is mailed).
+   */
+  private async reuseDetected(record: RefreshToken, origin: AuditOrigin): Promise<void> {
+    const event: NewAuditEvent = { type: 'refresh.reuse_detected', actor: SYSTEM_ACTOR, userId: record.userId, origin, details: { familyId: record.familyId } };
+    if (await this.revokeFamily(record.familyId, event)) {
+      for (const listener of this.reuseListeners) listener({ userId: record.userId, origin, at: Date.now() });
+    }
+  }
+
+  /** Called after a reuse has revoked a family (the first presentation that found it alive). */
+  onReuse(listener: (reuse: { userId: string; origin: AuditOrigin; at: number }) => void): void {
+    this.reuseListeners.push(listener);
+  }
+
+  /** Returns whether this call revoked it (false: it was dead already). */
+  async revokeFamily(familyId: string, event?: NewAuditEvent): Promise<boolean> {
     // Remembered as long as an access token of the family could be accepted: one signed by a
     // refresh that spent its token just before now (within SPEND_DEADLINE_MS), lives its full
     // lifetime plus the verifier's tolerance, on a clock that may differ from ours.
     const expiresAt = this.revocation.expiryCovering(SPEND_DEADLINE_MS + this.revocation.accessTokenLifetimeMs);
-    await this.revocation.commit(async (tx) => {
+    return this.revocation.commit(async (tx) => {
       const revoked = await tx.getRepository(RefreshFamily).update({ id: familyId, revokedAt: IsNull() }, { revokedAt: Date.now() });
-      return { result: undefined, revocations: revoked.affected ? [{ kind: 'family' as const, subject: familyId, expiresAt }] : [] };
+      if (revoked.affected && event) await this.audit.record(tx, event);
+      return { result: Boolean(revoked.affected), revocations: revoked.affected ? [{ kind: 'family' as const, subject: familyId, expiresAt }] : [] };
     });
   }
 

@@ -1,3 +1,5 @@
+import { AuditService } from '../audit/audit.service';
+import type { NewAuditEvent } from '../audit/audit-events';
 import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { InjectDataSource, InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
@@ -89,6 +91,7 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     private readonly users: UsersService,
     @InjectDataSource() private readonly dataSource: DataSource,
     @InjectRepository(Revocation) private readonly log: Repository<Revocation>,
+    private readonly audit: AuditService,
   ) {
     this.state = new RevocationState(
       { maxStalenessMs: config.revocation.maxStalenessMs, holePatienceMs: HOLE_PATIENCE_MS, maxHoles: MAX_HOLES, reloadOverlap: RELOAD_OVERLAP },
@@ -223,10 +226,13 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
    * One access token, for as long as the verifier could still accept it: its `exp` plus the
    * clock tolerance the verifier allows.
    */
-  async revokeToken(jti: string, expSeconds: number): Promise<void> {
+  async revokeToken(jti: string, expSeconds: number, event?: NewAuditEvent): Promise<void> {
     const acceptedUntil = (expSeconds + this.config.jwt.clockToleranceSeconds) * 1000;
     if (acceptedUntil <= Date.now()) return;
-    await this.commit(async () => ({ result: undefined, revocations: [{ kind: 'token', subject: jti, expiresAt: acceptedUntil }] }));
+    await this.commit(async (tx) => {
+      if (event) await this.audit.record(tx, event);
+      return { result: undefined, revocations: [{ kind: 'token', subject: jti, expiresAt: acceptedUntil }] };
+    });
   }
 
   /**

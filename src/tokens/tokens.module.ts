@@ -1,3 +1,4 @@
+import { AuditModule } from '../audit/audit.module';
 import { Module } from '@nestjs/common';
 import { JwtModule, JwtSecretRequestType } from '@nestjs/jwt';
 import { TypeOrmModule } from '@nestjs/typeorm';
@@ -34,7 +35,7 @@ const jwtModule = JwtModule.registerAsync({
 });
 
 @Module({
-  imports: [TypeOrmModule.forFeature([RefreshFamily, RefreshToken, Revocation, OneTimeToken]), UsersModule, SessionsModule, jwtModule],
+  imports: [AuditModule, TypeOrmModule.forFeature([RefreshFamily, RefreshToken, Revocation, OneTimeToken]), UsersModule, SessionsModule, jwtModule],
   controllers: [JwksController],
   providers: [DeviceActivity, ExtraClaimsService, AccessTokenService, RefreshTokenService, RevocationService, TokensService, OneTimeTokenService, Housekeeping],
   exports: [DeviceActivity, ExtraClaimsService, AccessTokenService, RevocationService, RefreshTokenService, TokensService, OneTimeTokenService, JwtModule],

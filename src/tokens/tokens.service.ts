@@ -1,3 +1,4 @@
+import type { AuditOrigin, NewAuditEvent } from '../audit/audit-events';
 import { Injectable } from '@nestjs/common';
 import { EntityManager } from 'typeorm';
 import { User } from '../users/user.entity';
@@ -46,14 +47,14 @@ export class TokensService {
    * With a reuse grace (REFRESH_REUSE_GRACE_SECONDS), the pair is sealed onto the spent token
    * before it is handed out, and a retry of that token within the grace gets this same pair.
    */
-  async refresh(refreshToken: string, group: string): Promise<TokenPair> {
+  async refresh(refreshToken: string, group: string, origin: AuditOrigin = { group }): Promise<TokenPair> {
     // The host's claims are read afresh at each refresh, like the roles, and before the token is
     // spent: a failing claims option must not burn the client's only refresh token.
     let claims: ExtraClaims | undefined;
     const readClaims = async (userId: string) => {
       claims = await this.extraClaims.forUserId(userId);
     };
-    const spent = await this.refreshTokens.spend(refreshToken, group, this.extraClaims.enabled ? readClaims : undefined);
+    const spent = await this.refreshTokens.spend(refreshToken, group, this.extraClaims.enabled ? readClaims : undefined, origin);
     if ('replayed' in spent) return spent.replayed;
     const { user: spentBy, familyId, spentAt, tokenId } = spent;
     this.activity.markFamily(familyId); // a refresh is a use of the sign-in
@@ -78,8 +79,8 @@ export class TokensService {
   }
 
   /** JWT logout: the presented access token dies now; a refresh token given with it, its family. */
-  async logout(userId: string, jti: string, expSeconds: number, refreshToken?: string): Promise<void> {
-    await this.revocation.revokeToken(jti, expSeconds);
+  async logout(userId: string, jti: string, expSeconds: number, refreshToken?: string, event?: NewAuditEvent): Promise<void> {
+    await this.revocation.revokeToken(jti, expSeconds, event);
     if (refreshToken) await this.refreshTokens.revokeFamilyOf(refreshToken, userId);
   }
 

@@ -1,4 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
+import { bigintMs } from '../common/transformers';
 
 @Entity('users')
 export class User {
@@ -43,6 +44,23 @@ export class User {
   @Column({ name: 'logout_version', type: 'integer', default: 0 })
   logoutVersion: number;
 
+  /**
+   * Set by an administrator: the account may not sign in, and every credential it had ended in
+   * the same transaction (its credential version moved). Until `disabledUntil`, if given.
+   */
+  @Column({ name: 'disabled_at', type: 'bigint', nullable: true, transformer: bigintMs })
+  disabledAt: number | null;
+
+  @Column({ name: 'disabled_reason', type: 'varchar', length: 200, nullable: true })
+  disabledReason: string | null;
+
+  @Column({ name: 'disabled_until', type: 'bigint', nullable: true, transformer: bigintMs })
+  disabledUntil: number | null;
+
+  /** The last successful sign-in (any strategy), for administrators. */
+  @Column({ name: 'last_login_at', type: 'bigint', nullable: true, transformer: bigintMs })
+  lastLoginAt: number | null;
+
   @CreateDateColumn({ name: 'created_at' })
   createdAt: Date;
 
@@ -60,4 +78,11 @@ export interface PublicUser {
 
 export function toPublicUser(user: Pick<User, 'id' | 'email' | 'name' | 'roles'>): PublicUser {
   return { id: user.id, email: user.email, name: user.name, roles: [...user.roles] };
+}
+
+/** Whether an administrator's disablement holds at `now` (a disablement with an end lapses by itself). */
+export function isDisabled(user: Pick<User, 'disabledAt' | 'disabledUntil'>, now = Date.now()): boolean {
+  return (
+    user.disabledAt !== null && user.disabledAt !== undefined && (user.disabledUntil === null || user.disabledUntil === undefined || user.disabledUntil > now)
+  );
 }

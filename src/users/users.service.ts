@@ -8,7 +8,9 @@ import { AuthError, authError } from '../common/auth-errors';
 
 export interface NewUser {
   email: string;
-  password: string;
+  /** The password, or its hash when already computed (outside the transaction). */
+  password?: string;
+  passwordHash?: string;
   name?: string;
   roles?: string[];
   /** Set by an operator who vouches for the address (the CLI); registration leaves it false. */
@@ -27,14 +29,20 @@ export class UsersService {
     private readonly hasher: PasswordHasher,
   ) {}
 
-  async create(input: NewUser): Promise<User> {
+  /**
+   * Inside a transaction (`tx`), so that the event recording the registration commits with it;
+   * the email check runs in it too, so that on SQLite (where transactions take turns) a
+   * registration that lost the race is refused before it writes anything.
+   */
+  async create(input: NewUser, tx?: EntityManager): Promise<User> {
+    const users = tx ? tx.getRepository(User) : this.users;
     const email = normalizeEmail(input.email);
-    if (await this.users.existsBy({ email })) throw this.emailTaken();
-    const user = this.users.create({
+    if (await users.existsBy({ email })) throw this.emailTaken();
+    const user = users.create({
       id: randomUUID(),
       email,
       name: input.name?.trim() ?? '',
-      passwordHash: await this.hasher.hash(input.password),
+      passwordHash: input.passwordHash ?? (await this.hasher.hash(input.password ?? '')),
       roles: input.roles && input.roles.length > 0 ? [...new Set(input.roles)] : ['user'],
       emailVerified: input.emailVerified ?? false,
       credentialVersion: 0,
@@ -43,7 +51,7 @@ export class UsersService {
     try {
       // A plain INSERT: save() would open a transaction of its own, which on SQLite's single
       // shared connection could swallow statements of concurrent requests (see inTransaction).
-      await this.users.insert(user);
+      await users.insert(user);
       return user;
     } catch (error) {
       // Two registrations racing for one email: the unique index decides.
@@ -56,11 +64,19 @@ export class UsersService {
     return this.users.findOneBy({ id });
   }
 
-  /** The user for these credentials, or null; unknown emails cost as much as wrong passwords. */
-  async verifyCredentials(email: string, password: string): Promise<User | null> {
+  /**
+   * The user for these credentials (null if wrong), and the id of the account the email names
+   * (for the audit trail: whose password was tried); unknown emails cost as much as wrong passwords.
+   */
+  async checkCredentials(email: string, password: string): Promise<{ user: User | null; accountId: string | null }> {
     const user = await this.users.findOneBy({ email: normalizeEmail(email) });
     const valid = await this.hasher.verify(user?.passwordHash ?? null, password);
-    return valid && user ? user : null;
+    return { user: valid && user ? user : null, accountId: user?.id ?? null };
+  }
+
+  /** Notes a successful sign-in, inside the caller's transaction. */
+  async recordSignIn(tx: EntityManager, id: string, at: number): Promise<void> {
+    await tx.getRepository(User).update({ id }, { lastLoginAt: at });
   }
 
   /**
@@ -68,13 +84,13 @@ export class UsersService {
    * moves in the same UPDATE, so no reader can see the new roles with the old version or the
    * reverse. Returns the user and, if it moved, the new version; null for an unknown user.
    */
-  async setRoles(tx: EntityManager, id: string, roles: string[]): Promise<{ user: User; version: number | null } | null> {
+  async setRoles(tx: EntityManager, id: string, roles: string[]): Promise<{ user: User; previousRoles: string[]; version: number | null } | null> {
     const users = tx.getRepository(User);
     const user = await users.findOneBy({ id });
     if (!user) return null;
     const next = [...new Set(roles)];
     const changed = next.length !== user.roles.length || next.some((role) => !user.roles.includes(role));
-    if (!changed) return { user, version: null };
+    if (!changed) return { user, previousRoles: user.roles, version: null };
     await users
       .createQueryBuilder()
       .update(User)
@@ -82,7 +98,7 @@ export class UsersService {
       .where('id = :id', { id })
       .execute();
     const updated = await users.findOneByOrFail({ id });
-    return { user: updated, version: updated.credentialVersion };
+    return { user: updated, previousRoles: user.roles, version: updated.credentialVersion };
   }
 
   /**
@@ -136,16 +152,20 @@ export class UsersService {
    * Marks the address verified, inside the caller's transaction. A plain conditional UPDATE:
    * verifying twice (two clicks, two tabs) is harmless. Returns false for an unknown user.
    */
-  async markEmailVerified(tx: EntityManager, id: string): Promise<boolean> {
+  async markEmailVerified(tx: EntityManager, id: string): Promise<boolean>;
+  /** With `newlyOnly`: true only when this call turned it on (the event is recorded once). */
+  async markEmailVerified(tx: EntityManager, id: string, newlyOnly: true): Promise<boolean>;
+  async markEmailVerified(tx: EntityManager, id: string, newlyOnly = false): Promise<boolean> {
     const users = tx.getRepository(User);
-    await users.update({ id, emailVerified: false }, { emailVerified: true });
+    const changed = await users.update({ id, emailVerified: false }, { emailVerified: true });
+    if (newlyOnly) return Boolean(changed.affected);
     const user = await users.findOne({ where: { id }, select: { id: true, emailVerified: true } });
     return user?.emailVerified ?? false;
   }
 
   /** Whether the user has verified their address, as stored. */
-  async isEmailVerified(id: string): Promise<boolean> {
-    const user = await this.users.findOne({ where: { id }, select: { id: true, emailVerified: true } });
+  async isEmailVerified(id: string, tx?: EntityManager): Promise<boolean> {
+    const user = await (tx ? tx.getRepository(User) : this.users).findOne({ where: { id }, select: { id: true, emailVerified: true } });
     return user?.emailVerified ?? false;
   }
 

@@ -7,6 +7,7 @@ import { RefreshSuccessor1732800000000 } from './1732800000000-RefreshSuccessor'
 import { DeviceActivity1732900000000 } from './1732900000000-DeviceActivity';
 import { EmailVerification1733000000000 } from './1733000000000-EmailVerification';
 import { Clients1733100000000 } from './1733100000000-Clients';
+import { Operations1733200000000 } from './1733200000000-Operations';
 
 /**
  * AuthSwitch's own migrations, in order, for a host application's DataSource
@@ -24,4 +25,5 @@ export const AUTH_SWITCH_MIGRATIONS = [
   DeviceActivity1732900000000,
   EmailVerification1733000000000,
   Clients1733100000000,
+  Operations1733200000000,
 ];
