@@ -3,6 +3,7 @@ import { APP_GUARD } from '@nestjs/core';
 import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
 import { ClientsModule } from '../clients/clients.module';
+import { adminEventsController } from '../auth/admin-events.routes';
 import { adminController, AuthSwitchRoutes, groupControllers } from '../auth/group-routes';
 import { RouteGroupGuard } from '../auth/route-group.guard';
 import { AuthStrategy, resolveRouteSettings } from '../config/route-groups';
@@ -112,7 +113,7 @@ function withRoutes(definition: DynamicModule, routes: AuthSwitchRoutes): Dynami
     // Global: the feature modules below (and the host) read the options from here.
     global: true,
     imports: [...(definition.imports ?? []), ...features],
-    controllers: [...groupControllers(routes), adminController(routes)],
+    controllers: [...groupControllers(routes), adminController(routes), adminEventsController(routes)],
     providers,
     exports: [AUTH_SWITCH_OPTIONS, AUTH_SWITCH_ROUTES, PublicAddress, ...features],
   };

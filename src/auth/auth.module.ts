@@ -22,6 +22,7 @@ import { AnyStrategy } from './strategies/any.strategy';
 import { JwtStrategy } from './strategies/jwt.strategy';
 import { SessionStrategy } from './strategies/session.strategy';
 import { StrategyNamesCheck } from './strategy-names.check';
+import { UnusualUse } from './unusual-use';
 
 /**
  * Login, logout and the Passport strategies (`jwt`, `session`, `any`). The per-group routes are
@@ -39,6 +40,7 @@ import { StrategyNamesCheck } from './strategy-names.check';
     LoginRateLimiter,
     SessionAuthenticator,
     DevicesService,
+    UnusualUse,
     JwtStrategy,
     SessionStrategy,
     AnyStrategy,

@@ -1,3 +1,4 @@
+import { UnusualUse } from './unusual-use';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
 import type { Request, Response } from 'express';
@@ -44,6 +45,7 @@ export class AuthService {
     private readonly verification: EmailVerificationService,
     private readonly audit: AuditService,
     @InjectDataSource() private readonly dataSource: DataSource,
+    private readonly unusualUse: UnusualUse,
   ) {}
 
   /**
@@ -93,6 +95,7 @@ export class AuthService {
     } catch (error) {
       // A failed login changes nothing: its event is written on its own, after the answer.
       const reason = failedLoginReason(error);
+      if (reason === 'invalid_credentials') await this.unusualUse.noteFailedLogin(account, origin);
       if (reason) this.audit.recordLater({ type: 'login.failed', actor: { kind: 'user', id: accountId }, userId: accountId, origin, details: { reason } });
       throw error;
     }
@@ -147,13 +150,18 @@ export class AuthService {
     return result;
   }
 
-  /** The sign-in's event and the user's last sign-in, in one transaction. */
+  /**
+   * The sign-in's event, the user's last sign-in and the device check, in one transaction; a new
+   * device is mailed to the owner once it has committed.
+   */
   private async recordSignIn(user: User, origin: AuditOrigin, strategy: AuthStrategy): Promise<void> {
     const at = Date.now();
-    await inTransaction(this.dataSource, async (tx) => {
+    const newDevice = await inTransaction(this.dataSource, async (tx) => {
       await this.users.recordSignIn(tx, user.id, at);
       await this.audit.record(tx, { type: 'login.succeeded', actor: { kind: 'user', id: user.id }, userId: user.id, origin, details: { strategy } });
+      return this.unusualUse.noteSignIn(tx, user.id, origin, at);
     });
+    if (newDevice) void this.unusualUse.mailNewDevice(newDevice).catch((error: Error) => this.logger.warn(`new-device mail not sent: ${error.message}`));
   }
 
   async logout(principal: UserPrincipal, req: Request, res: Response, refreshToken?: string): Promise<void> {

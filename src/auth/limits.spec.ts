@@ -130,10 +130,26 @@ describe('limits (memory store, injected clock)', () => {
     expect(store.size('clients')).toBe(1);
   });
 
+  it('counts distinct members per key up to a cap, within a window', async () => {
+    const clock = manualClock();
+    const store = new MemoryLimitStore(clock.now);
+    expect(await store.addMember('stuffing', '198.51.100.7', 'a', 60_000, 2)).toMatchObject({ count: 1, added: true });
+    expect(await store.addMember('stuffing', '198.51.100.7', 'a', 60_000, 2)).toMatchObject({ count: 1, added: false });
+    expect(await store.addMember('stuffing', '198.51.100.7', 'b', 60_000, 2)).toMatchObject({ count: 2, added: true });
+    // Capped: the set never grows past what the rule needs, whatever names are sent.
+    expect(await store.addMember('stuffing', '198.51.100.7', 'c', 60_000, 2)).toMatchObject({ count: 2, added: false });
+    expect((await store.countMembers('stuffing', '198.51.100.7')).count).toBe(2);
+    expect((await store.countMembers('stuffing', '203.0.113.1')).count).toBe(0);
+    clock.advance(60_000);
+    expect((await store.countMembers('stuffing', '198.51.100.7')).count).toBe(0);
+  });
+
   it('refuses (503), never lets through, when the store cannot be reached', async () => {
     const down: LimitStore = {
       increment: () => Promise.reject(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' })),
       decrement: () => Promise.reject(new Error('The client is closed')),
+      addMember: () => Promise.reject(new Error('The client is closed')),
+      countMembers: () => Promise.reject(new Error('The client is closed')),
     };
     const login = limitFactory(down, () => 0)('login', { points: 3, windowSeconds: 60 });
     await expect(login.take('ada', 'refused')).rejects.toBeInstanceOf(StoreUnavailableError);

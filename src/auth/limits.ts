@@ -39,6 +39,14 @@ export interface LimitStore {
    * (a refund landing in the next window would let an attacker bank guesses).
    */
   decrement(namespace: string, key: string, windowEndsAt: number): Promise<void>;
+  /**
+   * Adds `member` to the key's set of distinct members, opening a window of `windowMs` when none
+   * is open; the set holds at most `cap` members. Says how many it holds, whether this call added
+   * one, and when the window ends (store clock).
+   */
+  addMember(namespace: string, key: string, member: string, windowMs: number, cap: number): Promise<{ count: number; added: boolean; windowEndsAt: number }>;
+  /** How many distinct members the key's set holds in its current window (0 when none is open). */
+  countMembers(namespace: string, key: string): Promise<{ count: number; windowEndsAt: number }>;
 }
 
 /** How many keys one limit may hold in memory before the least recently used are dropped. */
@@ -78,9 +86,45 @@ export class MemoryLimitStore implements LimitStore {
     if (entry && entry.endsAt === windowEndsAt && entry.endsAt > this.now() && entry.count > 0) entry.count -= 1;
   }
 
+  async addMember(
+    namespace: string,
+    key: string,
+    member: string,
+    windowMs: number,
+    cap: number,
+  ): Promise<{ count: number; added: boolean; windowEndsAt: number }> {
+    const map = this.setNamespace(namespace);
+    const now = this.now();
+    let entry = map.get(key);
+    if (!entry || entry.endsAt <= now) entry = { members: new Set(), endsAt: now + windowMs };
+    map.delete(key);
+    map.set(key, entry);
+    const added = entry.members.size < cap && !entry.members.has(member);
+    if (added) entry.members.add(member);
+    for (const [oldest, value] of map) {
+      if (map.size <= this.maxKeys && value.endsAt > now) break;
+      map.delete(oldest);
+    }
+    return { count: entry.members.size, added, windowEndsAt: entry.endsAt };
+  }
+
+  async countMembers(namespace: string, key: string): Promise<{ count: number; windowEndsAt: number }> {
+    const entry = this.sets.get(namespace)?.get(key);
+    if (!entry || entry.endsAt <= this.now()) return { count: 0, windowEndsAt: this.now() };
+    return { count: entry.members.size, windowEndsAt: entry.endsAt };
+  }
+
   /** How many counters the namespace holds (for tests and metrics). */
   size(namespace: string): number {
     return this.maps.get(namespace)?.size ?? 0;
+  }
+
+  private readonly sets = new Map<string, Map<string, { members: Set<string>; endsAt: number }>>();
+
+  private setNamespace(name: string): Map<string, { members: Set<string>; endsAt: number }> {
+    let map = this.sets.get(name);
+    if (!map) this.sets.set(name, (map = new Map()));
+    return map;
   }
 
   private namespace(name: string): Map<string, { count: number; endsAt: number }> {
@@ -110,6 +154,24 @@ if value <= 0 then return 0 end
 if redis.call('PTTL', KEYS[1]) > tonumber(ARGV[1]) then return 0 end
 redis.call('DECR', KEYS[1])
 return 1`;
+/** SADD while the set is below its cap (ARGV[3]); the window's expiry set by the member that opens it. */
+const ADD_MEMBER_SCRIPT = `
+local count = redis.call('SCARD', KEYS[1])
+local added = 0
+if count < tonumber(ARGV[3]) then
+  added = redis.call('SADD', KEYS[1], ARGV[1])
+  count = count + added
+end
+local left = redis.call('PTTL', KEYS[1])
+if left < 0 then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  left = tonumber(ARGV[2])
+end
+return {count, added, left}`;
+
+const COUNT_MEMBERS_SCRIPT = `
+return {redis.call('SCARD', KEYS[1]), redis.call('PTTL', KEYS[1])}`;
+
 /** Slack for the round trip between taking the point and giving it back. */
 const DECREMENT_SLACK_MS = 1000;
 
@@ -131,6 +193,27 @@ export class RedisLimitStore implements LimitStore {
     const left = Math.max(0, Math.round(windowEndsAt - this.now()));
     if (left === 0) return;
     await this.client.eval(DECREMENT_SCRIPT, { keys: [this.key(namespace, key)], arguments: [String(left + DECREMENT_SLACK_MS)] });
+  }
+
+  async addMember(
+    namespace: string,
+    key: string,
+    member: string,
+    windowMs: number,
+    cap: number,
+  ): Promise<{ count: number; added: boolean; windowEndsAt: number }> {
+    const startedAt = this.now();
+    const [count, added, left] = (await this.client.eval(ADD_MEMBER_SCRIPT, {
+      keys: [this.key(namespace, key)],
+      arguments: [member, String(windowMs), String(cap)],
+    })) as [number, number, number];
+    return { count: Number(count), added: Number(added) === 1, windowEndsAt: startedAt + Number(left) };
+  }
+
+  async countMembers(namespace: string, key: string): Promise<{ count: number; windowEndsAt: number }> {
+    const startedAt = this.now();
+    const [count, left] = (await this.client.eval(COUNT_MEMBERS_SCRIPT, { keys: [this.key(namespace, key)] })) as [number, number];
+    return { count: Number(count), windowEndsAt: startedAt + Math.max(0, Number(left)) };
   }
 
   key(namespace: string, key: string): string {
@@ -164,6 +247,8 @@ export class Limit {
     private readonly store: LimitStore,
     /** The clock the store measures windows on. */
     private readonly now: Clock,
+    /** Told of every refusal (the audit trail records the first of each window). */
+    private readonly onBlocked?: (limit: Limit, key: string, windowEndsAt: number) => void,
   ) {}
 
   /**
@@ -183,6 +268,7 @@ export class Limit {
     // Refused: this attempt does no work, so it does not hold a point either. Otherwise the
     // refusals of a burst would stay counted after the attempts let through were given back.
     await this.giveBack(point).catch(() => undefined);
+    this.onBlocked?.(this, key, result.windowEndsAt);
     const waitMs = result.windowEndsAt - this.now();
     throw new TooManyAttempts(refusal, Math.max(1, Math.ceil(waitMs / 1000)));
   }
@@ -218,7 +304,11 @@ export async function giveBackAll(points: readonly TakenPoint[]): Promise<void> 
 }
 
 /** Builds named limits over one store (each limit its own namespace). */
-export function limitFactory(store: LimitStore, now: Clock): <N extends string>(name: N, rule: LimitRule) => Limit {
+export function limitFactory(
+  store: LimitStore,
+  now: Clock,
+  onBlocked?: (limit: Limit, key: string, windowEndsAt: number) => void,
+): <N extends string>(name: N, rule: LimitRule) => Limit {
   const names = new Set<string>();
   return (name, rule) => {
     if (names.has(name)) throw new Error(`limit ${name} is defined twice; every limit needs its own namespace`);
@@ -226,6 +316,6 @@ export function limitFactory(store: LimitStore, now: Clock): <N extends string>(
     if (!Number.isSafeInteger(rule.points) || rule.points < 1 || !(rule.windowSeconds > 0))
       throw new Error(`limit ${name}: points and windowSeconds must be positive`);
     names.add(name);
-    return new Limit(name, rule, store, now);
+    return new Limit(name, rule, store, now, onBlocked);
   };
 }

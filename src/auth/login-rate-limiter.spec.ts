@@ -2,6 +2,8 @@ import type { AuthSwitchOptions } from '../config/auth-switch.options';
 import type { RedisService } from '../redis/redis.service';
 import { TooManyAttempts } from './limits';
 import { LoginRateLimiter } from './login-rate-limiter';
+import type { NewAuditEvent } from '../audit/audit-events';
+import type { AuditService } from '../audit/audit.service';
 
 /** Small limits, so that each is reached in a few calls; windows of one minute. */
 const OPTIONS = {
@@ -9,13 +11,16 @@ const OPTIONS = {
   registerLimits: { maxPerAddress: 2, windowSeconds: 60 },
   passwordReset: { ttlSeconds: 900, maxPerAccount: 2, maxPerAddress: 4, windowSeconds: 60 },
   clientLimits: { maxFailuresPerAddress: 3, windowSeconds: 60 },
+  anomalies: { stuffingAccounts: 4 },
 } as unknown as AuthSwitchOptions;
 
 async function limiterOnClock() {
   let now = 5_000;
-  const limiter = new LoginRateLimiter(OPTIONS, { enabled: false } as RedisService, () => now);
+  const events: NewAuditEvent[] = [];
+  const audit = { recordLater: (event: NewAuditEvent) => void events.push(event) } as unknown as AuditService;
+  const limiter = new LoginRateLimiter(OPTIONS, { enabled: false } as RedisService, audit, () => now);
   await limiter.onModuleInit();
-  return { limiter, advance: (ms: number) => void (now += ms) };
+  return { limiter, events, advance: (ms: number) => void (now += ms) };
 }
 
 /** How many calls in a row succeed before the first 429 (at most `max`). */
@@ -79,5 +84,34 @@ describe('LoginRateLimiter: every limit on an injected clock', () => {
     const { limiter } = await limiterOnClock();
     expect(await allowed(() => limiter.takeClientAttempt('203.0.113.66'))).toBe(3);
     await expect(limiter.takeClientAttempt('203.0.113.7')).resolves.toBeDefined();
+  });
+
+  it('records a block once per key and window, naming the address only for address limits', async () => {
+    const { limiter, events, advance } = await limiterOnClock();
+    for (let i = 0; i < 8; i++) await limiter.takeLoginAttempt('ada@example.test', '198.51.100.7').catch(() => undefined);
+    const blocks = events.filter((event) => event.type === 'limit.blocked');
+    expect(blocks).toHaveLength(1);
+    expect(blocks[0].details).toMatchObject({ limit: 'loginFailuresPerAccount' });
+    expect(JSON.stringify(blocks)).not.toContain('ada@example.test');
+    for (let i = 0; i < 8; i++) await limiter.takeLoginAttempt(`user${i}@example.test`, '198.51.100.7').catch(() => undefined);
+    const addressBlocks = events.filter((event) => event.type === 'limit.blocked' && event.details?.limit === 'loginFailuresPerAddress');
+    expect(addressBlocks).toHaveLength(1);
+    expect(addressBlocks[0].origin?.ip).toBe('198.51.100.7');
+    advance(61_000);
+    await limiter.takeLoginAttempt('ada@example.test', '203.0.113.9');
+    for (let i = 0; i < 4; i++) await limiter.takeLoginAttempt('ada@example.test', '203.0.113.9').catch(() => undefined);
+    expect(events.filter((event) => event.type === 'limit.blocked')).toHaveLength(3);
+  });
+
+  it('refuses an address for the window once its failures named STUFFING_ACCOUNTS accounts, and says so once', async () => {
+    const { limiter, advance } = await limiterOnClock();
+    const reached: boolean[] = [];
+    for (const account of ['a', 'b', 'a', 'c', 'd', 'e']) reached.push(await limiter.noteFailedLogin(`${account}@example.test`, '198.51.100.7'));
+    expect(reached).toEqual([false, false, false, false, true, false]);
+    await expect(limiter.takeLoginAttempt('z@example.test', '198.51.100.7')).rejects.toBeInstanceOf(TooManyAttempts);
+    // Another address is not concerned; the refused one is let in again after the window.
+    await limiter.takeLoginAttempt('z@example.test', '203.0.113.9');
+    advance(61_000);
+    await limiter.takeLoginAttempt('z@example.test', '198.51.100.7');
   });
 });

@@ -1,9 +1,19 @@
+import { StoreUnavailableError } from '../common/store-unavailable.error';
 import { Inject, Injectable, OnModuleInit, Optional } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
 import { RedisService } from '../redis/redis.service';
 import { Clock, giveBackAll, Limit, limitFactory, LimitStore, MemoryLimitStore, RedisLimitStore, TakenPoint, takeEach, TooManyAttempts } from './limits';
 import { addressKey } from '../common/address-key';
+import { createHash } from 'node:crypto';
+import { SYSTEM_ACTOR } from '../audit/audit-events';
+import { AuditService } from '../audit/audit.service';
+
+/** The distinct accounts that failed logins from one address counted under this namespace (credential stuffing). */
+const STUFFING = 'stuffingAccountsPerAddress';
+/** How many (limit, key) windows remember that their block was recorded, so a flood records it once. */
+const MAX_REMEMBERED_BLOCKS = 10_000;
+const LOGIN_REFUSAL = 'Too many failed login attempts; try again later';
 
 export { TooManyAttempts };
 
@@ -46,6 +56,7 @@ export class LoginRateLimiter implements OnModuleInit {
   constructor(
     @Inject(AUTH_SWITCH_OPTIONS) private readonly config: AuthSwitchOptions,
     private readonly redis: RedisService,
+    private readonly audit: AuditService,
     @Optional() @Inject(LIMITS_CLOCK) now?: Clock,
   ) {
     this.now = now ?? (() => performance.now());
@@ -53,7 +64,7 @@ export class LoginRateLimiter implements OnModuleInit {
 
   async onModuleInit(): Promise<void> {
     this.store = this.redis.enabled ? new RedisLimitStore(await this.redis.client(), this.redis.keyPrefix, this.now) : new MemoryLimitStore(this.now);
-    const limit = limitFactory(this.store, this.now);
+    const limit = limitFactory(this.store, this.now, (blocked, key, windowEndsAt) => this.recordBlock(blocked, key, windowEndsAt));
     const login = this.config.loginLimits;
     const reset = this.config.passwordReset;
     const clients = this.config.clientLimits;
@@ -85,6 +96,27 @@ export class LoginRateLimiter implements OnModuleInit {
         windowSeconds: clients.windowSeconds,
       }),
     };
+  }
+
+  private readonly recordedBlocks = new Map<string, number>();
+
+  /**
+   * `limit.blocked`, once per key and window (a flood of refusals is one event). Address limits
+   * name the address; account limits are keyed by email, which events never hold, so they don't.
+   */
+  private recordBlock(limit: Limit, key: string, windowEndsAt: number): void {
+    const id = `${limit.name}\u0000${key}`;
+    if (this.recordedBlocks.get(id) === windowEndsAt) return;
+    this.recordedBlocks.delete(id);
+    this.recordedBlocks.set(id, windowEndsAt);
+    if (this.recordedBlocks.size > MAX_REMEMBERED_BLOCKS) this.recordedBlocks.delete(this.recordedBlocks.keys().next().value!);
+    const perAddress = limit.rule.keyOf === addressKey;
+    this.audit.recordLater({
+      type: 'limit.blocked',
+      actor: SYSTEM_ACTOR,
+      origin: { ip: perAddress ? key : null },
+      details: { limit: limit.name, windowSeconds: limit.rule.windowSeconds },
+    });
   }
 
   /** The named limits, for hosts that count their own routes and for tests. */
@@ -127,8 +159,9 @@ export class LoginRateLimiter implements OnModuleInit {
    * `forgiveLogin` when it succeeds.
    */
   async takeLoginAttempt(account: string, address: string): Promise<LoginAttempt> {
+    await this.refuseStuffingAddress(address);
     const { loginFailuresPerAddress, loginFailuresPerAccount } = this.limitsByName;
-    const taken = await takeEach('Too many failed login attempts; try again later', [
+    const taken = await takeEach(LOGIN_REFUSAL, [
       [loginFailuresPerAddress, address],
       [loginFailuresPerAccount, account],
     ]);
@@ -143,6 +176,35 @@ export class LoginRateLimiter implements OnModuleInit {
   async takeClientAttempt(address: string): Promise<LoginAttempt> {
     const taken = await takeEach('Too many failed client authentications; try again later', [[this.limitsByName.clientFailuresPerAddress, address]]);
     return { taken };
+  }
+
+  /**
+   * Credential stuffing: an address whose failed logins named STUFFING_ACCOUNTS different
+   * accounts within the login window is refused (429) for the rest of that window, whatever
+   * account it tries next, even one whose password it has right.
+   */
+  private async refuseStuffingAddress(address: string): Promise<void> {
+    let seen: { count: number; windowEndsAt: number };
+    try {
+      seen = await this.store.countMembers(STUFFING, addressKey(address));
+    } catch (error) {
+      throw new StoreUnavailableError('redis', error);
+    }
+    if (seen.count >= this.config.anomalies.stuffingAccounts) {
+      throw new TooManyAttempts(LOGIN_REFUSAL, Math.max(1, Math.ceil((seen.windowEndsAt - this.now()) / 1000)));
+    }
+  }
+
+  /**
+   * Notes a failed login of `account` from `address`. True exactly once per window: when this
+   * failure made the address reach STUFFING_ACCOUNTS distinct accounts. Accounts are held as
+   * digests (no email in Redis), at most STUFFING_ACCOUNTS per address.
+   */
+  async noteFailedLogin(account: string, address: string): Promise<boolean> {
+    const threshold = this.config.anomalies.stuffingAccounts;
+    const member = createHash('sha256').update(account).digest('base64url').slice(0, 22);
+    const result = await this.store.addMember(STUFFING, addressKey(address), member, this.config.loginLimits.windowSeconds * 1000, threshold);
+    return result.added && result.count === threshold;
   }
 
   /** A successful attempt does not count: its points are given back. */

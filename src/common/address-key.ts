@@ -40,3 +40,20 @@ function ipv6Groups(address: string): number[] | null {
   if (all.length !== 8 || !all.every((group) => /^[0-9a-f]{1,4}$/i.test(group))) return null;
   return all.map((group) => parseInt(group, 16));
 }
+
+/**
+ * The network an address belongs to, as the new-device check sees it: /24 for IPv4 (also when
+ * written as IPv6), /48 for IPv6, the address itself for loopback. Moving within a home or an
+ * office network is not a new device; a sign-in from another network is.
+ */
+export function networkPrefix(address: string): string {
+  const key = addressKey(address);
+  if (isIPv4(key)) return `${key.split('.').slice(0, 3).join('.')}.0/24`;
+  if (!isIPv6(address)) return key;
+  const groups = ipv6Groups(address);
+  if (!groups || key === address) return key;
+  return `${groups
+    .slice(0, 3)
+    .map((group) => group.toString(16))
+    .join(':')}::/48`;
+}

@@ -1,3 +1,5 @@
+import { AUDIT_EVENT_TYPES, AuditEventType, isAuditEventType } from '../audit/audit-events';
+import { AuditService } from '../audit/audit.service';
 import { INestApplicationContext } from '@nestjs/common';
 import { isAuthError } from '../common/auth-errors';
 import { plainToInstance } from 'class-transformer';
@@ -27,6 +29,7 @@ function usage(): string {
     `       ${cli} clients:list`,
     `       ${cli} clients:revoke --client-id ID`,
     `       ${cli} keys:generate --out FILE [--alg ES256|RS256]`,
+    `       ${cli} events:list [--type T] [--user-id ID] [--since ISO-8601]`,
   ].join('\n');
 }
 
@@ -66,6 +69,7 @@ function dispatch(argv: string[], open: OpenApplication): Promise<number> | numb
   if (command === 'clients:create') return createClient(rest, open);
   if (command === 'clients:list') return listClients(rest, open);
   if (command === 'clients:revoke') return revokeClient(rest, open);
+  if (command === 'events:list') return listEvents(rest, open);
   console.error(usage());
   return 2;
 }
@@ -196,4 +200,28 @@ function generateKey(args: string[]): number {
   const publicKey = createPublicKey(createPrivateKey(pem));
   console.log(publishedKey(publicKey, algorithmFor(publicKey)!).kid);
   return 0;
+}
+
+/** Prints the audit trail, newest first, one JSON object per line (every page). */
+async function listEvents(args: string[], open: OpenApplication): Promise<number> {
+  const { values } = parseArgs({ args, options: { type: { type: 'string' }, 'user-id': { type: 'string' }, since: { type: 'string' } }, strict: true });
+  const problems: string[] = [];
+  if (values.type !== undefined && !isAuditEventType(values.type))
+    problems.push(`unknown event type "${values.type}" (one of ${AUDIT_EVENT_TYPES.join(', ')})`);
+  const since = values.since === undefined ? undefined : Date.parse(values.since);
+  if (since !== undefined && Number.isNaN(since)) problems.push('--since must be an ISO 8601 date-time');
+  if (problems.length > 0) {
+    console.error(`${problems.join('; ')}\n${usage()}`);
+    return 2;
+  }
+  return withApplication(open, async (app) => {
+    const audit = app.get(AuditService);
+    let cursor: string | undefined;
+    do {
+      const page = await audit.list({ type: values.type as AuditEventType | undefined, userId: values['user-id'], since, limit: 100, cursor });
+      for (const event of page.events) console.log(JSON.stringify(event));
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor !== undefined);
+    return 0;
+  });
 }

@@ -57,6 +57,8 @@ export function testEnv(setup: StorageSetup, overrides: RawEnv = {}): RawEnv {
     LOGIN_MAX_FAILURES_PER_ADDRESS: '10000',
     // Suites register many users from one address; the registration limit has its own test.
     REGISTER_MAX_PER_ADDRESS: '100000',
+    // Suites fail logins of many accounts from one address; credential stuffing has its own test.
+    STUFFING_ACCOUNTS: '10000',
   };
   if (setup === 'postgres+redis') {
     base.DATABASE_URL = TEST_DATABASE_URL;
