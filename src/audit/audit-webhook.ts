@@ -1,4 +1,4 @@
-import { Inject, Injectable, Logger, OnApplicationShutdown, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, BeforeApplicationShutdown, OnModuleInit } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { createHmac } from 'node:crypto';
 import { IsNull, LessThanOrEqual, Not, Repository } from 'typeorm';
@@ -29,7 +29,7 @@ export function signWebhookBody(secret: string, body: string): string {
  * once). A failure is retried with exponential backoff (with jitter) until a 2xx answer.
  */
 @Injectable()
-export class AuditWebhook implements OnModuleInit, OnApplicationShutdown {
+export class AuditWebhook implements OnModuleInit, BeforeApplicationShutdown {
   private readonly logger = new Logger('AuditWebhook');
   private timer?: NodeJS.Timeout;
   private running: Promise<void> | null = null;
@@ -48,7 +48,7 @@ export class AuditWebhook implements OnModuleInit, OnApplicationShutdown {
     this.timer.unref();
   }
 
-  async onApplicationShutdown(): Promise<void> {
+  async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearInterval(this.timer);
     await this.running;
