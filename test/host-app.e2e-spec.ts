@@ -80,8 +80,10 @@ describe('a host application importing AuthSwitchModule', () => {
       const dataSource = host.app.get(DataSource);
       const tables = dataSource.entityMetadatas.map((entity) => entity.tableName).sort();
       expect(tables).toEqual([
+        'audit_events',
         'client_assertions',
         'clients',
+        'known_devices',
         'one_time_tokens',
         'projects',
         'refresh_families',
