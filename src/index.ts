@@ -24,6 +24,7 @@ export type { AuthSwitchRoutes } from './auth/group-routes';
 export type { AuthenticatedRequest, ClientPrincipal, Principal, UserPrincipal } from './common/authenticated-request';
 export { AllExceptionsFilter } from './common/all-exceptions.filter';
 export { createValidationPipe } from './common/validation';
+export { REQUEST_ID_HEADER, requestIdFrom, requestIdMiddleware } from './common/request-id';
 export type { AuthStrategy } from './config/route-groups';
 export { ConfigError } from './config/config-error';
 export { AUTH_ERRORS, authError, isAuthError } from './common/auth-errors';

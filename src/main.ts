@@ -3,12 +3,36 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Server, ServerResponse } from 'node:http';
+import { Logger } from 'nestjs-pino';
+import type { Logger as PinoLogger } from 'pino';
 import { AppModule } from './app.module';
 import { configureApp } from './server/app.setup';
 import { loggerLevels } from './server/logger-levels';
 import { AppConfig } from './server/app-config';
 import { ConfigError } from './config/config-error';
 import { loadConfigFromEnvironment } from './server/config.module';
+import { createJsonLogger } from './server/logging';
+
+/**
+ * Where main.ts's own lines go: the listening line, start-up and shutdown failures. They are
+ * written whatever LOG_LEVEL says (the listening line tells the port); with LOG_FORMAT=json as
+ * JSON lines of the server's logger, else as plain lines as before.
+ */
+interface Announcer {
+  info(message: string): void;
+  error(message: string): void;
+}
+
+const plainLines: Announcer = { info: (message) => console.log(message), error: (message) => console.error(message) };
+
+/** Until the configuration is read: a configuration error stays one plain line on stderr. */
+let announce: Announcer = plainLines;
+
+function jsonLines(logger: PinoLogger): Announcer {
+  // A child at `info` whatever the root's level, so that these lines are never dropped.
+  const child = logger.child({ context: 'AuthSwitch' }, { level: 'info' });
+  return { info: (message) => child.info(message), error: (message) => child.error(message) };
+}
 
 async function bootstrap(): Promise<void> {
   let config: AppConfig;
@@ -21,10 +45,15 @@ async function bootstrap(): Promise<void> {
     }
     throw error;
   }
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config), {
+  const jsonLogger = config.logFormat === 'json' ? createJsonLogger(config.logLevel) : undefined;
+  if (jsonLogger) announce = jsonLines(jsonLogger);
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, jsonLogger), {
     bodyParser: false,
-    logger: loggerLevels(config.logLevel),
+    // JSON: Nest's start-up lines wait for its logger to become nestjs-pino's (LOG_LEVEL is the
+    // pino logger's level then); text: Nest's ConsoleLogger at LOG_LEVEL, as before.
+    ...(jsonLogger ? { bufferLogs: true } : { logger: loggerLevels(config.logLevel) }),
   });
+  if (jsonLogger) app.useLogger(app.get(Logger));
   configureApp(app);
   handleShutdownSignals(app);
   const server = (await app.listen(config.port, config.host)) as Server;
@@ -32,7 +61,7 @@ async function bootstrap(): Promise<void> {
   const { port } = server.address() as AddressInfo;
   const host = config.host.includes(':') ? `[${config.host}]` : config.host;
   const groups = [...config.routeGroups].map(([group, strategy]) => `${group}=${strategy}`).join(',');
-  console.log(
+  announce.info(
     `AuthSwitch listening on http://${host}:${port} (groups ${groups}; ` +
       `database ${config.database.type}; sessions in ${config.redis ? 'redis' : 'the database'})`,
   );
@@ -56,19 +85,19 @@ function handleShutdownSignals(app: NestExpressApplication): void {
   let closing = false;
   const shutdown = (signal: NodeJS.Signals) => {
     if (closing) {
-      console.error(`${signal} again: exiting without waiting for the shutdown to finish`);
+      announce.error(`${signal} again: exiting without waiting for the shutdown to finish`);
       process.exit(1);
     }
     closing = true;
     const timer = setTimeout(() => {
-      console.error(`Shutdown after ${signal} took more than ${SHUTDOWN_LIMIT_MS / 1000} s; exiting anyway`);
+      announce.error(`Shutdown after ${signal} took more than ${SHUTDOWN_LIMIT_MS / 1000} s; exiting anyway`);
       process.exit(1);
     }, SHUTDOWN_LIMIT_MS);
     timer.unref();
     closeGracefully(app, connections).then(
       () => process.exit(0),
       (error: unknown) => {
-        console.error(`Shutdown failed: ${error instanceof Error ? error.message : String(error)}`);
+        announce.error(`Shutdown failed: ${error instanceof Error ? error.message : String(error)}`);
         process.exit(1);
       },
     );
@@ -108,6 +137,6 @@ bootstrap().catch((error: unknown) => {
   const message = error instanceof Error ? error.message : String(error);
   // Some settings can only be checked once the modules are up (a strategy name of
   // AUTH_ROUTE_GROUPS must be registered by then); they fail in the same one-line form.
-  console.error(error instanceof ConfigError ? `Configuration error: ${message}` : `Start-up failed: ${message}`);
+  announce.error(error instanceof ConfigError ? `Configuration error: ${message}` : `Start-up failed: ${message}`);
   process.exit(1);
 });

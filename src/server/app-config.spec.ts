@@ -318,6 +318,29 @@ describe('loadConfig', () => {
   });
 });
 
+describe('LOG_FORMAT', () => {
+  it('is text outside production and json in production, unless set', () => {
+    const dir = dataDir();
+    const prod = { NODE_ENV: 'production', DATA_DIR: dir, SESSION_SECRET: strongSecret(), JWT_PRIVATE_KEY_FILE: writeKey(dir, 'k.pem', p256Pem()) };
+    expect(loadConfig({ DATA_DIR: dir }).logFormat).toBe('text');
+    expect(loadConfig({ NODE_ENV: 'test', DATA_DIR: dir }).logFormat).toBe('text');
+    expect(loadConfig(prod).logFormat).toBe('json');
+    expect(loadConfig({ ...prod, LOG_FORMAT: 'text' }).logFormat).toBe('text');
+    expect(loadConfig({ DATA_DIR: dir, LOG_FORMAT: 'json' }).logFormat).toBe('json');
+  });
+
+  it('takes pretty as another name for text', () => {
+    expect(loadConfig({ DATA_DIR: dataDir(), LOG_FORMAT: 'pretty' }).logFormat).toBe('text');
+  });
+
+  it('refuses anything else in one line naming it, and keeps LOG_LEVEL as it was', () => {
+    expect(configError({ DATA_DIR: dataDir(), LOG_FORMAT: 'JSON' }, 'LOG_FORMAT')).toMatch(/json.*text.*pretty/);
+    expect(configError({ DATA_DIR: dataDir(), LOG_FORMAT: 'logfmt' }, 'LOG_FORMAT')).toMatch(/json.*text.*pretty/);
+    expect(loadConfig({ DATA_DIR: dataDir(), LOG_FORMAT: 'json' }).logLevel).toBe('log');
+    expect(loadConfig({ DATA_DIR: dataDir(), LOG_FORMAT: 'json', LOG_LEVEL: 'silent' }).logLevel).toBe('silent');
+  });
+});
+
 describe('environment values that are not what they name', () => {
   const dir = mkdtempSync(join(tmpdir(), 'authswitch-env-'));
   afterAll(() => rmSync(dir, { recursive: true, force: true }));

@@ -44,6 +44,7 @@ const envSchema = z.object({
     .regex(/^\d+(b|kb|mb)$/i)
     .default('100kb'),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose', 'silent']).default('log'),
+  LOG_FORMAT: z.enum(['json', 'text', 'pretty']).optional(),
   OPENAPI_ENABLED: bool.optional(),
   SMTP_URL: z
     .string()
@@ -86,6 +87,8 @@ export interface AppConfig extends AuthSwitchOptions {
   host: string;
   dataDir: string;
   logLevel: z.infer<typeof envSchema>['LOG_LEVEL'];
+  /** `json`: one JSON object per line (pino); `text`: Nest's own lines, as in development. */
+  logFormat: 'json' | 'text';
   bodyLimit: string;
   trustProxy: boolean | number | string;
   database: { type: 'sqlite'; path: string; logging: boolean } | { type: 'postgres'; url: string; logging: boolean };
@@ -213,6 +216,8 @@ export function loadConfig(rawEnv: RawEnv): AppConfig {
     host,
     dataDir,
     logLevel: env.LOG_LEVEL,
+    // `pretty` is another name for `text`; unset, production logs JSON for its log collectors.
+    logFormat: (env.LOG_FORMAT ?? (isProduction ? 'json' : 'text')) === 'json' ? 'json' : 'text',
     bodyLimit: env.BODY_LIMIT,
     trustProxy,
     database: env.DATABASE_URL
