@@ -213,6 +213,7 @@ describe('JSON logs of the built server (LOG_FORMAT=json, LOG_LEVEL=log)', () =>
       const adminToken = keep('admin access token', admin.body.access_token as string);
       keep('admin refresh token', admin.body.refresh_token as string);
       expect((await call('PUT', `/api/admin/users/${userId}/roles`, { headers: bearer(adminToken), json: { roles: ['user', 'reader'] } })).status).toBe(200);
+      expect((await call('GET', `/api/admin/events?userId=${userId}&limit=5`, { headers: bearer(adminToken) })).status).toBe(200);
 
       // Machine clients: HTTP Basic (form-encoded), and the secret in a JSON body.
       const basic = `Basic ${Buffer.from(`${client.client_id}:${client.client_secret}`).toString('base64')}`;
