@@ -10,7 +10,9 @@
  * Targets are checked here and reported; nothing fails on a missed target.
  *
  * --only KEY,KEY measures only those cases (keys as in the JSON results) and the public routes
- * their ratios need, and skips the login storm, the refreshes and the Redis sizing.
+ * their ratios need, and skips the login storm, the refreshes, the Redis sizing and the
+ * revocation lag. --logouts N sets how many logouts the revocation lag is measured over
+ * (default 200; 30 in quick mode).
  * --clients N sets the working set of the many-clients case (default 100,000; 25,000 in quick
  * mode). --memo-size N passes JWT_VERIFIED_CACHE_SIZE=N to the servers; without it they get the
  * bench's own environment, so a JWT_VERIFIED_CACHE_SIZE set there reaches them too.
@@ -52,6 +54,7 @@ const MEMO_SIZE_TEXT = MEMO_SIZE ? `JWT_VERIFIED_CACHE_SIZE=${MEMO_SIZE}` : 'def
 const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const DATABASE_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://authswitch:authswitch@127.0.0.1:5432/authswitch_test';
 const RUN_ID = randomBytes(4).toString('hex');
+const LOGOUTS = option('logouts', QUICK ? 30 : 200);
 const HAS_TASKSET = spawnSync('taskset', ['-V']).status === 0;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -259,6 +262,123 @@ async function runCase(c, seconds) {
   c.check?.(sample);
   return sample;
 }
+
+/**
+ * The samples of one metric family in the Prometheus text format, as { labels, value }: enough
+ * for the histogram read here (its label values hold no quotes or commas).
+ */
+function samplesOf(text, name) {
+  const samples = [];
+  for (const line of text.split('\n')) {
+    if (!line.startsWith(name)) continue; // comments (# HELP, # TYPE) and other families
+    const [, sampleName, labelText = '', value] = /^(\S+?)(?:\{(.*)\})? (\S+)/.exec(line);
+    const labels = Object.fromEntries(
+      labelText
+        .split(',')
+        .filter(Boolean)
+        .map((pair) => [pair.slice(0, pair.indexOf('=')), pair.slice(pair.indexOf('=') + 2, -1)]),
+    );
+    samples.push({ name: sampleName, labels, value: Number(value) });
+  }
+  return samples;
+}
+
+/** A histogram read from /metrics: cumulative counts by upper bound (seconds, Infinity last), and the count. */
+async function histogramOf(server, token, name) {
+  const res = await fetch(`${server.url}/metrics`, { headers: { authorization: `Bearer ${token}` } });
+  if (!res.ok) throw new Error(`${server.label}: GET /metrics answered ${res.status}`);
+  const samples = samplesOf(await res.text(), name);
+  const buckets = samples
+    .filter((sample) => sample.name === `${name}_bucket`)
+    .map((sample) => ({ le: sample.labels.le === '+Inf' ? Infinity : Number(sample.labels.le), count: sample.value }))
+    .sort((x, y) => x.le - y.le);
+  return { buckets, count: samples.find((sample) => sample.name === `${name}_count`)?.value ?? 0 };
+}
+
+/**
+ * The q-quantile of the observations between two reads of a histogram, interpolated linearly
+ * within its bucket (as Prometheus' histogram_quantile does): an estimate, as fine as the buckets.
+ * In seconds; Infinity when it falls in the +Inf bucket.
+ */
+function histogramQuantile(q, before, after) {
+  const buckets = after.buckets.map((bucket, i) => ({ le: bucket.le, count: bucket.count - (before.buckets[i]?.count ?? 0) }));
+  const total = buckets.at(-1)?.count ?? 0;
+  if (total === 0) return null;
+  const rank = q * total;
+  let lower = 0;
+  let below = 0;
+  for (const { le, count } of buckets) {
+    if (count >= rank) return le === Infinity ? Infinity : lower + ((le - lower) * (rank - below)) / Math.max(1, count - below);
+    lower = le;
+    below = count;
+  }
+  return Infinity;
+}
+
+const percentile = (values, q) => {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)];
+};
+
+/**
+ * Revocation lag across two instances: two servers on one PostgreSQL schema of their own and one
+ * Redis prefix, LOGOUTS logouts on A one after another (each a fresh token, minted from one
+ * login), and B's authswitch_revocation_lag_seconds histogram (commit on A → broadcast applied on
+ * B) read before and after. Its p50/p99 are estimates within buckets; A's logout round trip is
+ * measured exactly and bounds the lag from above, since A answers only once B has acknowledged.
+ */
+async function measureRevocationLag(pg) {
+  const schema = `bench_${RUN_ID}_lag`;
+  await pg.query(`CREATE SCHEMA ${schema}`);
+  const url = new URL(DATABASE_URL);
+  url.searchParams.set('options', `-c search_path=${schema}`);
+  const token = randomBytes(24).toString('base64url');
+  const prefix = `bench:${RUN_ID}:lag:`;
+  const servers = [];
+  try {
+    // A first (its boot migrates the schema), then B.
+    const a = await startAuthSwitch('lag A', 'ES256', prefix, url.toString(), { METRICS_TOKEN: token });
+    servers.push(a);
+    const b = await startAuthSwitch('lag B', 'ES256', prefix, url.toString(), { METRICS_TOKEN: token });
+    servers.push(b);
+    const email = `bench-${RUN_ID}-lag@example.test`;
+    const password = 'benchmark password';
+    await post(`${a.url}/auth/register`, { email, password, name: 'Bench' });
+    const login = (await post(`${a.url}/api/auth/login`, { email, password })).body;
+    const { bearers } = mintBearers(login.access_token, a.privateKey, LOGOUTS);
+    const name = 'authswitch_revocation_lag_seconds';
+    const before = await histogramOf(b, token, name);
+    const roundTrips = [];
+    for (const authorization of bearers) {
+      const started = performance.now();
+      const res = await fetch(`${a.url}/api/auth/logout`, { method: 'POST', headers: { authorization, 'content-type': 'application/json' }, body: '{}' });
+      roundTrips.push(performance.now() - started);
+      if (res.status !== 204) throw new Error(`revocation lag: logout on A answered ${res.status} ${await res.text()}`);
+    }
+    // Each was applied on B before A answered; a broadcast that was lost (B then reads the log)
+    // is not observed, and shows as fewer observations than logouts.
+    let after = await histogramOf(b, token, name);
+    for (let waited = 0; after.count - before.count < LOGOUTS && waited < 5000; waited += 100) {
+      await sleep(100);
+      after = await histogramOf(b, token, name);
+    }
+    const ms = (seconds) => (seconds === null ? null : seconds * 1000);
+    return {
+      logouts: LOGOUTS,
+      observedOnB: after.count - before.count,
+      histogramP50Ms: ms(histogramQuantile(0.5, before, after)),
+      histogramP99Ms: ms(histogramQuantile(0.99, before, after)),
+      roundTripP50Ms: percentile(roundTrips, 0.5),
+      roundTripP99Ms: percentile(roundTrips, 0.99),
+    };
+  } finally {
+    await Promise.all(servers.map(stopProcess));
+    await pg.query(`DROP SCHEMA ${schema} CASCADE`);
+  }
+}
+
+/** A duration in ms as the lag table shows it. */
+const lagCell = (value) => (value === null ? 'n/a' : value === Infinity ? '> 10,000' : f(value, 2));
 
 async function main() {
   log(
@@ -491,6 +611,8 @@ async function main() {
   let storm = null;
   let during = null;
   let refresh = null;
+  let lag = null;
+  if (!extras) log('revocation lag: skipped (--only measures the chosen cases alone)');
   let sizes = { accessTokenBytes: Buffer.byteLength(tokens.es256.access_token), accessTokenBytesRS256: Buffer.byteLength(tokens.rs256.access_token) };
   if (extras) {
     // Login storm: 50 clients log in continuously while 10 clients read /api/me.
@@ -530,6 +652,9 @@ async function main() {
       ],
     });
     if (refresh.bad > 0) throw new Error(`refreshes: ${refresh.bad} failed`);
+
+    log(`revocation lag: ${LOGOUTS} logouts on A, read on B`);
+    lag = await measureRevocationLag(pg);
 
     // Sizes: an access token, one session in Redis, and Redis memory for POPULATION sessions.
     const sessionKeys = await redis.keys(`bench:${RUN_ID}:es:sess:*`);
@@ -614,6 +739,17 @@ async function main() {
     '',
     ...(cases.some((c) => c.base) ? ["† × the public route of the same server (the many-clients server), not es256's.", ''] : []),
     ...(memoLines.length ? [`Verified-token memo (size: ${MEMO_SIZE_TEXT}):`, '', ...memoLines, ''] : []),
+    ...(lag
+      ? [
+          `Revocation lag across two instances (commit on A → applied on B), ${f(lag.logouts)} logouts on A one at a time, ${f(lag.observedOnB)} observed on B:`,
+          '',
+          '| measure | p50 ms | p99 ms |',
+          '|---|---:|---:|',
+          `| B's authswitch_revocation_lag_seconds (estimated within its buckets) | ${lagCell(lag.histogramP50Ms)} | ${lagCell(lag.histogramP99Ms)} |`,
+          `| logout round trip on A (answers once B has applied it: an upper bound) | ${lagCell(lag.roundTripP50Ms)} | ${lagCell(lag.roundTripP99Ms)} |`,
+          '',
+        ]
+      : []),
     '| size | bytes |',
     '|---|---:|',
     `| access token (ES256) | ${sizes.accessTokenBytes} |`,
@@ -652,6 +788,7 @@ async function main() {
         storm,
         during,
         refresh,
+        revocationLag: lag,
         sizes,
         coldTokens: { minted: cold.minted, taken: cold.taken },
         memo,

@@ -19,6 +19,8 @@ export { AuthService } from './auth/auth.service';
 export { ClientsModule } from './clients/clients.module';
 export { ClientsService } from './clients/clients.service';
 export { LoginRateLimiter } from './auth/login-rate-limiter';
+export { MetricsService, REVOCATION_LAG_BUCKETS } from './metrics/metrics.service';
+export type { DecisionResult, SignInResult, RefreshResult, WebhookDeliveryResult } from './metrics/metrics.service';
 export type { AuthSwitchRoutes } from './auth/group-routes';
 
 export type { AuthenticatedRequest, ClientPrincipal, Principal, UserPrincipal } from './common/authenticated-request';

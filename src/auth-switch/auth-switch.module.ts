@@ -8,6 +8,7 @@ import { adminController, AuthSwitchRoutes, groupControllers } from '../auth/gro
 import { RouteGroupGuard } from '../auth/route-group.guard';
 import { AuthStrategy, resolveRouteSettings } from '../config/route-groups';
 import { MailModule } from '../mail/mail.module';
+import { MetricsModule } from '../metrics/metrics.module';
 import { RedisModule } from '../redis/redis.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { TokensModule } from '../tokens/tokens.module';
@@ -15,6 +16,7 @@ import { UsersModule } from '../users/users.module';
 import { ConfigError } from '../config/config-error';
 import { optionForVariable } from '../config/settings';
 import { StartupChecks } from './startup-checks';
+import { MetricsRoutesModule } from './metrics.controller';
 import { PublicAddress } from '../common/public-address';
 import {
   AUTH_SWITCH_DEFAULTS,
@@ -107,7 +109,18 @@ function withRoutes(definition: DynamicModule, routes: AuthSwitchRoutes): Dynami
     PublicAddress,
   ];
   if (routes.globalGuard) providers.push({ provide: APP_GUARD, useExisting: RouteGroupGuard });
-  const features = [RedisModule, MailModule, AuditModule, UsersModule, TokensModule, SessionsModule, AuthModule, ClientsModule];
+  const features = [
+    MetricsModule,
+    MetricsRoutesModule,
+    RedisModule,
+    MailModule,
+    AuditModule,
+    UsersModule,
+    TokensModule,
+    SessionsModule,
+    AuthModule,
+    ClientsModule,
+  ];
   return {
     ...definition,
     // Global: the feature modules below (and the host) read the options from here.

@@ -19,6 +19,8 @@ import { AuditService } from '../audit/audit.service';
 import { AuditActor, AuditOrigin, originOf, SYSTEM_ACTOR } from '../audit/audit-events';
 import { inTransaction } from '../database/transactions';
 import { isDisabled } from '../users/user.entity';
+import { MetricsService } from '../metrics/metrics.service';
+import { loginResultOf } from './auth-metrics';
 
 export type LoginResult = { user?: PublicUser; csrfToken?: string } & Partial<TokenPair>;
 
@@ -41,6 +43,7 @@ export class AuthService {
     private readonly sessions: SessionService,
     private readonly revocation: RevocationService,
     private readonly limiter: LoginRateLimiter,
+    private readonly metrics: MetricsService,
     private readonly extraClaims: ExtraClaimsService,
     private readonly verification: EmailVerificationService,
     private readonly audit: AuditService,
@@ -93,6 +96,7 @@ export class AuthService {
       this.assertMaySignIn(checked.user);
       return checked.user;
     } catch (error) {
+      this.metrics.login(origin.group ?? '', loginResultOf(error));
       // A failed login changes nothing: its event is written on its own, after the answer.
       const reason = failedLoginReason(error);
       if (reason === 'invalid_credentials') await this.unusualUse.noteFailedLogin(account, origin);
@@ -147,6 +151,7 @@ export class AuthService {
       throw authError('ACCOUNT_CHANGED_DURING_SIGN_IN');
     }
     await this.recordSignIn(user, originOf(req, group), strategy);
+    this.metrics.login(group, 'succeeded');
     return result;
   }
 

@@ -3,6 +3,7 @@ import { Inject, Injectable, OnModuleInit, Optional } from '@nestjs/common';
 import { performance } from 'node:perf_hooks';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
 import { RedisService } from '../redis/redis.service';
+import { MetricsService } from '../metrics/metrics.service';
 import { Clock, giveBackAll, Limit, limitFactory, LimitStore, MemoryLimitStore, RedisLimitStore, TakenPoint, takeEach, TooManyAttempts } from './limits';
 import { addressKey } from '../common/address-key';
 import { createHash } from 'node:crypto';
@@ -58,13 +59,17 @@ export class LoginRateLimiter implements OnModuleInit {
     private readonly redis: RedisService,
     private readonly audit: AuditService,
     @Optional() @Inject(LIMITS_CLOCK) now?: Clock,
+    @Optional() private readonly metrics?: MetricsService,
   ) {
     this.now = now ?? (() => performance.now());
   }
 
   async onModuleInit(): Promise<void> {
     this.store = this.redis.enabled ? new RedisLimitStore(await this.redis.client(), this.redis.keyPrefix, this.now) : new MemoryLimitStore(this.now);
-    const limit = limitFactory(this.store, this.now, (blocked, key, windowEndsAt) => this.recordBlock(blocked, key, windowEndsAt));
+    const limit = limitFactory(this.store, this.now, (blocked, key, windowEndsAt) => {
+      this.metrics?.limitBlocked(blocked.name);
+      this.recordBlock(blocked, key, windowEndsAt);
+    });
     const login = this.config.loginLimits;
     const reset = this.config.passwordReset;
     const clients = this.config.clientLimits;

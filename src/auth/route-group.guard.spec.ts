@@ -3,11 +3,13 @@ import { Reflector } from '@nestjs/core';
 import passport from 'passport';
 import { Strategy } from 'passport-strategy';
 import type { Principal } from '../common/authenticated-request';
+import { authError } from '../common/auth-errors';
 import { parseRouteGroups } from '../config/route-groups';
 import { AllowClients, Public, Roles, RouteGroup, Scopes, UsersOnly } from '../access/decorators';
 import type { AuthSwitchRoutes } from './group-routes';
 import { createPassportInstance } from './strategies/passport-instance';
 import { RouteGroupGuard } from './route-group.guard';
+import { MetricsService } from '../metrics/metrics.service';
 
 const alice: Principal = { id: 'u1', email: 'a@example.test', name: 'A', roles: ['user'], via: 'jwt' };
 
@@ -71,7 +73,8 @@ function setup(groups = 'web=session,api=jwt,partner=api-key', bearer: Principal
   for (const name of ['jwt', 'session', 'any'] as const) own.use(name, strategies[name]);
   passport.use('api-key', strategies['api-key']);
   const routes: AuthSwitchRoutes = { groups: parseRouteGroups(groups), adminGroup: 'api', globalGuard: true };
-  const guard = new RouteGroupGuard(new Reflector(), routes, own);
+  const metrics = new MetricsService({ metrics: { token: null } });
+  const guard = new RouteGroupGuard(new Reflector(), routes, own, metrics);
   const run = (controller: object & { prototype: object }, method: string, request: Record<string, unknown> = {}) => {
     const req = { method: 'GET', path: '/x', params: {}, headers: {}, ...request } as Record<string, unknown>;
     const res = { setHeader: jest.fn() };
@@ -83,7 +86,14 @@ function setup(groups = 'web=session,api=jwt,partner=api-key', bearer: Principal
     } as unknown as ExecutionContext;
     return { result: () => guard.canActivate(context), req, res };
   };
-  return { strategies, run, own };
+  /** How many decisions were counted with these labels. */
+  const decisions = async (labels: Record<string, string>): Promise<number> => {
+    const { values } = await metrics.registry.getSingleMetric('authswitch_auth_decisions_total')!.get();
+    return values
+      .filter((value) => Object.entries(labels).every(([name, wanted]) => value.labels[name] === wanted))
+      .reduce((sum, value) => sum + value.value, 0);
+  };
+  return { strategies, run, own, decisions };
 }
 
 describe('RouteGroupGuard', () => {
@@ -214,6 +224,23 @@ describe('RouteGroupGuard', () => {
   it('answers 404 for a group that is not configured', () => {
     const { run } = setup('web=session');
     expect(() => run(ApiRoutes, 'list').result()).toThrow(NotFoundException);
+  });
+
+  it('counts each decision once, by group, strategy and result (public routes are no decision)', async () => {
+    const { run, own, decisions } = setup();
+    run(Routes, 'open').result();
+    await run(Routes, 'plain').result();
+    run(ApiRoutes, 'list').result();
+    expect(() => run(PartnerRoutes, 'list').result()).toThrow(UnauthorizedException);
+    await expect(run(Routes, 'adminOnly').result()).rejects.toBeInstanceOf(ForbiddenException);
+    own.use('jwt', new FakeStrategy((self) => setImmediate(() => self.error(authError('REVOCATION_STATE_UNAVAILABLE')))));
+    await expect(run(ApiRoutes, 'list').result()).rejects.toMatchObject({ status: 503 });
+    expect(await decisions({ group: 'web', strategy: 'session', result: 'allowed' })).toBe(1);
+    expect(await decisions({ group: 'web', strategy: 'session', result: 'forbidden' })).toBe(1);
+    expect(await decisions({ group: 'api', strategy: 'jwt', result: 'allowed' })).toBe(1);
+    expect(await decisions({ group: 'api', strategy: 'jwt', result: 'unavailable' })).toBe(1);
+    expect(await decisions({ group: 'partner', strategy: 'api-key', result: 'unauthenticated' })).toBe(1);
+    expect(await decisions({})).toBe(5);
   });
 
   it('checks @Roles after authenticating: 403 without the role', async () => {

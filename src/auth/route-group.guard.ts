@@ -9,6 +9,8 @@ import { AccessPolicies, AccessPolicy, FORBIDDEN_ERRORS, refusalOf } from '../ac
 import { authError } from '../common/auth-errors';
 import type { AuthSwitchRoutes } from './group-routes';
 import { AUTH_SWITCH_PASSPORT, hasStrategy, PassportInstance } from './strategies/passport-instance';
+import { MetricsService } from '../metrics/metrics.service';
+import { decisionResultOf } from './auth-metrics';
 
 type Outcome = { user: Principal } | { error: unknown };
 /** The part of a Passport strategy an attempt uses (passport-strategy's Strategy). */
@@ -46,6 +48,7 @@ export class RouteGroupGuard implements CanActivate {
     reflector: Reflector,
     @Inject(AUTH_SWITCH_ROUTES) routes: AuthSwitchRoutes,
     @Inject(AUTH_SWITCH_PASSPORT) private readonly own: PassportInstance,
+    private readonly metrics: MetricsService,
   ) {
     this.policies = new AccessPolicies(reflector, routes.groups);
   }
@@ -66,16 +69,35 @@ export class RouteGroupGuard implements CanActivate {
     if (policy.public) return (req[CHECKED] = true);
     // The built-in strategies of this module; an application's own from Passport's default instance.
     const instance = hasStrategy(this.own, strategy) ? this.own : passport;
-    const outcome = runStrategy(instance, strategy, req);
-    return outcome instanceof Promise ? outcome.then((user) => this.authorize(policy, req, res, user)) : this.authorize(policy, req, res, outcome);
+    let outcome: Principal | Promise<Principal>;
+    try {
+      outcome = runStrategy(instance, strategy, req);
+    } catch (error) {
+      throw this.refused(policy, strategy, error);
+    }
+    return outcome instanceof Promise
+      ? outcome.then(
+          (user) => this.authorize(policy, strategy, req, res, user),
+          (error: unknown) => {
+            throw this.refused(policy, strategy, error);
+          },
+        )
+      : this.authorize(policy, strategy, req, res, outcome);
   }
 
-  private authorize(policy: AccessPolicy, req: CheckedRequest, res: Response, user: Principal): boolean {
+  private authorize(policy: AccessPolicy, strategy: AuthStrategy, req: CheckedRequest, res: Response, user: Principal): boolean {
     // Personal data must not be kept by browsers or shared caches.
     res.setHeader('Cache-Control', 'no-store');
     const refusal = refusalOf(policy, user);
-    if (refusal !== undefined) throw authError(FORBIDDEN_ERRORS[refusal]);
+    if (refusal !== undefined) throw this.refused(policy, strategy, authError(FORBIDDEN_ERRORS[refusal]));
+    this.metrics.authDecision(policy.group ?? '', strategy, 'allowed');
     return (req[CHECKED] = true);
+  }
+
+  /** Counts a refusal (401, 403, 503) by what it answers, and hands the error back to be thrown. */
+  private refused(policy: AccessPolicy, strategy: AuthStrategy, error: unknown): unknown {
+    this.metrics.authDecision(policy.group ?? '', strategy, decisionResultOf(error));
+    return error;
   }
 }
 

@@ -107,6 +107,12 @@ export interface AuthSwitchSettings {
   audit?: Partial<AuthSwitchOptions['audit']>;
   anomalies?: Partial<AuthSwitchOptions['anomalies']>;
   /**
+   * `GET /metrics` (Prometheus text format) answers only a request bearing this token
+   * (`Authorization: Bearer <token>`); without a token it does not exist (404). 32 to 512 visible
+   * ASCII characters.
+   */
+  metrics?: { token?: string | null };
+  /**
    * Extra claims for every credential of a user, computed at sign-in and refresh (it may read
    * your own tables) and carried in the token or session: `@CurrentUser()` shows them as
    * `claims`, with no database read per request. At most 1 kB of JSON.
@@ -211,6 +217,10 @@ export interface AuthSwitchOptions {
     /** Failed logins against this many accounts from one address within the login window: refused (429) for the window. */
     stuffingAccounts: number;
   };
+  metrics: {
+    /** The bearer token `GET /metrics` requires; null: the route answers 404. */
+    token: string | null;
+  };
 }
 
 /** The audit webhook: a URL and its signing secret come together; the secret is long enough to be a key. */
@@ -237,6 +247,21 @@ function auditOptions(input: Partial<AuthSwitchOptions['audit']> | undefined, pr
     retentionDays: numberSetting(input?.retentionDays, n.auditRetentionDays),
     webhookRetryMs: numberSetting(input?.webhookRetryMs, n.auditWebhookRetryMs),
   };
+}
+
+/** Visible ASCII (a token travels in a header), long enough that it cannot be guessed. */
+const METRICS_TOKEN_SHAPE = /^[\x21-\x7e]{32,512}$/;
+
+/** The scrape token: absent turns the route off; one given must be a real secret (never empty). */
+function metricsOptions(input: AuthSwitchSettings['metrics']): AuthSwitchOptions['metrics'] {
+  const token = input?.token ?? null;
+  if (token !== null && !METRICS_TOKEN_SHAPE.test(token)) {
+    throw new ConfigError(
+      'METRICS_TOKEN',
+      `must be 32 to 512 visible ASCII characters, no spaces (got ${token.length} characters); unset it to turn /metrics off`,
+    );
+  }
+  return { token };
 }
 
 /** A text setting of a fixed shape (a cookie name, a key prefix), named by its variable when it is not. */
@@ -346,5 +371,6 @@ export function resolveAuthSwitchOptions(settings: AuthSwitchSettings | AuthSwit
     claims: input.claims ?? null,
     audit: auditOptions(input.audit, production),
     anomalies: { stuffingAccounts: numberSetting(input.anomalies?.stuffingAccounts, n.stuffingAccounts) },
+    metrics: metricsOptions(input.metrics),
   };
 }

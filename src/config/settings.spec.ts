@@ -48,6 +48,16 @@ describe('settings are defined and checked once', () => {
   it('names every environment variable of the table as a module option', () => {
     for (const spec of Object.values(NUMBER_SETTINGS)) if (spec.env) expect(optionForVariable(spec.env)).toBe(spec.option);
   });
+
+  it('takes METRICS_TOKEN (metrics.token) as a real secret or not at all: never empty, short or with spaces', () => {
+    const token = 'm'.repeat(40);
+    expect(loadConfig({ DATA_DIR: dataDir() }).metrics).toEqual({ token: null });
+    expect(loadConfig({ DATA_DIR: dataDir(), METRICS_TOKEN: token }).metrics).toEqual({ token });
+    expect(resolveModuleOptions({ dataDir: dataDir(), metrics: { token } }).metrics).toEqual({ token });
+    expect(() => loadConfig({ DATA_DIR: dataDir(), METRICS_TOKEN: '' })).toThrow(/^METRICS_TOKEN: must be 32 to 512 visible ASCII characters/);
+    expect(() => loadConfig({ DATA_DIR: dataDir(), METRICS_TOKEN: 'short' })).toThrow(/^METRICS_TOKEN: .*got 5 characters/);
+    expect(() => resolveModuleOptions({ dataDir: dataDir(), metrics: { token: `${token} x` } })).toThrow(/^AuthSwitchModule option metrics\.token: must be 32/);
+  });
 });
 
 describe('module options that look resolved', () => {

@@ -82,6 +82,7 @@ const OTHER_SETTING_NAMES: Record<string, string> = {
   ADMIN_ROUTE_GROUP: 'adminGroup',
   AUDIT_WEBHOOK_URL: 'audit.webhookUrl',
   AUDIT_WEBHOOK_SECRET: 'audit.webhookSecret',
+  METRICS_TOKEN: 'metrics.token',
 };
 
 /** The module option an environment variable sets, to name it in a host's start-up error. */

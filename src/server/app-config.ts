@@ -53,6 +53,8 @@ const envSchema = z.object({
   MAIL_FROM: z.string().optional(),
   AUDIT_WEBHOOK_URL: z.string().optional(),
   AUDIT_WEBHOOK_SECRET: z.string().optional(),
+  // Checked (length, characters) by resolveAuthSwitchOptions, for the server and hosts alike.
+  METRICS_TOKEN: z.string().optional(),
   PUBLIC_URL: z
     .string()
     .url('must be an absolute http(s) URL')
@@ -206,6 +208,7 @@ export function loadConfig(rawEnv: RawEnv): AppConfig {
       retentionDays: numberFromEnv(rawEnv, NUMBER_SETTINGS.auditRetentionDays),
     },
     anomalies: { stuffingAccounts: numberFromEnv(rawEnv, NUMBER_SETTINGS.stuffingAccounts) },
+    metrics: { token: env.METRICS_TOKEN ?? null },
   });
 
   return {

@@ -15,6 +15,7 @@ import { judgeOpenedReplay, judgeSpentPresentation } from './refresh-replay';
 import { openSuccessor, sealSuccessor } from './successor-seal';
 import type { TokenPair } from './tokens.service';
 import { authError } from '../common/auth-errors';
+import { MetricsService } from '../metrics/metrics.service';
 
 function hashToken(token: string): string {
   return createHash('sha256').update(token).digest('hex');
@@ -64,6 +65,7 @@ export class RefreshTokenService {
     @InjectRepository(RefreshFamily) private readonly families: Repository<RefreshFamily>,
     private readonly revocation: RevocationService,
     private readonly audit: AuditService,
+    private readonly metrics: MetricsService,
   ) {}
 
   private readonly reuseListeners: ((reuse: { userId: string; origin: AuditOrigin; at: number }) => void)[] = [];
@@ -305,6 +307,7 @@ export class RefreshTokenService {
    * it and the listeners hear of it after the commit (the owner is mailed).
    */
   private async reuseDetected(record: RefreshToken, origin: AuditOrigin): Promise<void> {
+    this.metrics.refresh('reuse_detected');
     const event: NewAuditEvent = { type: 'refresh.reuse_detected', actor: SYSTEM_ACTOR, userId: record.userId, origin, details: { familyId: record.familyId } };
     if (await this.revokeFamily(record.familyId, event)) {
       for (const listener of this.reuseListeners) listener({ userId: record.userId, origin, at: Date.now() });

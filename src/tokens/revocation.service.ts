@@ -13,6 +13,7 @@ import { UsersService } from '../users/users.service';
 import { Revocation } from './revocation.entity';
 import { CredentialStamp, RevocationEvent, RevocationState } from './revocation-state';
 import { authError } from '../common/auth-errors';
+import { MetricsService } from '../metrics/metrics.service';
 
 export type { CredentialStamp } from './revocation-state';
 
@@ -92,6 +93,7 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     @InjectDataSource() private readonly dataSource: DataSource,
     @InjectRepository(Revocation) private readonly log: Repository<Revocation>,
     private readonly audit: AuditService,
+    private readonly metrics: MetricsService,
   ) {
     this.state = new RevocationState(
       { maxStalenessMs: config.revocation.maxStalenessMs, holePatienceMs: HOLE_PATIENCE_MS, maxHoles: MAX_HOLES, reloadOverlap: RELOAD_OVERLAP },
@@ -194,6 +196,7 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     // The commit has happened by now: a read of the log that starts from here on sees it.
     const committed = performance.now();
     events.forEach((event) => this.state.apply(event));
+    events.forEach((event) => this.metrics.revocation(event.kind));
     const deadline = committed + this.config.revocation.maxStalenessMs + STALENESS_MARGIN_MS;
     const delivered = await Promise.all(events.map((event) => this.broadcast(event, deadline)));
     // Not applied everywhere (the broadcast failed, or an acknowledgement did not come): answer
@@ -285,6 +288,7 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     const origin = event.origin;
     if (origin === this.instanceId) this.acknowledged(event.seq);
     else if (typeof origin === 'string' && UUID.test(origin)) {
+      this.metrics.revocationApplied((event as { createdAt?: unknown }).createdAt); // commit() wrote it, on the origin's clock
       this.publisher?.publish(this.ackChannel(origin), String(event.seq)).catch(() => {
         // The publisher then waits for the staleness bound instead; nothing is lost.
       });

@@ -9,6 +9,8 @@ import type { ExtraClaims } from '../config/extra-claims';
 import { LoginDevice, RefreshTokenService, SPEND_DEADLINE_MS } from './refresh-token.service';
 import { RevocationService } from './revocation.service';
 import { authError } from '../common/auth-errors';
+import { describeRefusal } from '../common/all-exceptions.filter';
+import { MetricsService, RefreshResult } from '../metrics/metrics.service';
 
 export interface TokenPair {
   access_token: string;
@@ -29,6 +31,7 @@ export class TokensService {
     private readonly revocation: RevocationService,
     private readonly activity: DeviceActivity,
     private readonly extraClaims: ExtraClaimsService,
+    private readonly metrics: MetricsService,
   ) {}
 
   /** A new family for a login, built from the user row the login read. */
@@ -48,6 +51,18 @@ export class TokensService {
    * before it is handed out, and a retry of that token within the grace gets this same pair.
    */
   async refresh(refreshToken: string, group: string, origin: AuditOrigin = { group }): Promise<TokenPair> {
+    try {
+      const { pair, replayed } = await this.rotate(refreshToken, group, origin);
+      this.metrics.refresh(replayed ? 'grace' : 'rotated');
+      return pair;
+    } catch (error) {
+      this.metrics.refresh(refreshResultOf(error));
+      throw error;
+    }
+  }
+
+  /** refresh() itself; the caller counts how it ended. */
+  private async rotate(refreshToken: string, group: string, origin: AuditOrigin): Promise<{ pair: TokenPair; replayed: boolean }> {
     // The host's claims are read afresh at each refresh, like the roles, and before the token is
     // spent: a failing claims option must not burn the client's only refresh token.
     let claims: ExtraClaims | undefined;
@@ -55,7 +70,7 @@ export class TokensService {
       claims = await this.extraClaims.forUserId(userId);
     };
     const spent = await this.refreshTokens.spend(refreshToken, group, this.extraClaims.enabled ? readClaims : undefined, origin);
-    if ('replayed' in spent) return spent.replayed;
+    if ('replayed' in spent) return { pair: spent.replayed, replayed: true };
     const { user: spentBy, familyId, spentAt, tokenId } = spent;
     this.activity.markFamily(familyId); // a refresh is a use of the sign-in
     const nextRefreshToken = await this.refreshTokens.issue(spentBy.id, familyId);
@@ -67,7 +82,7 @@ export class TokensService {
       if (!this.revocation.isRevoked({ userId: user.id, version: user.credentialVersion, familyId })) {
         const pair: TokenPair = { access_token: accessToken, refresh_token: nextRefreshToken, token_type: 'Bearer', expires_in: this.accessTokens.ttlSeconds };
         await this.refreshTokens.sealSuccessor(refreshToken, tokenId, pair);
-        return pair;
+        return { pair, replayed: false };
       }
       if (this.revocation.isFamilyRevoked(familyId)) break;
       user = await this.refreshTokens.userOfLiveFamily(familyId, spentBy.id, group);
@@ -99,4 +114,12 @@ export class TokensService {
     const issuedAt = Math.floor(Date.now() / 1000);
     return this.accessTokens.sign({ ...user, claims }, issuedAt, { version: user.credentialVersion, familyId, group }).token;
   }
+}
+
+/** What a refused refresh counts as: 401 (unknown, expired, spent, revoked, reused) `invalid`, 503 `unavailable`. */
+function refreshResultOf(error: unknown): RefreshResult {
+  const status = describeRefusal(error)?.status;
+  if (status === 401) return 'invalid';
+  if (status === 503) return 'unavailable';
+  return 'error';
 }
