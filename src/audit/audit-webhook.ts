@@ -5,6 +5,7 @@ import { IsNull, LessThanOrEqual, Not, Repository } from 'typeorm';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
 import { AuditEventRecord } from './audit-event.entity';
 import { toAuditEvent } from './audit.service';
+import { MetricsService } from '../metrics/metrics.service';
 
 const POLL_INTERVAL_MS = 500;
 const BATCH = 20;
@@ -40,7 +41,10 @@ export class AuditWebhook implements OnModuleInit, BeforeApplicationShutdown {
   constructor(
     @Inject(AUTH_SWITCH_OPTIONS) private readonly config: AuthSwitchOptions,
     @InjectRepository(AuditEventRecord) private readonly events: Repository<AuditEventRecord>,
-  ) {}
+    private readonly metrics: MetricsService,
+  ) {
+    this.listeners.push((result) => this.metrics.webhookDelivery(result));
+  }
 
   onModuleInit(): void {
     if (!this.config.audit.webhookUrl) return;

@@ -5,6 +5,7 @@ import { EntityManager, LessThan, Repository } from 'typeorm';
 import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
 import { AuditEventRecord } from './audit-event.entity';
 import { AuditEvent, AuditEventType, NewAuditEvent } from './audit-events';
+import { MetricsService } from '../metrics/metrics.service';
 
 /** Events waiting for their own write (failed logins and the like) beyond this are dropped, and counted. */
 const MAX_PENDING = 10_000;
@@ -51,7 +52,10 @@ export class AuditService implements OnModuleInit, BeforeApplicationShutdown {
   constructor(
     @Inject(AUTH_SWITCH_OPTIONS) private readonly config: AuthSwitchOptions,
     @InjectRepository(AuditEventRecord) private readonly events: Repository<AuditEventRecord>,
-  ) {}
+    private readonly metrics: MetricsService,
+  ) {
+    this.listeners.push((type) => this.metrics.auditEvent(type));
+  }
 
   onModuleInit(): void {
     this.timer = setInterval(
