@@ -39,6 +39,8 @@ export interface LimitStore {
    * (a refund landing in the next window would let an attacker bank guesses).
    */
   decrement(namespace: string, key: string, windowEndsAt: number): Promise<void>;
+  /** Forgets the key's counter, whatever its window (an administrator unlocking an account). */
+  reset(namespace: string, key: string): Promise<void>;
 }
 
 /** How many keys one limit may hold in memory before the least recently used are dropped. */
@@ -76,6 +78,10 @@ export class MemoryLimitStore implements LimitStore {
     const entry = this.maps.get(namespace)?.get(key);
     // The check and the decrement run in one synchronous step.
     if (entry && entry.endsAt === windowEndsAt && entry.endsAt > this.now() && entry.count > 0) entry.count -= 1;
+  }
+
+  async reset(namespace: string, key: string): Promise<void> {
+    this.maps.get(namespace)?.delete(key);
   }
 
   /** How many counters the namespace holds (for tests and metrics). */
@@ -131,6 +137,10 @@ export class RedisLimitStore implements LimitStore {
     const left = Math.max(0, Math.round(windowEndsAt - this.now()));
     if (left === 0) return;
     await this.client.eval(DECREMENT_SCRIPT, { keys: [this.key(namespace, key)], arguments: [String(left + DECREMENT_SLACK_MS)] });
+  }
+
+  async reset(namespace: string, key: string): Promise<void> {
+    await this.client.del(this.key(namespace, key));
   }
 
   key(namespace: string, key: string): string {
@@ -191,6 +201,15 @@ export class Limit {
   async giveBack(point: TakenPoint): Promise<void> {
     try {
       await this.store.decrement(this.name, point.key, point.windowEndsAt);
+    } catch (error) {
+      throw new StoreUnavailableError('redis', error);
+    }
+  }
+
+  /** Clears the key's counter (as `take` would count it), so its next take opens a new window. */
+  async reset(given: string): Promise<void> {
+    try {
+      await this.store.reset(this.name, this.rule.keyOf ? this.rule.keyOf(given) : given);
     } catch (error) {
       throw new StoreUnavailableError('redis', error);
     }
