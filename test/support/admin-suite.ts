@@ -236,6 +236,49 @@ export function describeAdministration(setup: StorageSetup): void {
     });
   });
 
+  it("the /admin page: escaped, for admins only, its buttons behind the page forms' checks", async () => {
+    await t.http().get('/admin').expect(302).expect('Location', '/login');
+    const plain = await t.createUser();
+    const asPlain = await signInBoth(t, plain.email, plain.password);
+    await t.http().get('/admin').set('Cookie', asPlain.cookie).expect(403);
+
+    const marker = `Esc${randomBytes(4).toString('hex')}`;
+    const target = await t.createUser({ name: `<script>alert(1)</script> ${marker}` });
+    const web = await t.http().post('/web/auth/login').send({ email: admin.email, password: admin.password }).expect(200);
+    const cookie = cookiePair(sessionCookie(web));
+    const csrf = web.body.csrfToken as string;
+    const page = await t.http().get('/admin').query({ query: marker }).set('Cookie', cookie).expect(200);
+    expect(page.text).toContain('&#60;script&#62;alert(1)&#60;/script&#62;');
+    expect(page.text).not.toContain('<script>alert');
+    expect(page.text.match(/<g class="hour"/g)).toHaveLength(24);
+    expectErrorShape((await t.http().get('/api/admin/users').query({ cursor: 'bad' }).set(asAdmin).expect(400)).body, 400);
+    expect((await t.http().get('/admin').query({ cursor: 'bad' }).set('Cookie', cookie).expect(400)).text).toContain('Invalid cursor');
+
+    const post = (form: Record<string, string>, headers: Record<string, string> = {}) =>
+      t.http().post('/admin/users/disable').set('Cookie', cookie).set(headers).type('form').send(form);
+    await post({ id: target.id, reason: 'x' }).expect(403);
+    await post({ id: target.id, reason: 'x', _csrf: csrf }, { 'Sec-Fetch-Site': 'cross-site' }).expect(403);
+    await post({ id: target.id, reason: 'x', _csrf: csrf }, { Origin: 'https://evil.example' }).expect(403);
+    await post({ id: admin.id, reason: 'x', _csrf: csrf }).expect(409);
+    await post({ id: target.id, reason: '', _csrf: csrf }).expect(400);
+    expect((await t.http().get(`/api/admin/users/${target.id}`).set(asAdmin).expect(200)).body.disabled).toBe(false);
+    await t
+      .http()
+      .post('/admin/users/disable')
+      .set('Cookie', asPlain.cookie)
+      .type('form')
+      .send({ id: target.id, reason: 'x', _csrf: (await t.http().get('/web/auth/csrf').set('Cookie', asPlain.cookie).expect(200)).body.csrfToken })
+      .expect(403);
+
+    await post({ id: target.id, reason: 'From the page', _csrf: csrf, query: marker }).expect(303).expect('Location', `/admin?query=${marker}`);
+    expect((await t.http().get(`/api/admin/users/${target.id}`).set(asAdmin).expect(200)).body).toMatchObject({
+      disabled: true,
+      disabledReason: 'From the page',
+    });
+    await t.http().post('/admin/users/enable').set('Cookie', cookie).type('form').send({ id: target.id, _csrf: csrf }).expect(303).expect('Location', '/admin');
+    expect((await t.http().get(`/api/admin/users/${target.id}`).set(asAdmin).expect(200)).body.disabled).toBe(false);
+  });
+
   it("unlock clears the account's failed-login limit", async () => {
     const user = await t.createUser();
     for (let i = 0; i < ACCOUNT_LOCKOUT; i++) await t.http().post('/api/auth/login').send({ email: user.email, password: 'wrong password' }).expect(401);
