@@ -6,7 +6,20 @@
 // `npm run test:sqlite` runs unit + sqlite; `npm test` (CI) runs all three.
 // A new e2e suite lands in `services` unless it is listed below: list it only if it never
 // touches Redis or PostgreSQL (no 'postgres+redis' setup, TEST_REDIS_URL or TEST_DATABASE_URL).
-const SQLITE_SUITES = ['browser', 'cli', 'host-app', 'host-extras', 'json-logs', 'key-rotation', 'mail', 'openapi', 'packed-host', 'route-groups', 'sqlite'];
+const SQLITE_SUITES = [
+  'admin-sqlite',
+  'browser',
+  'cli',
+  'host-app',
+  'host-extras',
+  'json-logs',
+  'key-rotation',
+  'mail',
+  'openapi',
+  'packed-host',
+  'route-groups',
+  'sqlite',
+];
 
 /** What every project shares: TypeScript through ts-jest, Node, the temp-folder cleanup hook. */
 const base = {

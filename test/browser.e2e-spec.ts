@@ -1,4 +1,7 @@
 import { Browser, BrowserContext, chromium, Page } from 'playwright-core';
+import { join } from 'node:path';
+import { AuditService } from '../src/audit/audit.service';
+import { freshDataDir } from './support/environments';
 import { linkToken, mailsTo } from './support/mailbox';
 import { freePort } from './support/redis-server';
 import { startApp, TestApp, uniqueEmail } from './support/test-app';
@@ -262,6 +265,74 @@ describe('pages in a real browser', () => {
     expect(first.page.url()).toBe(`${base}/account`);
     await first.context.close();
     await second.context.close();
+  });
+
+  it('administers users on /admin without scripts: search, the Disable button, the events and the sign-in chart', async () => {
+    const admin = await t.createUser({ roles: ['admin', 'user'], password: 'admin browser password' });
+    const marker = `adm${Date.now()}`;
+    const target = await t.createUser({ name: `Target ${marker}`, password: 'target password' });
+    const plain = await t.createUser({ password: 'plain password' });
+    // A sign-in and a failed one for the chart (the failure's event is written after the answer).
+    await t.http().post('/api/auth/login').send({ email: target.email, password: 'target password' }).expect(200);
+    await t.http().post('/api/auth/login').send({ email: target.email, password: 'a wrong password' }).expect(401);
+    await t.app.get(AuditService).flush();
+
+    const context = await browser.newContext({ javaScriptEnabled: false });
+    const page = await context.newPage();
+    const signIn = async (email: string, password: string) => {
+      await page.goto(`${base}/login`);
+      await page.fill('input[name="email"]', email);
+      await page.fill('input[name="password"]', password);
+      await page.click('button[type="submit"]');
+      await page.waitForURL(`${base}/account`);
+    };
+    // Signed out: to the login page.
+    await page.goto(`${base}/admin`);
+    expect(page.url()).toBe(`${base}/login`);
+    // Signed in without the role: 403.
+    await signIn(plain.email, 'plain password');
+    expect((await page.goto(`${base}/admin`))?.status()).toBe(403);
+    await context.clearCookies();
+
+    await signIn(admin.email, 'admin browser password');
+    await page.goto(`${base}/admin`);
+    expect(await page.locator('#sign-in-chart g.hour').count()).toBe(24);
+    const total = async (kind: string) =>
+      (await page.locator(`#sign-in-chart rect.${kind}`).evaluateAll((bars) => bars.map((bar) => Number(bar.getAttribute('data-count'))))).reduce(
+        (sum, count) => sum + count,
+        0,
+      );
+    expect(await total('succeeded')).toBeGreaterThanOrEqual(1);
+    expect(await total('failed')).toBeGreaterThanOrEqual(1);
+
+    await page.fill('input[name="query"]', marker.toUpperCase());
+    await page.click('#search');
+    await page.waitForURL((url) => url.pathname === '/admin' && url.searchParams.get('query') === marker.toUpperCase());
+    const rows = page.locator('#users tbody tr');
+    expect(await rows.count()).toBe(1);
+    expect(await rows.first().locator('td.email').textContent()).toBe(target.email);
+
+    await rows.first().locator('input[name="reason"]').fill('Disabled in the browser');
+    await rows.first().locator('button.disable-user').click();
+    await page.locator('#users tbody tr td.status', { hasText: 'disabled' }).waitFor();
+    // Back on the same search, and the user can no longer sign in.
+    expect(new URL(page.url()).searchParams.get('query')).toBe(marker.toUpperCase());
+    const refused = await t.http().post('/api/auth/login').send({ email: target.email, password: 'target password' }).expect(403);
+    expect(refused.body.message).toBe('Account disabled');
+    const events = await page.textContent('#events');
+    expect(events).toContain('user.disabled');
+    expect(events).toContain(target.id);
+    expect(events).not.toContain(target.email);
+
+    const screenshot = join(process.env.SCREENSHOT_DIR ?? freshDataDir(), `admin-page-${process.pid}.png`);
+    await page.screenshot({ path: screenshot, fullPage: true });
+    console.log(`admin page screenshot: ${screenshot}`);
+
+    // The Enable button of the same row undoes it.
+    await rows.first().locator('button.enable-user').click();
+    await page.locator('#users tbody tr td.status', { hasText: 'active' }).waitFor();
+    await t.http().post('/api/auth/login').send({ email: target.email, password: 'target password' }).expect(200);
+    await context.close();
   });
 
   it('still posts the form, not a GET, when the script fails to load', async () => {

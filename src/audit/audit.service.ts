@@ -11,6 +11,7 @@ import { MetricsService } from '../metrics/metrics.service';
 const MAX_PENDING = 10_000;
 const PRUNE_INTERVAL_MS = 3600_000;
 const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
 /** Details are small by construction; this only stops a mistake from filling the table. */
 const MAX_DETAILS_CHARS = 2000;
 
@@ -135,6 +136,27 @@ export class AuditService implements OnModuleInit, BeforeApplicationShutdown {
     const rows = await builder.getMany();
     const page = rows.slice(0, query.limit);
     return { events: page.map(toAuditEvent), next_cursor: rows.length > query.limit ? encodeCursor(page[page.length - 1].seq) : null };
+  }
+
+  /**
+   * How many events of these types happened in each hour since `sinceMs` (epoch ms), as
+   * `{type, hourStart, count}` rows, only for hours that had some. Grouped in SQL by the integer
+   * division of `at` by an hour, which SQLite and PostgreSQL compute alike on integers.
+   */
+  async countByHour(types: readonly AuditEventType[], sinceMs: number): Promise<Array<{ type: AuditEventType; hourStart: number; count: number }>> {
+    if (types.length === 0) return [];
+    const hour = `e.at / ${HOUR_MS}`;
+    const rows = await this.events
+      .createQueryBuilder('e')
+      .select('e.type', 'type')
+      .addSelect(hour, 'hour')
+      .addSelect('COUNT(*)', 'count')
+      .where('e.type IN (:...types)', { types })
+      .andWhere('e.at >= :since', { since: Math.floor(sinceMs) })
+      .groupBy('e.type')
+      .addGroupBy(hour)
+      .getRawMany<{ type: AuditEventType; hour: number | string; count: number | string }>();
+    return rows.map((row) => ({ type: row.type, hourStart: Number(row.hour) * HOUR_MS, count: Number(row.count) }));
   }
 
   /** Deletes events older than the retention (AUDIT_RETENTION_DAYS). */

@@ -8,6 +8,7 @@ import { RefreshFamily } from '../tokens/refresh-family.entity';
 import { TokensModule } from '../tokens/tokens.module';
 import { UsersModule } from '../users/users.module';
 import { AccountController } from './account.controller';
+import { AdminUsersService } from './admin-users.service';
 import { AccountMailQueue } from './account-mail.queue';
 import { AuthService } from './auth.service';
 import { EmailVerificationService } from './email-verification.service';
@@ -34,6 +35,7 @@ import { UnusualUse } from './unusual-use';
   providers: [
     { provide: AUTH_SWITCH_PASSPORT, useFactory: createPassportInstance },
     AuthService,
+    AdminUsersService,
     AccountMailQueue,
     PasswordService,
     EmailVerificationService,
@@ -51,6 +53,7 @@ import { UnusualUse } from './unusual-use';
     PassportModule,
     AUTH_SWITCH_PASSPORT,
     AuthService,
+    AdminUsersService,
     PasswordService,
     EmailVerificationService,
     SessionAuthenticator,

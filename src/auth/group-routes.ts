@@ -3,6 +3,7 @@ import {
   applyDecorators,
   Body,
   Controller,
+  Delete,
   Get,
   HttpCode,
   Injectable,
@@ -10,6 +11,7 @@ import {
   ParseUUIDPipe,
   Post,
   Put,
+  Query,
   Req,
   Res,
   Type,
@@ -33,6 +35,8 @@ import { AllowClients, CurrentUser, Public, Roles, RouteGroup, UsersOnly } from 
 import { LoginDto, LogoutDto, RefreshDto } from './dto';
 import { AnyLoginResponse, ClientMeResponse, CsrfTokenResponse, MeResponse, SessionLoginResponse, TokenPairResponse, UserResponse } from './responses';
 import { authError } from '../common/auth-errors';
+import { AdminUserDetailResponse, AdminUserListResponse, DisableUserDto, ListUsersQuery } from './admin-users.dto';
+import { AdminUsersService } from './admin-users.service';
 
 /** The route groups of one AuthSwitch module, resolved at start-up. */
 export interface AuthSwitchRoutes {
@@ -193,15 +197,99 @@ export function groupControllers(routes: AuthSwitchRoutes): Type[] {
   });
 }
 
-/** Role management, in the admin group (ADMIN_ROUTE_GROUP, `api` by default). */
+/** The `:id` of the admin routes. */
+const UserIdParam = () => ApiParam({ name: 'id', format: 'uuid', description: 'The user (a UUID v4)' });
+
+/**
+ * User administration, in the admin group (ADMIN_ROUTE_GROUP, `api` by default): roles, the
+ * list, disable/enable, login limits, deletion. The rules live in AdminUsersService, which the
+ * operator CLI and the /admin page use too.
+ */
 @Injectable()
 @AuthSwitchRoutesBinding()
 abstract class AdminUsersRoutes {
-  constructor(private readonly auth: AuthService) {}
+  constructor(
+    private readonly auth: AuthService,
+    private readonly admin: AdminUsersService,
+  ) {}
+
+  @Get()
+  @ApiOperation({ summary: 'List users, optionally searched by part of their email or name (admin only)', description: 'In email order, a page at a time.' })
+  @ApiOkResponse({ type: AdminUserListResponse, description: 'A page of users and the cursor of the next one' })
+  @ApiErrorResponse(400, 'Invalid query, limit or cursor', 'Invalid cursor')
+  list(@Query() query: ListUsersQuery) {
+    return this.admin.list(query);
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'One user (admin only)' })
+  @UserIdParam()
+  @ApiOkResponse({ type: AdminUserDetailResponse, description: 'The user' })
+  @ApiErrorResponse(404, 'No user with this id', 'User not found')
+  get(@Param('id', new ParseUUIDPipe({ version: '4' })) id: string) {
+    return this.admin.get(id);
+  }
+
+  @Post(':id/disable')
+  @HttpCode(200)
+  @ApiOperation({
+    summary: 'Disable an account (admin only): it cannot sign in, and its sessions and tokens stop on every instance at once',
+    description: 'With `until`, the disablement lapses by itself then. Sign-in answers 403 `Account disabled`.',
+  })
+  @UserIdParam()
+  @ApiOkResponse({ type: AdminUserDetailResponse, description: 'The user, disabled' })
+  @ApiErrorResponse(404, 'No user with this id', 'User not found')
+  @ApiErrorResponse(409, 'Administrators cannot disable their own account', 'Administrators cannot disable or delete their own account')
+  disable(
+    @Param('id', new ParseUUIDPipe({ version: '4' })) id: string,
+    @Body() body: DisableUserDto,
+    @CurrentUser() admin: UserPrincipal,
+    @Req() req: AuthenticatedRequest,
+  ) {
+    return this.admin.disable(id, body, { kind: 'admin', id: admin.id }, originOf(req, req.routeGroup?.name ?? null));
+  }
+
+  @Post(':id/enable')
+  @HttpCode(200)
+  @ApiOperation({ summary: 'Lift the disablement of an account (admin only)' })
+  @UserIdParam()
+  @ApiOkResponse({ type: AdminUserDetailResponse, description: 'The user, enabled' })
+  @ApiErrorResponse(404, 'No user with this id', 'User not found')
+  enable(@Param('id', new ParseUUIDPipe({ version: '4' })) id: string, @CurrentUser() admin: UserPrincipal, @Req() req: AuthenticatedRequest) {
+    return this.admin.enable(id, { kind: 'admin', id: admin.id }, originOf(req, req.routeGroup?.name ?? null));
+  }
+
+  @Post(':id/unlock')
+  @HttpCode(200)
+  @ApiOperation({ summary: "Clear the account's failed-login limit, so that it may sign in again at once (admin only)" })
+  @UserIdParam()
+  @ApiOkResponse({ type: AdminUserDetailResponse, description: 'The user' })
+  @ApiErrorResponse(404, 'No user with this id', 'User not found')
+  unlock(@Param('id', new ParseUUIDPipe({ version: '4' })) id: string, @CurrentUser() admin: UserPrincipal, @Req() req: AuthenticatedRequest) {
+    return this.admin.unlock(id, { kind: 'admin', id: admin.id }, originOf(req, req.routeGroup?.name ?? null));
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiOperation({
+    summary: 'Delete an account and its credentials (admin only); the address may register again',
+    description: "Its sessions and tokens stop on every instance at once. The account's audit events stay; they never hold the email.",
+  })
+  @UserIdParam()
+  @ApiNoContentResponse({ description: 'Deleted' })
+  @ApiErrorResponse(404, 'No user with this id', 'User not found')
+  @ApiErrorResponse(409, 'Administrators cannot delete their own account', 'Administrators cannot disable or delete their own account')
+  async remove(
+    @Param('id', new ParseUUIDPipe({ version: '4' })) id: string,
+    @CurrentUser() admin: UserPrincipal,
+    @Req() req: AuthenticatedRequest,
+  ): Promise<void> {
+    await this.admin.delete(id, { kind: 'admin', id: admin.id }, originOf(req, req.routeGroup?.name ?? null));
+  }
 
   @Put(':id/roles')
   @ApiOperation({ summary: "Replace a user's roles (admin only); ends the user's sessions and tokens" })
-  @ApiParam({ name: 'id', format: 'uuid', description: 'The user (a UUID v4)' })
+  @UserIdParam()
   @ApiOkResponse({ type: UserResponse, description: 'The user with the new roles' })
   @ApiErrorResponse(400, 'Invalid body, or an id that is not a UUID v4')
   @ApiErrorResponse(404, 'No user with this id', 'User not found')

@@ -150,9 +150,39 @@ describe('limits (memory store, injected clock)', () => {
       decrement: () => Promise.reject(new Error('The client is closed')),
       addMember: () => Promise.reject(new Error('The client is closed')),
       countMembers: () => Promise.reject(new Error('The client is closed')),
+      reset: () => Promise.reject(new Error('The client is closed')),
     };
     const login = limitFactory(down, () => 0)('login', { points: 3, windowSeconds: 60 });
     await expect(login.take('ada', 'refused')).rejects.toBeInstanceOf(StoreUnavailableError);
     await expect(login.giveBack({ limit: login, key: 'ada', windowEndsAt: 1 })).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(login.reset('ada')).rejects.toBeInstanceOf(StoreUnavailableError);
+  });
+
+  it('resets one key of one limit (an unlock): the next take opens a new window, other keys and limits keep theirs', async () => {
+    const { limit } = setup();
+    const accounts = limit('accounts', { points: 2, windowSeconds: 60 });
+    const others = limit('others', { points: 1, windowSeconds: 60 });
+    for (const key of ['ada', 'bob']) {
+      await accounts.take(key, 'refused');
+      await accounts.take(key, 'refused');
+    }
+    await others.take('ada', 'refused');
+    expect(await outcome(accounts, 'ada')).toBe(60);
+
+    await accounts.reset('ada');
+    expect(await outcome(accounts, 'ada')).toBe('ok');
+    expect(await outcome(accounts, 'bob')).toBe(60);
+    expect(await outcome(others, 'ada')).toBe(60);
+    // A key never counted resets to nothing, without error.
+    await accounts.reset('nobody');
+  });
+
+  it('resets the key as it is counted (keyOf)', async () => {
+    const { limit } = setup();
+    const byNetwork = limit('networks', { points: 1, windowSeconds: 60, keyOf: (key) => key.split('.')[0] });
+    await byNetwork.take('10.1', 'refused');
+    expect(await outcome(byNetwork, '10.2')).toBe(60);
+    await byNetwork.reset('10.3');
+    expect(await outcome(byNetwork, '10.2')).toBe('ok');
   });
 });

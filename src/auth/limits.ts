@@ -47,6 +47,8 @@ export interface LimitStore {
   addMember(namespace: string, key: string, member: string, windowMs: number, cap: number): Promise<{ count: number; added: boolean; windowEndsAt: number }>;
   /** How many distinct members the key's set holds in its current window (0 when none is open). */
   countMembers(namespace: string, key: string): Promise<{ count: number; windowEndsAt: number }>;
+  /** Forgets the key's counter, whatever its window (an administrator unlocking an account). */
+  reset(namespace: string, key: string): Promise<void>;
 }
 
 /** How many keys one limit may hold in memory before the least recently used are dropped. */
@@ -112,6 +114,10 @@ export class MemoryLimitStore implements LimitStore {
     const entry = this.sets.get(namespace)?.get(key);
     if (!entry || entry.endsAt <= this.now()) return { count: 0, windowEndsAt: this.now() };
     return { count: entry.members.size, windowEndsAt: entry.endsAt };
+  }
+
+  async reset(namespace: string, key: string): Promise<void> {
+    this.maps.get(namespace)?.delete(key);
   }
 
   /** How many counters the namespace holds (for tests and metrics). */
@@ -216,6 +222,10 @@ export class RedisLimitStore implements LimitStore {
     return { count: Number(count), windowEndsAt: startedAt + Math.max(0, Number(left)) };
   }
 
+  async reset(namespace: string, key: string): Promise<void> {
+    await this.client.del(this.key(namespace, key));
+  }
+
   key(namespace: string, key: string): string {
     return `${this.keyPrefix}limit:${namespace}:${key}`;
   }
@@ -277,6 +287,15 @@ export class Limit {
   async giveBack(point: TakenPoint): Promise<void> {
     try {
       await this.store.decrement(this.name, point.key, point.windowEndsAt);
+    } catch (error) {
+      throw new StoreUnavailableError('redis', error);
+    }
+  }
+
+  /** Clears the key's counter (as `take` would count it), so its next take opens a new window. */
+  async reset(given: string): Promise<void> {
+    try {
+      await this.store.reset(this.name, this.rule.keyOf ? this.rule.keyOf(given) : given);
     } catch (error) {
       throw new StoreUnavailableError('redis', error);
     }

@@ -217,6 +217,14 @@ export class LoginRateLimiter implements OnModuleInit {
     await giveBackAll(attempt.taken);
   }
 
+  /**
+   * Clears the failed logins counted against the account (`account`: its normalized email), so
+   * that it may sign in again at once; the per-address counters stay (they protect other accounts).
+   */
+  async clearAccount(account: string): Promise<void> {
+    await this.limitsByName.loginFailuresPerAccount.reset(account);
+  }
+
   /** Counts a registration from this address; 429 beyond the limit. */
   async takeRegistration(address: string): Promise<void> {
     await takeEach('Too many registrations from this address; try again later', [[this.limitsByName.registrationsPerAddress, address]]);

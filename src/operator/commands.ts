@@ -3,7 +3,7 @@ import { AuditService } from '../audit/audit.service';
 import { INestApplicationContext } from '@nestjs/common';
 import { isAuthError } from '../common/auth-errors';
 import { plainToInstance } from 'class-transformer';
-import { validateSync } from 'class-validator';
+import { isUUID, validateSync } from 'class-validator';
 import { createPrivateKey, createPublicKey } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, relative, resolve } from 'node:path';
@@ -13,6 +13,9 @@ import { algorithmFor, publishedKey } from '../config/key-ring';
 import { generatePrivateKeyPem } from '../config/secrets';
 import { RegisterDto, ROLE_NAME } from '../users/dto';
 import { AuthService } from '../auth/auth.service';
+import { DisableUserDto, ListUsersQuery, USERS_PAGE_MAX } from '../auth/admin-users.dto';
+import { AdminUsersService } from '../auth/admin-users.service';
+import { SYSTEM_ACTOR } from '../audit/audit-events';
 
 /** How the operator started this CLI: `npm run cli --` for the server, `node <script>` in a host. */
 function invocation(): string {
@@ -25,6 +28,10 @@ function usage(): string {
   const cli = invocation();
   return [
     `usage: ${cli} users:create --email E --password P [--name N] [--roles admin,user]`,
+    `       ${cli} users:list [--query Q]`,
+    `       ${cli} users:disable --id ID --reason R [--until ISO-DATE]`,
+    `       ${cli} users:enable --id ID`,
+    `       ${cli} users:delete --id ID`,
     `       ${cli} clients:create --name N --scopes a,b [--public-key-file F]`,
     `       ${cli} clients:list`,
     `       ${cli} clients:revoke --client-id ID`,
@@ -41,9 +48,9 @@ function usage(): string {
 export type OpenApplication = () => Promise<INestApplicationContext>;
 
 /**
- * AuthSwitch's operator commands (users:create, clients:create|list|revoke, keys:generate) for
- * any host. Returns the process exit code: 0 done, 1 refused (already registered, no such
- * client, a key file exists), 2 bad arguments.
+ * AuthSwitch's operator commands (users:create|list|disable|enable|delete,
+ * clients:create|list|revoke, keys:generate) for any host. Returns the process exit code: 0
+ * done, 1 refused (already registered, no such user or client, a key file exists), 2 bad arguments.
  *
  *     // cli.ts of a host
  *     runOperatorCommand(process.argv.slice(2), () => NestFactory.createApplicationContext(AppModule, { logger: ['error'] }))
@@ -65,6 +72,10 @@ export async function runOperatorCommand(argv: string[], open: OpenApplication):
 function dispatch(argv: string[], open: OpenApplication): Promise<number> | number {
   const [command, ...rest] = argv;
   if (command === 'users:create') return createUser(rest, open);
+  if (command === 'users:list') return listUsers(rest, open);
+  if (command === 'users:disable') return disableUser(rest, open);
+  if (command === 'users:enable') return enableUser(rest, open);
+  if (command === 'users:delete') return deleteUser(rest, open);
   if (command === 'keys:generate') return generateKey(rest);
   if (command === 'clients:create') return createClient(rest, open);
   if (command === 'clients:list') return listClients(rest, open);
@@ -115,6 +126,96 @@ async function createUser(args: string[], open: OpenApplication): Promise<number
       }
       throw error;
     }
+  });
+}
+
+/** The problems class-validator finds in `input` as the DTO `type` (every one, not only the first). */
+function problemsOf<T extends object>(type: new () => T, input: object): { value: T; problems: string[] } {
+  const value = plainToInstance(type, input);
+  return { value, problems: validateSync(value).flatMap((error) => Object.values(error.constraints ?? {})) };
+}
+
+/** Prints every matching user (or all), one JSON object per line, in email order. */
+async function listUsers(args: string[], open: OpenApplication): Promise<number> {
+  const { values } = parseArgs({ args, options: { query: { type: 'string' } }, strict: true });
+  const { problems } = problemsOf(ListUsersQuery, { query: values.query });
+  if (problems.length > 0) {
+    console.error(`${problems.join('; ')}\n${usage()}`);
+    return 2;
+  }
+  return withApplication(open, async (app) => {
+    const admin = app.get(AdminUsersService);
+    let cursor: string | undefined;
+    do {
+      const page = await admin.list({ query: values.query, limit: USERS_PAGE_MAX, cursor });
+      for (const user of page.users) console.log(JSON.stringify(user));
+      cursor = page.next_cursor ?? undefined;
+    } while (cursor);
+    return 0;
+  });
+}
+
+/** `--id` of the users:* commands: a user id (UUID v4), or the usage error. */
+function userIdOf(id: string | undefined, problems: string[]): string {
+  if (!id) problems.push('--id is required');
+  else if (!isUUID(id, 4)) problems.push('--id must be a user id (a UUID v4)');
+  return id ?? '';
+}
+
+/**
+ * One administration command on one user, as the operator (actor `system`): prints what it
+ * answers, 1 for an unknown user.
+ */
+function onUser(open: OpenApplication, id: string, work: (admin: AdminUsersService) => Promise<string>): Promise<number> {
+  return withApplication(open, async (app) => {
+    try {
+      console.log(await work(app.get(AdminUsersService)));
+      return 0;
+    } catch (error) {
+      if (isAuthError(error, 'USER_NOT_FOUND')) {
+        console.error(`error: no user ${id}`);
+        return 1;
+      }
+      throw error;
+    }
+  });
+}
+
+/** Ends every session and token of the user on every instance; sign-in answers 403 until enabled (or `--until`). */
+async function disableUser(args: string[], open: OpenApplication): Promise<number> {
+  const { values } = parseArgs({ args, options: { id: { type: 'string' }, reason: { type: 'string' }, until: { type: 'string' } }, strict: true });
+  const { value, problems } = problemsOf(DisableUserDto, { reason: values.reason, until: values.until });
+  const id = userIdOf(values.id, problems);
+  if (problems.length > 0) {
+    console.error(`${problems.join('; ')}\n${usage()}`);
+    return 2;
+  }
+  return onUser(open, id, async (admin) => JSON.stringify(await admin.disable(id, value, SYSTEM_ACTOR)));
+}
+
+async function enableUser(args: string[], open: OpenApplication): Promise<number> {
+  const { values } = parseArgs({ args, options: { id: { type: 'string' } }, strict: true });
+  const problems: string[] = [];
+  const id = userIdOf(values.id, problems);
+  if (problems.length > 0) {
+    console.error(`${problems.join('; ')}\n${usage()}`);
+    return 2;
+  }
+  return onUser(open, id, async (admin) => JSON.stringify(await admin.enable(id, SYSTEM_ACTOR)));
+}
+
+/** The account and its credentials go, on every instance; its events stay (they hold no email). */
+async function deleteUser(args: string[], open: OpenApplication): Promise<number> {
+  const { values } = parseArgs({ args, options: { id: { type: 'string' } }, strict: true });
+  const problems: string[] = [];
+  const id = userIdOf(values.id, problems);
+  if (problems.length > 0) {
+    console.error(`${problems.join('; ')}\n${usage()}`);
+    return 2;
+  }
+  return onUser(open, id, async (admin) => {
+    await admin.delete(id, SYSTEM_ACTOR);
+    return `deleted ${id}`;
   });
 }
 

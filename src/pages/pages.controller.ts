@@ -36,6 +36,9 @@ import { SessionService } from '../sessions/session.service';
 import { ForgotPasswordDto, RegisterDto, ResetPasswordDto, VerifyEmailDto } from '../users/dto';
 import {
   accountPage,
+  adminHref,
+  adminPage,
+  HourlySignIns,
   forgotPasswordPage,
   FormState,
   loginPage,
@@ -46,6 +49,16 @@ import {
   verifyEmailPage,
 } from './templates';
 import { authError } from '../common/auth-errors';
+import { isUUID } from 'class-validator';
+import { AuditService } from '../audit/audit.service';
+import type { AuditActor, AuditOrigin } from '../audit/audit-events';
+import { DisableUserDto, USERS_PAGE_DEFAULT, USERS_QUERY_MAX } from '../auth/admin-users.dto';
+import { AdminUsersService } from '../auth/admin-users.service';
+import type { UserPrincipal } from '../common/authenticated-request';
+
+const HOUR_MS = 3_600_000;
+/** The admin page's role, as the admin API routes require it. */
+const ADMIN_ROLE = 'admin';
 
 /** The body of a form post as a plain record; anything else (no body, a JSON array) is empty. */
 function fields(req: Request): Record<string, unknown> {
@@ -134,6 +147,8 @@ export class PagesController {
     private readonly verification: EmailVerificationService,
     private readonly devices: DevicesService,
     private readonly publicAddress: PublicAddress,
+    private readonly admin: AdminUsersService,
+    private readonly audit: AuditService,
   ) {
     const sessionGroups = [...routes.groups].filter(([, strategy]) => strategy === 'session').map(([name]) => name);
     this.group = sessionGroups.includes('web') ? 'web' : sessionGroups[0];
@@ -365,6 +380,63 @@ export class PagesController {
     this.seeOther(res, '/login');
   }
 
+  /**
+   * The administration page (role admin, on the pages' session): users with search and
+   * disable/enable buttons, the recent events, and sign-ins per hour. Signed out: to /login.
+   */
+  @Get('admin')
+  async adminHome(@Query('query') query: unknown, @Query('cursor') cursor: unknown, @Req() req: AuthenticatedRequest, @Res() res: Response): Promise<void> {
+    const group = this.pagesGroup();
+    res.setHeader('Cache-Control', 'no-store');
+    const user = await this.sessionAuth.current(req, res);
+    if (!user) return res.redirect(302, '/login');
+    if (!user.roles.includes(ADMIN_ROLE)) return this.render(res, this.notAdmin(), this.notAdminPage(group));
+    const search = typeof query === 'string' ? query.slice(0, USERS_QUERY_MAX) : '';
+    let error: string | undefined;
+    let page: Awaited<ReturnType<AdminUsersService['list']>> = { users: [], next_cursor: null };
+    try {
+      page = await this.admin.list({ query: search, limit: USERS_PAGE_DEFAULT, cursor: typeof cursor === 'string' && cursor !== '' ? cursor : undefined });
+    } catch (failure) {
+      const refusal = this.refusal(failure);
+      if (refusal.status !== HttpStatus.BAD_REQUEST) throw failure;
+      error = refusal.message;
+    }
+    const [events, chart] = await Promise.all([this.audit.list({ limit: 20 }), this.signInsPerHour()]);
+    res
+      .status(error ? HttpStatus.BAD_REQUEST : HttpStatus.OK)
+      .type('html')
+      .send(
+        adminPage(group, {
+          admin: user,
+          csrfToken: req.authSession?.csrfToken ?? '',
+          query: search,
+          users: page.users,
+          nextCursor: page.next_cursor,
+          events: events.events,
+          chart,
+          error,
+        }),
+      );
+  }
+
+  /** The Disable button of a row of /admin (fields `id`, `reason`, `_csrf`): what `POST .../users/:id/disable` does. */
+  @Post('admin/users/disable')
+  async submitDisableUser(@Req() req: AuthenticatedRequest, @Res() res: Response): Promise<void> {
+    await this.adminForm(req, res, async (id, body, actor, origin) => {
+      const input = await validated(DisableUserDto, { reason: body.reason });
+      if (isRefusal(input)) return input;
+      await this.admin.disable(id, input, actor, origin);
+    });
+  }
+
+  /** The Enable button of a row of /admin. */
+  @Post('admin/users/enable')
+  async submitEnableUser(@Req() req: AuthenticatedRequest, @Res() res: Response): Promise<void> {
+    await this.adminForm(req, res, async (id, _body, actor, origin) => {
+      await this.admin.enable(id, actor, origin);
+    });
+  }
+
   @Get('assets/pages.js')
   @Header('Content-Type', 'text/javascript; charset=utf-8')
   @Header('Cache-Control', 'public, max-age=300')
@@ -377,6 +449,56 @@ export class PagesController {
   @HttpCode(204)
   @Header('Cache-Control', 'public, max-age=86400')
   favicon(): void {}
+
+  /**
+   * A button of the admin page: the same protections as every page form (another site's form is
+   * refused, the session's CSRF token is required), then the role; back to /admin with the search.
+   */
+  private async adminForm(
+    req: AuthenticatedRequest,
+    res: Response,
+    act: (id: string, body: Record<string, unknown>, actor: AuditActor, origin: AuditOrigin) => Promise<Refusal | void>,
+  ): Promise<void> {
+    const group = this.pagesGroup();
+    const body = fields(req);
+    const back = adminHref(typeof body.query === 'string' ? body.query.slice(0, USERS_QUERY_MAX) : '');
+    const refuse = (refusal: Refusal) =>
+      this.render(res, refusal, messagePage(group, 'Not done', refusal.message, { href: back, text: 'Back to administration' }));
+    if (this.fromAnotherSite(req)) return refuse(this.crossSiteRefusal());
+    try {
+      const user: UserPrincipal | null = await this.sessionAuth.current(req, res);
+      if (!user) return this.seeOther(res, '/login');
+      if (!isSessionCsrfToken(body._csrf, req.authSession?.csrfToken)) {
+        return refuse({ status: HttpStatus.FORBIDDEN, message: 'Missing or invalid CSRF token; reload the administration page and try again' });
+      }
+      if (!user.roles.includes(ADMIN_ROLE)) return refuse(this.notAdmin());
+      if (typeof body.id !== 'string' || !isUUID(body.id, 4)) return refuse({ status: HttpStatus.BAD_REQUEST, message: 'No user was chosen' });
+      const refusal = await act(body.id, body, { kind: 'admin', id: user.id }, originOf(req, group));
+      if (refusal) return refuse(refusal);
+    } catch (error) {
+      return refuse(this.refusal(error));
+    }
+    this.seeOther(res, back);
+  }
+
+  private notAdmin(): Refusal {
+    return { status: HttpStatus.FORBIDDEN, message: 'Insufficient role' };
+  }
+
+  private notAdminPage(group: string): string {
+    return messagePage(group, 'Not allowed', 'This page is for administrators.', { href: '/account', text: 'Your account' });
+  }
+
+  /** login.succeeded and login.failed per hour, for the 24 hours up to and including this one. */
+  private async signInsPerHour(): Promise<HourlySignIns[]> {
+    const first = (Math.floor(Date.now() / HOUR_MS) - 23) * HOUR_MS;
+    const rows = await this.audit.countByHour(['login.succeeded', 'login.failed'], first);
+    const count = (type: string, hourStart: number) => rows.find((row) => row.type === type && row.hourStart === hourStart)?.count ?? 0;
+    return Array.from({ length: 24 }, (_, index) => {
+      const hourStart = first + index * HOUR_MS;
+      return { hourStart, succeeded: count('login.succeeded', hourStart), failed: count('login.failed', hourStart) };
+    });
+  }
 
   private pagesGroup(): string {
     if (!this.group) throw authError('NO_PAGES');

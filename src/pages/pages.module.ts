@@ -2,6 +2,7 @@ import { MiddlewareConsumer, Module, NestModule } from '@nestjs/common';
 import { NextFunction, Request, Response, urlencoded } from 'express';
 import { bodyFailure, verifyFormBody } from '../common/body-checks';
 import { sendError } from '../common/error-response';
+import { AuditModule } from '../audit/audit.module';
 import { AuthModule } from '../auth/auth.module';
 import { SessionsModule } from '../sessions/sessions.module';
 import { UsersModule } from '../users/users.module';
@@ -25,11 +26,11 @@ function formBodies(req: Request, res: Response, next: NextFunction): void {
 }
 
 /**
- * The browser pages (/login, /register, /account, password reset, email verification) on the
+ * The browser pages (/login, /register, /account, /admin, password reset, email verification) on the
  * session of the `web` group. Import it next to AuthSwitchModule.forRoot() to serve them from a
  * host; it parses its own form bodies, so the host's body-parser settings do not matter.
  */
-@Module({ imports: [AuthModule, SessionsModule, UsersModule], controllers: [PagesController] })
+@Module({ imports: [AuditModule, AuthModule, SessionsModule, UsersModule], controllers: [PagesController] })
 export class PagesModule implements NestModule {
   configure(consumer: MiddlewareConsumer): void {
     consumer.apply(formBodies).forRoutes(PagesController);

@@ -1,6 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { UserPrincipal } from '../common/authenticated-request';
 import type { Device } from '../auth/devices.service';
+import type { AdminUser } from '../auth/admin-users.service';
+import type { AuditEvent } from '../audit/audit-events';
 
 function escapeHtml(value: string): string {
   return value.replace(/[&<>"']/g, (char) => `&#${char.charCodeAt(0)};`);
@@ -160,6 +162,121 @@ ${csrfField}
 <button type="submit" id="logout">Log out</button>
 </form>`,
     `<meta name="csrf-token" content="${escapeHtml(csrfToken)}">`,
+  );
+}
+
+/** Sign-ins of one hour, for the chart of the admin page. */
+export interface HourlySignIns {
+  /** Epoch ms of the hour's start. */
+  hourStart: number;
+  succeeded: number;
+  failed: number;
+}
+
+export interface AdminPageView {
+  admin: UserPrincipal;
+  csrfToken: string;
+  /** The search as typed (shown again, kept through the buttons). */
+  query: string;
+  users: AdminUser[];
+  /** The link to the next page of users, if any. */
+  nextCursor: string | null;
+  events: AuditEvent[];
+  chart: HourlySignIns[];
+  error?: string;
+}
+
+/** `/admin`, with the search kept (and, for the next page, the cursor). */
+export function adminHref(query: string, cursor?: string): string {
+  const params = new URLSearchParams();
+  if (query) params.set('query', query);
+  if (cursor) params.set('cursor', cursor);
+  const search = params.toString();
+  return search ? `/admin?${search}` : '/admin';
+}
+
+const CHART = { width: 720, height: 200, top: 20, bottom: 30, left: 36, right: 8 };
+
+/**
+ * Sign-ins (green) and failed sign-ins (red) per hour, as an inline SVG drawn here: no script,
+ * no image request. One `<g class="hour">` per hour, each with its two bars and a tooltip.
+ */
+export function signInChart(hours: HourlySignIns[]): string {
+  const plotHeight = CHART.height - CHART.top - CHART.bottom;
+  const slot = (CHART.width - CHART.left - CHART.right) / Math.max(1, hours.length);
+  const barWidth = Math.max(2, Math.floor((slot - 4) / 2));
+  const max = Math.max(1, ...hours.flatMap((hour) => [hour.succeeded, hour.failed]));
+  const heightOf = (count: number) => Math.round((count / max) * plotHeight);
+  const groups = hours
+    .map((hour, index) => {
+      const x = Math.round(CHART.left + index * slot + 2);
+      const time = new Date(hour.hourStart).toISOString();
+      const label = `${time.slice(0, 13)}:00 UTC: ${hour.succeeded} sign-ins, ${hour.failed} failed`;
+      const bar = (count: number, offset: number, kind: string, colour: string) =>
+        `<rect class="${kind}" x="${x + offset}" y="${CHART.top + plotHeight - heightOf(count)}" width="${barWidth}" height="${heightOf(count)}" fill="${colour}" data-count="${count}"></rect>`;
+      const tick = index % 3 === 0 ? `<text x="${x}" y="${CHART.height - 10}" font-size="10" fill="#555">${escapeHtml(time.slice(11, 13))}h</text>` : '';
+      return `<g class="hour" data-hour="${escapeHtml(time)}"><title>${escapeHtml(label)}</title>${bar(hour.succeeded, 0, 'succeeded', '#2e7d32')}${bar(hour.failed, barWidth, 'failed', '#c62828')}${tick}</g>`;
+    })
+    .join('');
+  const axis = `<line x1="${CHART.left}" y1="${CHART.top + plotHeight}" x2="${CHART.width - CHART.right}" y2="${CHART.top + plotHeight}" stroke="#999"></line>`;
+  const scale = `<text x="0" y="${CHART.top + 4}" font-size="10" fill="#555">${max}</text><text x="0" y="${CHART.top + plotHeight}" font-size="10" fill="#555">0</text>`;
+  return `<svg id="sign-in-chart" xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${CHART.width} ${CHART.height}" width="100%" role="img" aria-labelledby="sign-in-chart-title"><title id="sign-in-chart-title">Sign-ins and failed sign-ins per hour, last 24 hours (UTC)</title>${scale}${axis}${groups}</svg>
+<p class="legend"><span style="color:#2e7d32">&#9632;</span> sign-ins <span style="color:#c62828">&#9632;</span> failed sign-ins (hours in UTC)</p>`;
+}
+
+/**
+ * The administration page: the users (searchable, a page at a time) with a disable or enable
+ * button each, the recent audit events, and the sign-in chart. Every button is a plain POST form
+ * with the session's CSRF token, so the page works without scripts.
+ */
+export function adminPage(group: string, view: AdminPageView): string {
+  const hidden = (name: string, value: string) => `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`;
+  const common = hidden('_csrf', view.csrfToken) + hidden('query', view.query);
+  const action = (user: AdminUser) => {
+    if (user.id === view.admin.id) return '<td>(you)</td>';
+    if (user.disabled) {
+      return `<td><form method="post" action="/admin/users/enable">${common}${hidden('id', user.id)}<button type="submit" class="enable-user">Enable</button></form></td>`;
+    }
+    return `<td><form method="post" action="/admin/users/disable">${common}${hidden('id', user.id)}<input type="text" name="reason" placeholder="Reason" aria-label="Reason for disabling ${escapeHtml(user.email)}" maxlength="200" required><button type="submit" class="disable-user">Disable</button></form></td>`;
+  };
+  const userRows = view.users
+    .map(
+      (user) =>
+        `<tr data-user-id="${escapeHtml(user.id)}"><td class="email">${escapeHtml(user.email)}</td><td>${escapeHtml(user.name)}</td><td>${escapeHtml(user.roles.join(', '))}</td><td>${escapeHtml(user.createdAt.slice(0, 10))}</td><td>${escapeHtml(user.lastLoginAt ?? '')}</td><td class="status">${user.disabled ? 'disabled' : 'active'}</td>${action(user)}</tr>`,
+    )
+    .join('\n');
+  const eventRows = view.events
+    .map(
+      (event) =>
+        `<tr><td>${escapeHtml(event.type)}</td><td>${escapeHtml(event.at)}</td><td>${escapeHtml(event.actor.kind)}${event.actor.id ? ` ${escapeHtml(event.actor.id)}` : ''}</td><td>${escapeHtml(event.userId ?? '')}</td></tr>`,
+    )
+    .join('\n');
+  const next = view.nextCursor ? `<p><a id="next-page" href="${escapeHtml(adminHref(view.query, view.nextCursor))}">Next page</a></p>` : '';
+  return layout(
+    'Administration',
+    group,
+    `<h1>Administration</h1>
+<p>Signed in as <strong id="email">${escapeHtml(view.admin.email)}</strong>. <a href="/account">Your account</a></p>
+${errorBox(view.error)}
+<h2>Sign-ins, last 24 hours</h2>
+${signInChart(view.chart)}
+<h2>Users</h2>
+<form method="get" action="/admin" role="search">
+<label>Search by email or name <input type="search" name="query" maxlength="320"${valueOf(view.query)}></label>
+<button type="submit" id="search">Search</button>
+</form>
+<table id="users"><thead><tr><th>Email</th><th>Name</th><th>Roles</th><th>Created</th><th>Last sign-in</th><th>Status</th><th></th></tr></thead>
+<tbody>
+${userRows}
+</tbody></table>
+${next}
+<h2>Recent events</h2>
+<table id="events"><thead><tr><th>Event</th><th>When</th><th>By</th><th>User</th></tr></thead>
+<tbody>
+${eventRows}
+</tbody></table>`,
+    // Wider than the form pages; more specific than the layout's own body rule.
+    '<style>html body{max-width:64rem}form[action^="/admin/users"]{display:flex;gap:.3rem}form[action^="/admin/users"] input,form[action^="/admin/users"] button{margin:0;width:auto}</style>',
   );
 }
 

@@ -49,7 +49,8 @@ const USED_ONE_TIME_TOKEN_KEEP_MS = 3600_000;
  *   an unknown one), or expired more than CLOCK_MARGIN_MS ago.
  * - A revocation-log entry for a token, family, client or verified address past its
  *   `expires_at` (which already covers the credential's lifetime and the clock margin), and a
- *   user entry older than USER_EVENT_RETENTION_MS (the users table holds versions for good).
+ *   user entry older than USER_EVENT_RETENTION_MS (the users table holds versions for good); a
+ *   deleted user's entry, whose version no table holds, stays until its own `expires_at`.
  */
 @Injectable()
 export class Housekeeping implements OnModuleInit, OnApplicationShutdown {
@@ -106,7 +107,7 @@ export class Housekeeping implements OnModuleInit, OnApplicationShutdown {
       );
       await this.deleteInBatches(
         'revocations',
-        `SELECT seq FROM revocations WHERE expires_at < ${int(now)} OR (kind = 'user' AND created_at < ${int(now - USER_EVENT_RETENTION_MS)})`,
+        `SELECT seq FROM revocations WHERE expires_at < ${int(now)} OR (kind = 'user' AND expires_at IS NULL AND created_at < ${int(now - USER_EVENT_RETENTION_MS)})`,
         'seq',
       );
       if (this.failing) this.logger.log('pruning works again');

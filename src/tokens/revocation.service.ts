@@ -17,9 +17,17 @@ import { MetricsService } from '../metrics/metrics.service';
 
 export type { CredentialStamp } from './revocation-state';
 
-/** A revocation to record: what is revoked, and until when (token, family) or from which version (user). */
+/**
+ * A revocation to record: what is revoked, and until when (token, family) or from which version
+ * (user). A user entry with `expiresAt` is also loaded by a full reload until then: the version
+ * of a user whose row is gone (deleted) lives only in the log.
+ */
 export type NewRevocation =
-  { kind: 'token' | 'family' | 'client' | 'verified'; subject: string; expiresAt: number } | { kind: 'user'; subject: string; version: number };
+  | { kind: 'token' | 'family' | 'client' | 'verified'; subject: string; expiresAt: number }
+  | { kind: 'user'; subject: string; version: number; expiresAt?: number };
+
+/** The version a deleted user's credentials are refused below: every credential ever issued (the `integer` column's maximum). */
+export const DELETED_USER_VERSION = 2_147_483_647;
 
 const PRUNE_INTERVAL_MS = 60_000;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -184,7 +192,7 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
           kind: revocation.kind,
           subject: revocation.subject,
           version: revocation.kind === 'user' ? revocation.version : null,
-          expiresAt: revocation.kind === 'user' ? null : revocation.expiresAt,
+          expiresAt: revocation.expiresAt ?? null,
           createdAt: Date.now(),
         };
         const inserted = await tx.getRepository(Revocation).insert(row);
@@ -217,6 +225,16 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
    */
   expiryCovering(lifetimeMs: number): number {
     return Date.now() + lifetimeMs + CLOCK_MARGIN_MS;
+  }
+
+  /**
+   * The revocation that ends every credential of a deleted user, on every instance: the highest
+   * version, kept in the log (and loaded by full reloads, since the users table no longer holds
+   * the user) until the longest-lived credential issued up to now has expired.
+   */
+  userDeletion(userId: string): NewRevocation {
+    const lifetimeMs = Math.max(this.accessTokenLifetimeMs, this.config.session.ttlSeconds * 1000);
+    return { kind: 'user', subject: userId, version: DELETED_USER_VERSION, expiresAt: this.expiryCovering(lifetimeMs) };
   }
 
   /** How long a verifier may accept an access token after signing it: its lifetime plus the clock tolerance. */
@@ -356,7 +374,8 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     const started = performance.now();
     const now = Date.now();
     const newest = await this.log.createQueryBuilder('r').select('MAX(r.seq)', 'max').getRawOne<{ max: number | string | null }>();
-    const entries = await this.log.find({ where: { kind: In(['token', 'family', 'client', 'verified']), expiresAt: MoreThan(now) } });
+    // User entries with an expiry: deleted users, whose version the users table no longer holds.
+    const entries = await this.log.find({ where: { kind: In(['token', 'family', 'client', 'verified', 'user']), expiresAt: MoreThan(now) } });
     const versions = await this.users.listVersions();
     entries.forEach((entry) => this.state.apply({ ...entry, seq: 0 }));
     for (const { id, credentialVersion } of versions) this.state.raiseVersion(id, credentialVersion);

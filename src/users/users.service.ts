@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import { InjectRepository } from '@nestjs/typeorm';
 import { randomUUID } from 'node:crypto';
-import { EntityManager, MoreThan, QueryFailedError, Repository } from 'typeorm';
+import { Brackets, EntityManager, IsNull, MoreThan, Not, QueryFailedError, Repository } from 'typeorm';
 import { PasswordHasher } from './password-hasher';
 import { User } from './user.entity';
 import { AuthError, authError } from '../common/auth-errors';
@@ -134,6 +134,71 @@ export class UsersService {
     if (!result.affected) return null;
     const user = await users.findOne({ where: { id }, select: { id: true, credentialVersion: true } });
     return user?.credentialVersion ?? null;
+  }
+
+  /**
+   * Disables the account inside the caller's transaction and, in the same UPDATE, ends every
+   * credential issued so far (as signOutEverywhere). Returns the new credential version, or null
+   * for an unknown user. A password reset or change leaves these columns alone.
+   */
+  async disable(tx: EntityManager, id: string, disablement: { at: number; reason: string; until: number | null }): Promise<number | null> {
+    const users = tx.getRepository(User);
+    const result = await users
+      .createQueryBuilder()
+      .update(User)
+      .set({
+        disabledAt: disablement.at,
+        disabledReason: disablement.reason,
+        disabledUntil: disablement.until,
+        credentialVersion: () => 'credential_version + 1',
+        logoutVersion: () => 'credential_version + 1',
+      })
+      .where('id = :id', { id })
+      .execute();
+    if (!result.affected) return null;
+    const user = await users.findOne({ where: { id }, select: { id: true, credentialVersion: true } });
+    return user?.credentialVersion ?? null;
+  }
+
+  /** Clears a disablement inside the caller's transaction; true when there was one to clear. */
+  async enable(tx: EntityManager, id: string): Promise<boolean> {
+    const result = await tx.getRepository(User).update({ id, disabledAt: Not(IsNull()) }, { disabledAt: null, disabledReason: null, disabledUntil: null });
+    return Boolean(result.affected);
+  }
+
+  /**
+   * Deletes the account inside the caller's transaction: its refresh families and tokens,
+   * one-time tokens and known devices go with it (foreign keys ON DELETE CASCADE). False for an
+   * unknown user.
+   */
+  async delete(tx: EntityManager, id: string): Promise<boolean> {
+    const result = await tx.getRepository(User).delete({ id });
+    return Boolean(result.affected);
+  }
+
+  /**
+   * Users in email order, after `afterEmail` (keyset pagination), whose email or name contains
+   * `query` (case-insensitive; `%`, `_` and `\` in it are literal). One row more than `limit` is
+   * read, to say whether there is a next page.
+   */
+  async search(search: { query?: string; limit: number; afterEmail?: string }): Promise<{ users: User[]; more: boolean }> {
+    const builder = this.users
+      .createQueryBuilder('u')
+      .orderBy('u.email', 'ASC')
+      .addOrderBy('u.id', 'ASC')
+      .take(search.limit + 1);
+    const query = search.query?.trim().toLowerCase();
+    if (query) {
+      const pattern = `%${query.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
+      builder.andWhere(
+        new Brackets((where) => {
+          where.where("u.email LIKE :pattern ESCAPE '\\'", { pattern }).orWhere("LOWER(u.name) LIKE :pattern ESCAPE '\\'", { pattern });
+        }),
+      );
+    }
+    if (search.afterEmail !== undefined) builder.andWhere('u.email > :after', { after: search.afterEmail });
+    const rows = await builder.getMany();
+    return { users: rows.slice(0, search.limit), more: rows.length > search.limit };
   }
 
   /** The argon2id hash of a new password (hashed before any transaction is opened). */
