@@ -98,6 +98,37 @@ describe('CLI and start-up', () => {
       const again = cli('users:delete', '--id', id);
       expect(again.code).toBe(1);
       expect(again.stderr).toContain(`no user ${id}`);
+
+      // The trail of the account outlives it, newest first, one JSON object per line, without its email.
+      const trail = cli('events:list', '--user-id', id);
+      expect(trail.code).toBe(0);
+      const events = trail.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line) as { type: string; userId: string });
+      expect(events.map((event) => event.type)).toEqual(
+        expect.arrayContaining(['user.registered', 'login.succeeded', 'user.disabled', 'user.enabled', 'user.deleted']),
+      );
+      expect(events[0].type).toBe('user.deleted');
+      expect(events.every((event) => event.userId === id)).toBe(true);
+      expect(trail.stdout).not.toContain(email);
+      const onlyDisabled = cli('events:list', '--type', 'user.disabled', '--since', '2020-01-01T00:00:00Z');
+      expect(
+        onlyDisabled.stdout
+          .trim()
+          .split('\n')
+          .map((line) => JSON.parse(line).type),
+      ).toEqual(expect.arrayContaining(['user.disabled']));
+      expect(
+        new Set(
+          onlyDisabled.stdout
+            .trim()
+            .split('\n')
+            .map((line) => JSON.parse(line).type),
+        ),
+      ).toEqual(new Set(['user.disabled']));
+      expect(cli('events:list', '--type', 'nope').code).toBe(2);
+      expect(cli('events:list', '--since', 'yesterday').code).toBe(2);
     } finally {
       await t.close();
     }
