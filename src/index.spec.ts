@@ -3,15 +3,9 @@
 jest.mock('pino', () => {
   throw new Error('the library loaded pino');
 });
-jest.mock('pino-http', () => {
-  throw new Error('the library loaded pino-http');
-});
-jest.mock('nestjs-pino', () => {
-  throw new Error('the library loaded nestjs-pino');
-});
 
 describe('the library entry point', () => {
-  it('loads without pino, pino-http or nestjs-pino', () => {
+  it('loads without pino', () => {
     let exported: Record<string, unknown> = {};
     jest.isolateModules(() => {
       exported = jest.requireActual<Record<string, unknown>>('./index');

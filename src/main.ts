@@ -3,7 +3,6 @@ import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Server, ServerResponse } from 'node:http';
-import { Logger } from 'nestjs-pino';
 import type { Logger as PinoLogger } from 'pino';
 import { AppModule } from './app.module';
 import { configureApp } from './server/app.setup';
@@ -11,7 +10,7 @@ import { loggerLevels } from './server/logger-levels';
 import { AppConfig } from './server/app-config';
 import { ConfigError } from './config/config-error';
 import { loadConfigFromEnvironment } from './server/config.module';
-import { createJsonLogger } from './server/logging';
+import { createJsonLogger, JsonNestLogger } from './server/logging';
 
 /**
  * Where main.ts's own lines go: the listening line, start-up and shutdown failures. They are
@@ -49,11 +48,11 @@ async function bootstrap(): Promise<void> {
   if (jsonLogger) announce = jsonLines(jsonLogger);
   const app = await NestFactory.create<NestExpressApplication>(AppModule.forRoot(config, jsonLogger), {
     bodyParser: false,
-    // JSON: Nest's start-up lines wait for its logger to become nestjs-pino's (LOG_LEVEL is the
+    // JSON: Nest's start-up lines wait for its logger to become the JSON one (LOG_LEVEL is the
     // pino logger's level then); text: Nest's ConsoleLogger at LOG_LEVEL, as before.
     ...(jsonLogger ? { bufferLogs: true } : { logger: loggerLevels(config.logLevel) }),
   });
-  if (jsonLogger) app.useLogger(app.get(Logger));
+  if (jsonLogger) app.useLogger(new JsonNestLogger(jsonLogger));
   configureApp(app);
   handleShutdownSignals(app);
   const server = (await app.listen(config.port, config.host)) as Server;
