@@ -101,7 +101,12 @@ export function accessLog(logger: Logger): (req: IncomingMessage, res: ServerRes
     res.once('close', () => {
       const level = res.statusCode >= 500 || !res.writableFinished ? 'error' : 'info';
       if (!logger.isLevelEnabled(level)) return;
-      const line = { reqId: requestIdOf(req), ...safeRequest(req as ExpressRequest), status: res.statusCode, duration: Math.round((performance.now() - started) * 100) / 100 };
+      const line = {
+        reqId: requestIdOf(req),
+        ...safeRequest(req as ExpressRequest),
+        status: res.statusCode,
+        duration: Math.round((performance.now() - started) * 100) / 100,
+      };
       logger[level](line, res.writableFinished ? 'request completed' : 'request aborted');
     });
     next();
