@@ -221,6 +221,22 @@ describe.each<StorageSetup>(['sqlite', 'postgres+redis'])('the audit trail on %s
     expect(await eventsOf(user.id, '&type=refresh.reuse_detected')).toHaveLength(1);
   });
 
+  it('answers a sign-in racing the deletion of its account with 200 or 401, never 500', async () => {
+    const statuses = new Set<number>();
+    for (let trial = 0; trial < 8; trial++) {
+      const user = await t.createUser();
+      const login = t.http().post('/api/auth/login').set('User-Agent', FIREFOX).send({ email: user.email, password: user.password });
+      // The password check takes tens of ms: the deletion lands inside it at various points.
+      const remove = new Promise((resolve) => setTimeout(resolve, trial * 4)).then(() =>
+        t.http().delete(`/api/admin/users/${user.id}`).set(bearer(adminToken)).expect(204),
+      );
+      const [answer] = await Promise.all([login, remove]);
+      statuses.add(answer.status);
+      expect([200, 401]).toContain(answer.status);
+    }
+    expect(statuses.size).toBeGreaterThan(0);
+  });
+
   it('refuses an address whose failures named STUFFING_ACCOUNTS accounts, records it once, and leaves other addresses alone', async () => {
     const from = (ip: string) => ({ 'X-Forwarded-For': ip });
     // Without TRUST_PROXY the header is ignored: every request is from the same (loopback) address.

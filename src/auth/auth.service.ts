@@ -14,7 +14,7 @@ import { EmailVerificationService } from './email-verification.service';
 import { LoginRateLimiter } from './login-rate-limiter';
 import { authError, isAuthError } from '../common/auth-errors';
 import { InjectDataSource } from '@nestjs/typeorm';
-import { DataSource } from 'typeorm';
+import { DataSource, QueryFailedError } from 'typeorm';
 import { AuditService } from '../audit/audit.service';
 import { AuditActor, AuditOrigin, originOf, SYSTEM_ACTOR } from '../audit/audit-events';
 import { inTransaction } from '../database/transactions';
@@ -122,6 +122,18 @@ export class AuthService {
    * the row the password was checked against; the credentials carry its version.
    */
   async login(group: string, strategy: AuthStrategy, user: User, req: Request, res: Response): Promise<LoginResult> {
+    try {
+      return await this.signIn(group, strategy, user, req, res);
+    } catch (error) {
+      // The account was deleted between the password check and now: the rows of the sign-in
+      // point at a user that is gone. What was made is refused anyway; say so, not 500.
+      if (!isForeignKeyViolation(error)) throw error;
+      if (usesSessions(strategy)) await this.sessions.destroy(req, res).catch(() => undefined);
+      throw authError('ACCOUNT_CHANGED_DURING_SIGN_IN');
+    }
+  }
+
+  private async signIn(group: string, strategy: AuthStrategy, user: User, req: Request, res: Response): Promise<LoginResult> {
     const result: LoginResult = {};
     // Where the sign-in comes from, as the device list shows it (bounded, like the columns).
     const device = { ip: (req.ip ?? '').slice(0, 64), userAgent: String(req.headers['user-agent'] ?? '').slice(0, 200) };
@@ -230,11 +242,21 @@ export class AuthService {
   }
 }
 
-/** Why a login failed, as its event says; null for a failure that says nothing of the attempt (a store down). */
+/**
+ * Why a login failed, as its event says; null for a failure that gets no event of its own: a
+ * store down, or a limit's refusal (recorded once per key and window as `limit.blocked`; one row
+ * per refused request would let a flood write as fast as it can send).
+ */
 function failedLoginReason(error: unknown): string | null {
   if (isAuthError(error, 'INVALID_CREDENTIALS')) return 'invalid_credentials';
   if (isAuthError(error, 'ACCOUNT_DISABLED')) return 'account_disabled';
   if (isAuthError(error, 'EMAIL_NOT_VERIFIED')) return 'email_not_verified';
-  if ((error as { getStatus?: () => number })?.getStatus?.() === 429) return 'rate_limited';
   return null;
+}
+
+/** A write that referred to a row another transaction deleted (PostgreSQL 23503, SQLite's message). */
+function isForeignKeyViolation(error: unknown): boolean {
+  if (!(error instanceof QueryFailedError)) return false;
+  const driver = (error as QueryFailedError & { driverError?: { code?: unknown } }).driverError;
+  return driver?.code === '23503' || driver?.code === 'SQLITE_CONSTRAINT_FOREIGNKEY' || /FOREIGN KEY constraint failed/i.test(error.message);
 }

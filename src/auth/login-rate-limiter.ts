@@ -68,7 +68,7 @@ export class LoginRateLimiter implements OnModuleInit {
     this.store = this.redis.enabled ? new RedisLimitStore(await this.redis.client(), this.redis.keyPrefix, this.now) : new MemoryLimitStore(this.now);
     const limit = limitFactory(this.store, this.now, (blocked, key, windowEndsAt) => {
       this.metrics?.limitBlocked(blocked.name);
-      this.recordBlock(blocked, key, windowEndsAt);
+      this.recordBlock(blocked.name, blocked.rule.keyOf === addressKey, blocked.rule.windowSeconds, key, windowEndsAt);
     });
     const login = this.config.loginLimits;
     const reset = this.config.passwordReset;
@@ -109,18 +109,19 @@ export class LoginRateLimiter implements OnModuleInit {
    * `limit.blocked`, once per key and window (a flood of refusals is one event). Address limits
    * name the address; account limits are keyed by email, which events never hold, so they don't.
    */
-  private recordBlock(limit: Limit, key: string, windowEndsAt: number): void {
-    const id = `${limit.name}\u0000${key}`;
-    if (this.recordedBlocks.get(id) === windowEndsAt) return;
+  private recordBlock(name: string, perAddress: boolean, windowSeconds: number, key: string, windowEndsAt: number): void {
+    const id = `${name}\u0000${key}`;
+    // Redis reports a window's end as now + its TTL, a few ms apart from one call to the next.
+    const recorded = this.recordedBlocks.get(id);
+    if (recorded !== undefined && Math.abs(recorded - windowEndsAt) < 1000) return;
     this.recordedBlocks.delete(id);
     this.recordedBlocks.set(id, windowEndsAt);
     if (this.recordedBlocks.size > MAX_REMEMBERED_BLOCKS) this.recordedBlocks.delete(this.recordedBlocks.keys().next().value!);
-    const perAddress = limit.rule.keyOf === addressKey;
     this.audit.recordLater({
       type: 'limit.blocked',
       actor: SYSTEM_ACTOR,
       origin: { ip: perAddress ? key : null },
-      details: { limit: limit.name, windowSeconds: limit.rule.windowSeconds },
+      details: { limit: name, windowSeconds },
     });
   }
 
@@ -196,6 +197,9 @@ export class LoginRateLimiter implements OnModuleInit {
       throw new StoreUnavailableError('redis', error);
     }
     if (seen.count >= this.config.anomalies.stuffingAccounts) {
+      // A refusal like any limit's: counted, and recorded once per address and window.
+      this.metrics?.limitBlocked(STUFFING);
+      this.recordBlock(STUFFING, true, this.config.loginLimits.windowSeconds, addressKey(address), seen.windowEndsAt);
       throw new TooManyAttempts(LOGIN_REFUSAL, Math.max(1, Math.ceil((seen.windowEndsAt - this.now()) / 1000)));
     }
   }

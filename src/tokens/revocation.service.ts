@@ -268,10 +268,19 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     const awaiting = { acked: 0, expected: null as number | null, done };
     this.awaitingAcks.set(event.seq, awaiting);
     let timer: NodeJS.Timeout | undefined;
+    // The deadline bounds the PUBLISH too: a Redis that stops answering on an open connection
+    // (paused, partitioned) must not hold the revoking request forever.
+    const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - performance.now()))));
     try {
-      awaiting.expected = await this.publisher.publish(this.channel, JSON.stringify({ ...event, origin: this.instanceId }));
+      const published = this.publisher.publish(this.channel, JSON.stringify({ ...event, origin: this.instanceId }));
+      published.catch(() => undefined);
+      const counted = await Promise.race([published, timedOut]);
+      if (counted === false) {
+        this.logger.warn(`broadcast of revocation ${event.seq} got no answer in time; other instances read it from the log`);
+        return false;
+      }
+      awaiting.expected = counted;
       if (awaiting.acked >= awaiting.expected) return true;
-      const timedOut = new Promise<false>((resolve) => (timer = setTimeout(() => resolve(false), Math.max(0, deadline - performance.now()))));
       const applied = await Promise.race([allApplied.then(() => true), timedOut]);
       if (!applied) this.logger.warn(`revocation ${event.seq}: ${awaiting.acked} of ${awaiting.expected} instances acknowledged in time`);
       return applied;
@@ -296,7 +305,9 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
     let event: RevocationEvent & { origin?: unknown };
     try {
       event = JSON.parse(raw) as RevocationEvent & { origin?: unknown };
-      if (typeof event.seq !== 'number' || typeof event.subject !== 'string') throw new Error('bad shape');
+      // Checked whole before anything is tracked or acknowledged: a message of another shape
+      // must not move this instance's log position.
+      if (!isRevocationEvent(event)) throw new Error('bad shape');
       this.state.apply(event);
     } catch {
       this.logger.warn('ignored a malformed revocation message');
@@ -387,4 +398,16 @@ export class RevocationService implements OnModuleInit, OnApplicationShutdown {
   private async prune(): Promise<void> {
     this.state.prune();
   }
+}
+
+const KINDS = new Set(['token', 'family', 'user', 'client', 'verified']);
+
+function isRevocationEvent(value: unknown): value is RevocationEvent {
+  const event = value as Partial<RevocationEvent> | null;
+  if (typeof event !== 'object' || event === null) return false;
+  if (!Number.isSafeInteger(event.seq) || (event.seq as number) < 1) return false;
+  if (typeof event.subject !== 'string' || event.subject.length === 0 || event.subject.length > 64) return false;
+  if (typeof event.kind !== 'string' || !KINDS.has(event.kind)) return false;
+  if (event.kind === 'user') return Number.isSafeInteger(event.version);
+  return typeof event.expiresAt === 'number' && Number.isFinite(event.expiresAt);
 }

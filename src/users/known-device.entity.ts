@@ -1,4 +1,5 @@
-import { Column, Entity, PrimaryColumn } from 'typeorm';
+import { Column, Entity, JoinColumn, ManyToOne, PrimaryColumn } from 'typeorm';
+import { User } from './user.entity';
 import { bigintMs } from '../common/transformers';
 
 /**
@@ -9,6 +10,11 @@ import { bigintMs } from '../common/transformers';
 export class KnownDevice {
   @PrimaryColumn({ name: 'user_id', type: 'varchar', length: 36 })
   userId: string;
+
+  /** Deleting the account deletes its devices. */
+  @ManyToOne(() => User, { onDelete: 'CASCADE' })
+  @JoinColumn({ name: 'user_id' })
+  user?: User;
 
   @PrimaryColumn({ type: 'varchar', length: 64 })
   fingerprint: string;
