@@ -1,4 +1,5 @@
-import { Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { Inject, Injectable, Logger, OnModuleInit } from '@nestjs/common';
+import { AUTH_SWITCH_OPTIONS, AuthSwitchOptions } from '../config/auth-switch.options';
 import { createHash } from 'node:crypto';
 import { EntityManager } from 'typeorm';
 import { AuditOrigin, SYSTEM_ACTOR } from '../audit/audit-events';
@@ -32,6 +33,7 @@ export class UnusualUse implements OnModuleInit {
   private readonly logger = new Logger('UnusualUse');
 
   constructor(
+    @Inject(AUTH_SWITCH_OPTIONS) private readonly options: AuthSwitchOptions,
     private readonly audit: AuditService,
     private readonly users: UsersService,
     private readonly refreshTokens: RefreshTokenService,
@@ -102,7 +104,12 @@ export class UnusualUse implements OnModuleInit {
   async noteFailedLogin(account: string, origin: AuditOrigin): Promise<void> {
     try {
       if (await this.limiter.noteFailedLogin(account, origin.ip ?? '')) {
-        this.audit.recordLater({ type: 'anomaly.credential_stuffing', actor: SYSTEM_ACTOR, origin, details: { accounts: 'threshold reached' } });
+        this.audit.recordLater({
+          type: 'anomaly.credential_stuffing',
+          actor: SYSTEM_ACTOR,
+          origin,
+          details: { accounts: this.options.anomalies.stuffingAccounts, windowSeconds: this.options.loginLimits.windowSeconds },
+        });
       }
     } catch (error) {
       // The failure has been answered and counted by the login limits already.
