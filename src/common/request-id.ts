@@ -31,9 +31,15 @@ export function requestIdOf(req: IncomingMessage): string | undefined {
  */
 export function requestIdMiddleware(): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
   return (req, res, next) => {
-    const id = requestIdFrom(req.headers['x-request-id']);
-    (req as IncomingMessage & { id?: unknown }).id = id;
-    res.setHeader(REQUEST_ID_HEADER, id);
+    assignRequestId(req, res);
     next();
   };
+}
+
+/** What requestIdMiddleware() does, for a middleware that does more on the same pass (the access log). */
+export function assignRequestId(req: IncomingMessage, res: ServerResponse): string {
+  const id = requestIdFrom(req.headers['x-request-id']);
+  (req as IncomingMessage & { id?: unknown }).id = id;
+  res.setHeader(REQUEST_ID_HEADER, id);
+  return id;
 }

@@ -1,7 +1,6 @@
 import express from 'express';
 import type { Logger } from 'pino';
 import request from 'supertest';
-import { requestIdMiddleware } from '../common/request-id';
 import { accessLog, createJsonLogger, pathOf, PINO_LEVELS } from './logging';
 
 /** A logger at `level` writing into an array, one parsed object per line. */
@@ -90,7 +89,6 @@ describe('pathOf', () => {
 describe('accessLog', () => {
   function app(out: ReturnType<typeof capture>) {
     const server = express();
-    server.use(requestIdMiddleware());
     server.use(accessLog(out.logger));
     server.get('/ok', (_req, res) => void res.json({ ok: true }));
     server.get('/boom', (_req, res) => void res.status(500).json({ statusCode: 500 }));

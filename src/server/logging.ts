@@ -2,7 +2,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { pino, type DestinationStream, type LevelWithSilent, type Logger } from 'pino';
 import { performance } from 'node:perf_hooks';
 import type { LoggerService } from '@nestjs/common';
-import { requestIdOf } from '../common/request-id';
+import { assignRequestId } from '../common/request-id';
 import type { AppConfig } from './app-config';
 
 /**
@@ -93,16 +93,19 @@ export function createJsonLogger(level: AppConfig['logLevel'], destination?: Des
  * for a 5xx. A plain listener rather than pino-http: no child logger per request and no
  * AsyncLocalStorage (which on Node 20 slows every promise of the process), so the JSON logs
  * cost the request path next to nothing (npm run bench measured pino-http + nestjs-pino at 39%
- * of the public route's throughput). Mount it right after requestIdMiddleware().
+ * of the public route's throughput). It also gives the request its id (requestIdMiddleware's
+ * rule) in the same pass, one middleware layer fewer: mount it first, instead of that one.
  */
 export function accessLog(logger: Logger): (req: IncomingMessage, res: ServerResponse, next: () => void) => void {
   return (req, res, next) => {
+    // The request id too, in the same pass: one middleware layer fewer on every request.
+    const reqId = assignRequestId(req, res);
     const started = performance.now();
-    res.once('close', () => {
+    res.on('close', () => {
       const level = res.statusCode >= 500 || !res.writableFinished ? 'error' : 'info';
       if (!logger.isLevelEnabled(level)) return;
       const line = {
-        reqId: requestIdOf(req),
+        reqId,
         ...safeRequest(req as ExpressRequest),
         status: res.statusCode,
         duration: Math.round((performance.now() - started) * 100) / 100,
